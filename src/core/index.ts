@@ -1,0 +1,4 @@
+export * from './plan.js';
+export * from './notebook.js';
+export * from './tags.js';
+export * from './stepspec.js';

@@ -1,0 +1,1 @@
+"""Chard step runtime (placeholder until the runtime lands)."""
