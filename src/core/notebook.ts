@@ -83,7 +83,9 @@ export function readNotebook(data: unknown, fileName = 'notebook'): INotebook {
     }
     const type = raw.cell_type;
     if (type !== 'code' && type !== 'markdown' && type !== 'raw') {
-      throw new NotebookError(`${fileName}: cell ${index} has unknown cell_type ${JSON.stringify(type)}`);
+      throw new NotebookError(
+        `${fileName}: cell ${index} has unknown cell_type ${JSON.stringify(type)}`
+      );
     }
     const cellMeta = isRecord(raw.metadata) ? raw.metadata : {};
     const tags = Array.isArray(cellMeta.tags)

@@ -49,7 +49,8 @@ const SPECIAL_ROLES: ReadonlySet<string> = new Set([
 ]);
 
 /** Kubernetes qualified-name (optionally prefixed) as used for label and annotation keys. */
-const K8S_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const K8S_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 /** Kale's limit tag: `limit:KEY:VALUE`. */
 const LIMIT_KEY = /^[_a-z][-_a-z0-9./]*$/;
 const LIMIT_VALUE = /^[_a-zA-Z0-9.]+$/;
@@ -137,7 +138,8 @@ export function parseCellTags(tags: readonly string[]): ICellTags {
         if (!kv || !LIMIT_KEY.test(kv[0]) || !LIMIT_VALUE.test(kv[1])) {
           result.problems.push({
             tag,
-            message: 'a limit tag is `limit:KEY:VALUE`, e.g. `limit:nvidia.com/gpu:1` or `limit:memory:4Gi`'
+            message:
+              'a limit tag is `limit:KEY:VALUE`, e.g. `limit:nvidia.com/gpu:1` or `limit:memory:4Gi`'
           });
         } else {
           result.limits[kv[0]] = kv[1];
@@ -170,7 +172,10 @@ export function parseCellTags(tags: readonly string[]): ICellTags {
         if (rest === 'enabled' || rest === 'disabled') {
           result.cache = rest === 'enabled';
         } else {
-          result.problems.push({ tag, message: 'a cache tag is `cache:enabled` or `cache:disabled`' });
+          result.problems.push({
+            tag,
+            message: 'a cache tag is `cache:enabled` or `cache:disabled`'
+          });
         }
         break;
       case 'secret': {
@@ -183,7 +188,8 @@ export function parseCellTags(tags: readonly string[]): ICellTags {
         ) {
           result.problems.push({
             tag,
-            message: 'a secret tag is `secret:SECRET:KEY:ENV`, e.g. `secret:s3-creds:access-key:AWS_ACCESS_KEY_ID`'
+            message:
+              'a secret tag is `secret:SECRET:KEY:ENV`, e.g. `secret:s3-creds:access-key:AWS_ACCESS_KEY_ID`'
           });
         } else {
           result.secrets.push({ secret: bits[0], key: bits[1], env: bits[2] });

@@ -1,0 +1,87 @@
+/**
+ * The run model shared by the local runner and the cluster (Argo / KFP) monitor, so the CLI and
+ * the UI show both the same way. Plain JSON data.
+ */
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type RunBackend = 'local' | 'argo' | 'kfp';
+
+export interface IStepRecord {
+  name: string;
+  id: string;
+  status: StepStatus;
+  /** ISO 8601 times; null until known. */
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  /** A one-line reason for failed/skipped/cancelled steps. */
+  message: string | null;
+  /** Where the failure came from in the notebook, when known. */
+  cell: number | null;
+  line: number | null;
+  /** Metrics recorded by the step. */
+  metrics: Record<string, number | string | boolean>;
+  /** Names of the values the step produced. */
+  outputs: string[];
+}
+
+export interface IRunRecord {
+  version: 1;
+  id: string;
+  backend: RunBackend;
+  pipeline: string;
+  /** Path of the notebook (as given by the user). */
+  notebook: string;
+  status: RunStatus;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Parameter values the run used. */
+  parameters: Record<string, number | string | boolean>;
+  steps: IStepRecord[];
+  message: string | null;
+  /** Cluster runs: namespace, Workflow name, KFP run id ... */
+  cluster?: { namespace?: string; workflow?: string; kfpRunId?: string; context?: string };
+}
+
+/** One line of `--json` output (newline-delimited JSON events), for tools and the UI. */
+export type RunEvent =
+  | { event: 'run-started'; run: string; time: string; pipeline: string; steps: string[] }
+  | { event: 'step-started'; run: string; time: string; step: string }
+  | {
+      event: 'step-finished';
+      run: string;
+      time: string;
+      step: string;
+      status: StepStatus;
+      exitCode: number | null;
+      message: string | null;
+      cell: number | null;
+      line: number | null;
+    }
+  | {
+      event: 'log';
+      run: string;
+      time: string;
+      step: string;
+      stream: 'stdout' | 'stderr';
+      line: string;
+    }
+  | {
+      event: 'metric';
+      run: string;
+      time: string;
+      step: string;
+      name: string;
+      value: number | string | boolean;
+    }
+  | { event: 'progress'; run: string; time: string; message: string }
+  | { event: 'run-finished'; run: string; time: string; status: RunStatus; message: string | null };
+
+/** A run is over when its status can no longer change. */
+export function isFinished(status: RunStatus | StepStatus): boolean {
+  return (
+    status === 'succeeded' || status === 'failed' || status === 'cancelled' || status === 'skipped'
+  );
+}
