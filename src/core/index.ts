@@ -3,3 +3,8 @@ export * from './notebook.js';
 export * from './tags.js';
 export * from './stepspec.js';
 export * from './runs.js';
+export * from './names.js';
+export * from './metadata.js';
+export * from './analyze.js';
+export { analyzeCell } from './python/scopes.js';
+export type { ICellAnalysis, IFunctionInfo } from './python/scopes.js';
