@@ -1,0 +1,361 @@
+/**
+ * Submitting a plan as an Argo Workflow. The Workflow's name is derived from the notebook, a
+ * content hash of the compiled manifest and an attempt counter, so a retried create, a
+ * double-clicked submit or a re-run of the same command attaches to the same unfinished run
+ * instead of creating a second one.
+ *
+ * Snapshots are owned by the Workflow (deleting the run deletes them): the Workflow is created
+ * first with `spec.suspend: true`, the snapshots are created with an ownerReference to it, and
+ * once they are ready to use the Workflow is resumed. Argo creates the restored PVCs from the
+ * Workflow's volumeClaimTemplates and owns them. This needs no `patch` on volumesnapshots, and a
+ * submit interrupted while snapshotting is resumed by the next identical submit.
+ */
+import { createHash } from 'node:crypto';
+import { parseParameterValue } from '../../core/compile/options.js';
+import type { IPlan, IVolume } from '../../core/plan.js';
+import type { IRunRecord } from '../../core/runs.js';
+import { isFinished } from '../../core/runs.js';
+import type { IKubeClient, IKubeObject } from './client.js';
+import { WORKFLOWS } from './client.js';
+import { KubeApiError } from './errors.js';
+import { workflowStatus } from './monitor.js';
+import type { ISnapshotResult } from './snapshot.js';
+import { snapshotName, snapshotWorkspace, SnapshotError } from './snapshot.js';
+import type { IClaimInfo, IWorkspaceVolume } from './workspace.js';
+import { liveMountable, readClaim, WorkspaceError } from './workspace.js';
+
+export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
+export const LABEL_HASH = 'chard.dev/content-hash';
+export const LABEL_ATTEMPT = 'chard.dev/attempt';
+export const LABEL_NOTEBOOK = 'chard.dev/notebook';
+export const ANNOTATION_PIPELINE = 'chard.dev/pipeline';
+
+/** How the workspace volumes travel into the steps. */
+export type WorkspaceMode = 'snapshot' | 'live' | 'none';
+
+/** Compiles a plan into an Argo Workflow object (the project's Argo compiler). */
+export type WorkflowCompiler = (plan: IPlan) => IKubeObject;
+
+export namespace Submit {
+  export interface IOptions {
+    client: IKubeClient;
+    plan: IPlan;
+    /** The notebook path as the user gave it (for the run record). */
+    notebook: string;
+    compile: WorkflowCompiler;
+    workspace: IWorkspaceVolume[];
+    mode: WorkspaceMode;
+    snapshotClass?: string;
+    snapshotTimeoutMs?: number;
+    snapshotPollMs?: number;
+    context?: string | null;
+    onProgress?: (message: string) => void;
+  }
+
+  export interface IResult {
+    record: IRunRecord;
+    /** True when an identical run already existed and this submit attached to it. */
+    attached: boolean;
+    workflow: IKubeObject;
+  }
+}
+
+/** JSON with sorted keys: the same object always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) {
+    return `[${value.map(canonicalJson).join(',')}]`;
+  }
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** DNS-1123 label from any text (lowercase, [-a-z0-9], no leading/trailing dash). */
+export function dnsLabel(text: string, max = 63): string {
+  const base = text
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, max)
+    .replace(/-+$/, '');
+  return base || 'notebook';
+}
+
+/** The Workflow name for a notebook, content hash and attempt (<= 63 characters). */
+export function runName(notebookId: string, hash: string, attempt: number): string {
+  return `${dnsLabel(notebookId, 40)}-${hash.slice(0, 10)}-${attempt}`;
+}
+
+/** Override pipeline parameter defaults (`--param NAME=VALUE`), parsed by the declared type. */
+export function applyParameters(plan: IPlan, values: Record<string, string>): IPlan {
+  const known = new Map(plan.parameters.map(p => [p.name, p]));
+  for (const name of Object.keys(values)) {
+    if (!known.has(name)) {
+      const names = plan.parameters.map(p => p.name).join(', ') || 'none';
+      throw new WorkspaceError(
+        `--param ${name}: the notebook has no such parameter (parameters: ${names})`
+      );
+    }
+  }
+  return {
+    ...plan,
+    parameters: plan.parameters.map(p => {
+      const raw = values[p.name];
+      if (raw === undefined) {
+        return p;
+      }
+      try {
+        return { ...p, value: parseParameterValue(p.name, p.type, raw) };
+      } catch (error) {
+        throw new WorkspaceError(
+          `--param ${p.name}: ${error instanceof Error ? error.message : String(error)}`
+        );
+      }
+    })
+  };
+}
+
+/** The plan with the workspace volumes as the steps will mount them. */
+export function planWithWorkspace(
+  plan: IPlan,
+  workspace: IWorkspaceVolume[],
+  mode: WorkspaceMode,
+  snapshots: Map<
+    string,
+    | ISnapshotResult
+    | { snapshot: string; size: string | null; storageClass: string | null; accessModes: string[] }
+  >
+): IPlan {
+  const names = new Set(workspace.map(w => w.pvc));
+  const others = plan.pipeline.volumes.filter(v => !(v.type === 'pvc' && names.has(v.name)));
+  const ws: IVolume[] =
+    mode === 'none'
+      ? []
+      : workspace.map(w => {
+          const declared = plan.pipeline.volumes.find(v => v.name === w.pvc);
+          const base: IVolume = {
+            ...declared,
+            type: 'pvc',
+            name: w.pvc,
+            mountPoint: w.mountPath
+          };
+          if (mode === 'live') {
+            return { ...base, readOnly: true };
+          }
+          const snap = snapshots.get(w.pvc);
+          if (!snap) {
+            return base;
+          }
+          const vol: IVolume = { ...base, snapshot: snap.snapshot };
+          if (snap.size) {
+            vol.size = snap.size;
+          }
+          if (snap.storageClass) {
+            vol.storageClass = snap.storageClass;
+          }
+          if (snap.accessModes.length > 0) {
+            vol.accessModes = snap.accessModes;
+          }
+          return vol;
+        });
+  return { ...plan, pipeline: { ...plan.pipeline, volumes: [...others, ...ws] } };
+}
+
+/** A fresh run record for a plan. */
+export function newRunRecord(
+  plan: IPlan,
+  id: string,
+  notebook: string,
+  cluster: IRunRecord['cluster'],
+  backend: IRunRecord['backend'] = 'argo'
+): IRunRecord {
+  return {
+    version: 1,
+    id,
+    backend,
+    pipeline: plan.pipeline.name,
+    notebook,
+    status: 'pending',
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    finishedAt: null,
+    parameters: Object.fromEntries(plan.parameters.map(p => [p.name, p.value])),
+    steps: plan.steps.map(s => ({
+      name: s.name,
+      id: s.id,
+      status: 'pending',
+      startedAt: null,
+      finishedAt: null,
+      exitCode: null,
+      message: null,
+      cell: null,
+      line: null,
+      metrics: {},
+      outputs: [...s.outputs]
+    })),
+    message: null,
+    cluster
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Submit (or attach to) the run of `plan` as an Argo Workflow. */
+export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.IResult> {
+  const { client, plan } = options;
+  const progress = options.onProgress ?? (() => undefined);
+  const mode = options.workspace.length === 0 ? 'none' : options.mode;
+  const claims: IClaimInfo[] = [];
+  if (mode !== 'none') {
+    for (const w of options.workspace) {
+      claims.push(await readClaim(client, w.pvc));
+    }
+  }
+  if (mode === 'live') {
+    const bad = claims.filter(c => !liveMountable(c));
+    if (bad.length > 0) {
+      throw new WorkspaceError(
+        `cannot mount the live PVC ${bad.map(c => `"${c.name}" (${c.accessModes.join('/') || 'no access mode'})`).join(', ')} ` +
+          'in the steps: only ReadOnlyMany or ReadWriteMany volumes can be shared with the notebook; ' +
+          'snapshot it instead, or use --no-workspace'
+      );
+    }
+  }
+  // The content hash: the manifest as compiled without snapshot names (they derive from the
+  // run name, which derives from the hash).
+  const bare = options.compile(
+    planWithWorkspace(plan, options.workspace, mode === 'snapshot' ? 'live' : mode, new Map())
+  );
+  const hash = createHash('sha256')
+    .update(canonicalJson({ mode, manifest: bare }))
+    .digest('hex')
+    .slice(0, 40);
+  const notebookId = plan.pipeline.id || dnsLabel(plan.pipeline.name);
+  const existing = await client.list(WORKFLOWS, { labelSelector: `${LABEL_HASH}=${hash}` });
+  // The latest attempt of this content: attach while it is unfinished, else start the next.
+  const attemptOf = (wf: IKubeObject): number =>
+    Number(wf.metadata?.labels?.[LABEL_ATTEMPT] ?? '0') || 0;
+  const latest = existing.items.sort((a, b) => attemptOf(a) - attemptOf(b)).pop();
+  let attempt = latest ? attemptOf(latest) + 1 : 1;
+  let live: IKubeObject | null = null;
+  if (latest && !isFinished(workflowStatus(latest).status)) {
+    live = latest;
+    attempt = attemptOf(latest);
+  }
+  let workflow: IKubeObject;
+  let attached = false;
+  let name = runName(notebookId, hash, attempt);
+  if (live) {
+    workflow = live;
+    attached = true;
+    name = live.metadata?.name ?? name;
+    progress(`attaching to the identical run "${name}" that is already in progress`);
+  } else {
+    for (;;) {
+      name = runName(notebookId, hash, attempt);
+      const snaps = new Map(
+        options.workspace.map((w, i) => [
+          w.pvc,
+          {
+            snapshot: snapshotName(name, i),
+            size: claims[i]?.size ?? null,
+            storageClass: claims[i]?.storageClass ?? null,
+            accessModes: claims[i]?.accessModes ?? []
+          }
+        ])
+      );
+      const manifest = options.compile(planWithWorkspace(plan, options.workspace, mode, snaps));
+      const meta = isRecord(manifest.metadata) ? manifest.metadata : {};
+      const body: IKubeObject = {
+        ...manifest,
+        metadata: {
+          ...meta,
+          name,
+          generateName: undefined,
+          namespace: undefined,
+          labels: {
+            ...(isRecord(meta.labels) ? (meta.labels as Record<string, string>) : {}),
+            [LABEL_MANAGED]: 'chard',
+            [LABEL_HASH]: hash,
+            [LABEL_ATTEMPT]: String(attempt),
+            [LABEL_NOTEBOOK]: dnsLabel(notebookId)
+          },
+          annotations: {
+            ...(isRecord(meta.annotations) ? (meta.annotations as Record<string, string>) : {}),
+            [ANNOTATION_PIPELINE]: plan.pipeline.name
+          }
+        },
+        spec: {
+          ...(isRecord(manifest.spec) ? manifest.spec : {}),
+          ...(mode === 'snapshot' ? { suspend: true } : {})
+        }
+      };
+      delete body.metadata?.generateName;
+      delete body.metadata?.namespace;
+      progress(`creating Workflow "${name}" in namespace "${client.namespace}"`);
+      try {
+        workflow = await client.create(WORKFLOWS, body);
+        break;
+      } catch (error) {
+        if (!(error instanceof KubeApiError) || error.status !== 409) {
+          throw error;
+        }
+        // It exists: a retried create whose first try did land, or a concurrent identical
+        // submit. Same content hash = the same run: attach to it.
+        const found = await client.get(WORKFLOWS, name);
+        if (found.metadata?.labels?.[LABEL_HASH] === hash) {
+          workflow = found;
+          attached = true;
+          progress(`Workflow "${name}" already exists with the same content: attaching to it`);
+          break;
+        }
+        attempt++;
+        if (attempt > 50) {
+          throw error;
+        }
+      }
+    }
+  }
+  const uid = workflow.metadata?.uid ?? '';
+  const spec = isRecord(workflow.spec) ? workflow.spec : {};
+  if (
+    mode === 'snapshot' &&
+    spec.suspend === true &&
+    !isFinished(workflowStatus(workflow).status)
+  ) {
+    try {
+      await snapshotWorkspace(client, options.workspace, claims, {
+        className: options.snapshotClass,
+        timeoutMs: options.snapshotTimeoutMs ?? 600000,
+        pollMs: options.snapshotPollMs,
+        owner: { name, uid },
+        labels: { [LABEL_HASH]: hash },
+        onProgress: progress
+      });
+    } catch (error) {
+      if (error instanceof SnapshotError) {
+        // Nothing ran yet; stop the suspended Workflow so it does not wait forever.
+        await client
+          .patch(WORKFLOWS, name, { spec: { shutdown: 'Terminate', suspend: null } })
+          .catch(() => undefined);
+      }
+      throw error;
+    }
+    progress(`snapshots ready; starting Workflow "${name}"`);
+    workflow = await client.patch(WORKFLOWS, name, { spec: { suspend: null } });
+  }
+  const record = newRunRecord(plan, name, options.notebook, {
+    namespace: client.namespace,
+    workflow: name,
+    ...(options.context ? { context: options.context } : {})
+  });
+  return { record, attached, workflow };
+}
