@@ -1,0 +1,251 @@
+/**
+ * Child processes of the local runner. Every step runs in its own process group (spawned
+ * detached, with an argv array and no shell), so stopping a step reaches everything it started:
+ * SIGTERM to the group, then SIGKILL after a grace period. On Linux, process identity is checked
+ * with the kernel's start time so a recycled pid is never signalled.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+
+export interface IProcessExit {
+  /** Exit code, or null when the process was ended by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last lines the process wrote on stderr (up to 50). */
+  lastStderr: string[];
+}
+
+export interface IStartOptions {
+  command: string;
+  args: readonly string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Every complete line of output, as it is produced. */
+  onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Append the raw output of both streams to this file. */
+  logFile?: string;
+}
+
+export interface IGroupProcess {
+  pid: number;
+  /** Kernel start time (Linux), null elsewhere. */
+  start: string | null;
+  /** Resolves when the process has exited, its group is gone and its output is flushed. */
+  readonly exited: Promise<IProcessExit>;
+  /** Stop the whole process group: SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Why a process could not be started, in one line. */
+export class StartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartError';
+  }
+}
+
+/** Start a process in a new process group. */
+export function startGroupProcess(options: IStartOptions): Promise<IGroupProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(options.command, [...options.args], {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      shell: false,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    const log = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : null;
+    const lastStderr: string[] = [];
+    const partial = { stdout: '', stderr: '' };
+    const emit = (stream: 'stdout' | 'stderr', line: string): void => {
+      if (stream === 'stderr') {
+        lastStderr.push(line);
+        if (lastStderr.length > 50) {
+          lastStderr.shift();
+        }
+      }
+      options.onLine?.(stream, line);
+    };
+    const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      log?.write(chunk);
+      const text = partial[stream] + chunk.toString('utf8');
+      const lines = text.split('\n');
+      partial[stream] = lines.pop() ?? '';
+      for (const line of lines) {
+        emit(stream, line.endsWith('\r') ? line.slice(0, -1) : line);
+      }
+    };
+    child.stdout.on('data', onData('stdout'));
+    child.stderr.on('data', onData('stderr'));
+
+    let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    let resolveExited: (value: IProcessExit) => void = () => undefined;
+    const exited = new Promise<IProcessExit>(r => {
+      resolveExited = r;
+    });
+    let pid = -1;
+    const finish = async (): Promise<void> => {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (partial[stream].length > 0) {
+          emit(stream, partial[stream]);
+          partial[stream] = '';
+        }
+      }
+      if (log) {
+        await new Promise<void>(r => log.end(() => r()));
+      }
+      resolveExited({
+        code: exitInfo?.code ?? null,
+        signal: exitInfo?.signal ?? null,
+        lastStderr
+      });
+    };
+
+    child.once('error', error => {
+      log?.end();
+      const code = (error as NodeJS.ErrnoException).code ?? error.message;
+      reject(new StartError(`cannot start ${options.command}: ${code}`));
+    });
+    child.once('spawn', () => {
+      pid = child.pid ?? -1;
+      const start = processStartTime(pid);
+      child.once('exit', (code, signal) => {
+        exitInfo = { code, signal };
+        // The step is over: nothing it started may outlive it. Descendants that still hold
+        // the output pipes open would otherwise keep the run waiting.
+        void killGroupNow(pid);
+        // A process that left the group (setsid) may still hold the pipes: stop waiting.
+        setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+        }, 2000).unref();
+      });
+      child.once('close', () => {
+        void finish();
+      });
+      resolve({
+        pid,
+        start,
+        exited,
+        stop: (graceMs: number) => stopGroup(pid, graceMs)
+      });
+    });
+  });
+}
+
+/** Process start time (field 22 of /proc/PID/stat), or null when unknown. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Is the process alive (not a zombie) and the same one that was recorded? */
+export function isProcessAlive(pid: number, start: string | null = null): boolean {
+  if (!Number.isInteger(pid) || pid <= 1) {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') {
+      return false;
+    }
+    return start === null || fields[19] === start;
+  } catch (error) {
+    if (fs.existsSync('/proc/self/stat')) {
+      return false;
+    }
+    void error;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Live (non-zombie) members of a process group. */
+export function groupMembers(pgid: number): number[] {
+  if (!Number.isInteger(pgid) || pgid <= 1) {
+    return [];
+  }
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    try {
+      process.kill(-pgid, 0);
+      return [pgid];
+    } catch {
+      return [];
+    }
+  }
+  const members: number[] = [];
+  for (const name of names) {
+    if (!/^[0-9]+$/.test(name)) {
+      continue;
+    }
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[2] === String(pgid) && fields[0] !== 'Z' && fields[0] !== 'X') {
+        members.push(Number(name));
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return members;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  if (!Number.isInteger(pgid) || pgid <= 1) {
+    return;
+  }
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is already gone
+  }
+}
+
+/** SIGKILL whatever is left of a group, immediately. */
+export async function killGroupNow(pgid: number): Promise<void> {
+  if (groupMembers(pgid).length > 0) {
+    signalGroup(pgid, 'SIGKILL');
+  }
+}
+
+/**
+ * Stop a process group: SIGTERM, wait up to `graceMs` for every member to exit, then SIGKILL
+ * and wait for them to be gone.
+ */
+export async function stopGroup(pgid: number, graceMs: number): Promise<void> {
+  if (groupMembers(pgid).length === 0) {
+    return;
+  }
+  signalGroup(pgid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (groupMembers(pgid).length === 0) {
+      return;
+    }
+    await sleep(50);
+  }
+  signalGroup(pgid, 'SIGKILL');
+  const hardDeadline = Date.now() + 5000;
+  while (groupMembers(pgid).length > 0 && Date.now() < hardDeadline) {
+    await sleep(20);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise(r => setTimeout(r, ms));
+}
