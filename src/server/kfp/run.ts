@@ -1,0 +1,306 @@
+/**
+ * Submitting a compiled KFP pipeline spec as a Kubeflow Pipelines run, and following it by
+ * polling. The pipeline is uploaded once (a new version, named by the spec's content hash, when
+ * it exists), the run lands in the notebook's experiment, and a retried or repeated submit of the
+ * same content attaches to the unfinished run of the same name instead of creating another.
+ */
+import { createHash } from 'node:crypto';
+import type { ParameterValue } from '../../core/plan.js';
+import type { IRunRecord, IStepRecord, RunEvent, RunStatus, StepStatus } from '../../core/runs.js';
+import { isFinished } from '../../core/runs.js';
+import type { RunRecordStore } from '../kube/record.js';
+import { sleep } from '../kube/retry.js';
+import type { IKfpClient, IKfpRun } from './client.js';
+import { KfpError } from './client.js';
+
+export function kfpRunStatus(state: string | undefined): RunStatus {
+  switch (state) {
+    case 'RUNNING':
+    case 'CANCELING':
+    case 'PAUSED':
+      return 'running';
+    case 'SUCCEEDED':
+    case 'SKIPPED':
+      return 'succeeded';
+    case 'FAILED':
+      return 'failed';
+    case 'CANCELED':
+      return 'cancelled';
+    default:
+      return 'pending';
+  }
+}
+
+export function kfpTaskStatus(state: string | undefined): StepStatus {
+  switch (state) {
+    case 'RUNNING':
+      return 'running';
+    case 'SUCCEEDED':
+    case 'CACHED':
+      return 'succeeded';
+    case 'FAILED':
+      return 'failed';
+    case 'SKIPPED':
+      return 'skipped';
+    case 'CANCELED':
+      return 'cancelled';
+    default:
+      return 'pending';
+  }
+}
+
+export namespace KfpSubmit {
+  export interface IOptions {
+    pipelineName: string;
+    /** The compiled KFP pipeline spec (YAML text). */
+    specYaml: string;
+    experiment: string;
+    namespace?: string;
+    /** Run name prefix (the notebook's DNS name). */
+    runPrefix: string;
+    parameters: Record<string, ParameterValue>;
+    description?: string;
+    onProgress?: (message: string) => void;
+  }
+
+  export interface IResult {
+    runId: string;
+    runName: string;
+    pipelineId: string;
+    versionId: string;
+    experimentId: string;
+    attached: boolean;
+  }
+}
+
+/** Upload the spec, find/create the experiment, create (or attach to) the run. */
+export async function submitKfpRun(
+  client: IKfpClient,
+  options: KfpSubmit.IOptions
+): Promise<KfpSubmit.IResult> {
+  const progress = options.onProgress ?? (() => undefined);
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ spec: options.specYaml, parameters: options.parameters }))
+    .digest('hex');
+  const versionName = `${options.pipelineName}-${hash.slice(0, 12)}`;
+  let pipeline = await client.findPipeline(options.pipelineName, options.namespace);
+  let versionId: string | null = null;
+  if (!pipeline) {
+    progress(`uploading pipeline "${options.pipelineName}" to ${client.endpoint}`);
+    try {
+      pipeline = await client.uploadPipeline(
+        options.pipelineName,
+        options.specYaml,
+        options.description,
+        options.namespace
+      );
+      // The upload created the pipeline's first version from this very spec.
+      versionId = (await client.latestVersion(pipeline.pipeline_id))?.pipeline_version_id ?? null;
+    } catch (error) {
+      // Uploaded concurrently (or by a retried request): add a version to it below.
+      if (!(error instanceof KfpError) || error.status !== 409) {
+        throw error;
+      }
+      pipeline = await client.findPipeline(options.pipelineName, options.namespace);
+      if (!pipeline) {
+        throw error;
+      }
+    }
+  }
+  if (versionId === null) {
+    const existingVersion = await client.findVersion(pipeline.pipeline_id, versionName);
+    if (existingVersion) {
+      versionId = existingVersion.pipeline_version_id;
+    } else {
+      progress(`uploading pipeline version "${versionName}"`);
+      try {
+        versionId = (
+          await client.uploadVersion(pipeline.pipeline_id, versionName, options.specYaml)
+        ).pipeline_version_id;
+      } catch (error) {
+        if (!(error instanceof KfpError) || error.status !== 409) {
+          throw error;
+        }
+        const found = await client.findVersion(pipeline.pipeline_id, versionName);
+        if (!found) {
+          throw error;
+        }
+        versionId = found.pipeline_version_id;
+      }
+    }
+  }
+  const pipelineId = pipeline.pipeline_id;
+  const version = versionId;
+  let experiment = await client.findExperiment(options.experiment, options.namespace);
+  if (!experiment) {
+    progress(`creating experiment "${options.experiment}"`);
+    try {
+      experiment = await client.createExperiment(options.experiment, options.namespace);
+    } catch (error) {
+      if (!(error instanceof KfpError) || error.status !== 409) {
+        throw error;
+      }
+      experiment = await client.findExperiment(options.experiment, options.namespace);
+      if (!experiment) {
+        throw error;
+      }
+    }
+  }
+  const runBody = (name: string): Record<string, unknown> => ({
+    display_name: name,
+    experiment_id: experiment.experiment_id,
+    pipeline_version_reference: { pipeline_id: pipelineId, pipeline_version_id: version },
+    runtime_config: { parameters: options.parameters }
+  });
+  for (let attempt = 1; attempt <= 1000; attempt++) {
+    const name = `${options.runPrefix}-${hash.slice(0, 10)}-${attempt}`;
+    const existing = await client.findRun(experiment.experiment_id, name);
+    if (existing) {
+      if (!isFinished(kfpRunStatus(existing.state))) {
+        progress(`attaching to the identical run "${name}" that is already in progress`);
+        return {
+          runId: existing.run_id,
+          runName: name,
+          pipelineId,
+          versionId: version,
+          experimentId: experiment.experiment_id,
+          attached: true
+        };
+      }
+      continue;
+    }
+    progress(`creating run "${name}" in experiment "${options.experiment}"`);
+    let run: IKfpRun | null = null;
+    for (let tries = 1; ; tries++) {
+      try {
+        run = await client.createRun(runBody(name));
+        break;
+      } catch (error) {
+        // After a failed create, the run may exist anyway (the response was lost): look first.
+        const found = await client.findRun(experiment.experiment_id, name).catch(() => null);
+        if (found) {
+          run = found;
+          break;
+        }
+        const transient =
+          error instanceof KfpError &&
+          (error.status === null || error.status === 429 || error.status >= 500);
+        if (!transient || tries >= 5) {
+          throw error;
+        }
+        await sleep(250 * 2 ** tries);
+      }
+    }
+    return {
+      runId: run.run_id,
+      runName: name,
+      pipelineId,
+      versionId: version,
+      experimentId: experiment.experiment_id,
+      attached: false
+    };
+  }
+  throw new KfpError('too many runs of the same pipeline content', null);
+}
+
+/** Apply a KFP run's state to a run record. Tasks are matched to steps by display name / id. */
+export function applyKfpRun(record: IRunRecord, run: IKfpRun): IRunRecord {
+  const status = kfpRunStatus(run.state);
+  const tasks = run.run_details?.task_details ?? [];
+  const steps = record.steps.map((step): IStepRecord => {
+    const task = tasks.find(t => t.display_name === step.id || t.display_name === step.name);
+    if (!task) {
+      return isFinished(status) && !isFinished(step.status)
+        ? { ...step, status: status === 'cancelled' ? 'cancelled' : 'skipped' }
+        : step;
+    }
+    let s = kfpTaskStatus(task.state);
+    if (isFinished(status) && !isFinished(s)) {
+      s = status === 'cancelled' ? 'cancelled' : 'failed';
+    }
+    return {
+      ...step,
+      status: s,
+      startedAt: task.start_time ?? step.startedAt,
+      finishedAt: isFinished(s) ? (task.end_time ?? step.finishedAt) : null,
+      message: s === 'succeeded' ? null : (task.error?.message ?? step.message)
+    };
+  });
+  return {
+    ...record,
+    status,
+    message: status === 'succeeded' ? null : (run.error?.message ?? record.message),
+    finishedAt: isFinished(status) ? (run.finished_at ?? new Date().toISOString()) : null,
+    steps
+  };
+}
+
+export namespace KfpFollow {
+  export interface IOptions {
+    pollMs?: number;
+    onEvent?: (event: RunEvent) => void;
+    store?: RunRecordStore;
+  }
+}
+
+/** Poll a KFP run until it finishes; emits the same events as the Argo monitor. */
+export async function followKfpRun(
+  client: IKfpClient,
+  initial: IRunRecord,
+  options: KfpFollow.IOptions = {}
+): Promise<IRunRecord> {
+  const runId = initial.cluster?.kfpRunId;
+  if (!runId) {
+    throw new Error('the run record names no KFP run');
+  }
+  const emit = options.onEvent ?? (() => undefined);
+  let record = initial;
+  emit({
+    event: 'run-started',
+    run: record.id,
+    time: new Date().toISOString(),
+    pipeline: record.pipeline,
+    steps: record.steps.map(s => s.name)
+  });
+  for (;;) {
+    const run = await client.getRun(runId);
+    const next = applyKfpRun(record, run);
+    const time = new Date().toISOString();
+    for (const [i, step] of next.steps.entries()) {
+      const old = record.steps[i];
+      if (
+        old.status === 'pending' &&
+        (step.status === 'running' || step.status === 'succeeded' || step.status === 'failed')
+      ) {
+        emit({ event: 'step-started', run: record.id, time, step: step.name });
+      }
+      if (!isFinished(old.status) && isFinished(step.status)) {
+        emit({
+          event: 'step-finished',
+          run: record.id,
+          time,
+          step: step.name,
+          status: step.status,
+          exitCode: null,
+          message: step.message,
+          cell: null,
+          line: null
+        });
+      }
+    }
+    const finished = !isFinished(record.status) && isFinished(next.status);
+    record = next;
+    options.store?.writeRecord(record);
+    if (finished) {
+      emit({
+        event: 'run-finished',
+        run: record.id,
+        time,
+        status: record.status,
+        message: record.message
+      });
+      return record;
+    }
+    await sleep(options.pollMs ?? 5000);
+  }
+}
