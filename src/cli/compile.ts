@@ -1,0 +1,181 @@
+/**
+ * `chard compile NOTEBOOK --target argo|kfp [-o FILE] [--image IMG] [--param NAME=VALUE]...`
+ * and `chard compile NOTEBOOK --show-step NAME`: the notebook's pipeline as an Argo Workflow or
+ * a Kubeflow Pipelines v2 spec (YAML on stdout, or written atomically to FILE), or the exact
+ * code one step runs.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
+import { analyzeNotebook } from '../core/analyze.js';
+import {
+  COMPILE_TARGETS,
+  CompileError,
+  compilePlan,
+  parseParameterValue,
+  stepCodeListing
+} from '../core/compile/index.js';
+import type { CompileTarget, ICompileResult } from '../core/compile/index.js';
+import { isCompilable } from '../core/plan.js';
+import type { IPlan, ParameterValue } from '../core/plan.js';
+import { writeFileAtomic } from '../server/local/records.js';
+import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
+
+export const COMPILE_USAGE = `usage: chard compile NOTEBOOK --target argo|kfp [-o FILE] [--image IMG] [--param NAME=VALUE]...
+       chard compile NOTEBOOK --show-step NAME
+
+Compile a notebook into a pipeline: an Argo Workflow (--target argo) or a Kubeflow Pipelines v2
+pipeline spec (--target kfp). The same notebook always gives the same bytes.
+  --target T         argo or kfp
+  -o, --output FILE  write the manifest to FILE (atomically) instead of stdout
+  --image IMG        image for steps without an image: tag (overrides the notebook's setting)
+  --param NAME=VAL   change a pipeline parameter's default (repeatable)
+  --show-step NAME   print the exact code the step NAME (name or id) runs, and stop`;
+
+/** Validate an Argo Workflow against Argo's schema; returns the problem or null. */
+export function argoSchemaProblem(workflow: unknown): string | null {
+  try {
+    new Workflow(workflow as ConstructorParameters<typeof Workflow>[0]).validate();
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message.split('\n')[0] : String(error);
+  }
+}
+
+export async function compileCommand(argv: string[]): Promise<number> {
+  try {
+    return await Private.run(argv);
+  } catch (error) {
+    if (error instanceof CommandError) {
+      process.stderr.write(`chard: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof CompileError) {
+      process.stderr.write(`chard: compile: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+namespace Private {
+  export async function run(argv: string[]): Promise<number> {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          target: { type: 'string' },
+          output: { type: 'string', short: 'o' },
+          image: { type: 'string' },
+          param: { type: 'string', multiple: true },
+          'show-step': { type: 'string' },
+          help: { type: 'boolean', short: 'h' }
+        }
+      });
+    } catch (error) {
+      throw new CommandError(`${(error as Error).message}\n${COMPILE_USAGE}`, 2);
+    }
+    const values = parsed.values;
+    if (values.help) {
+      process.stdout.write(`${COMPILE_USAGE}\n`);
+      return 0;
+    }
+    if (parsed.positionals.length !== 1) {
+      throw new CommandError(COMPILE_USAGE, 2);
+    }
+    const showStep = values['show-step'];
+    const target = values.target;
+    if (showStep === undefined) {
+      if (target === undefined) {
+        throw new CommandError(`--target argo|kfp is required\n${COMPILE_USAGE}`, 2);
+      }
+      if (!(COMPILE_TARGETS as readonly string[]).includes(target)) {
+        throw new CommandError(
+          `unknown target ${JSON.stringify(target)}; use argo or kfp\n${COMPILE_USAGE}`,
+          2
+        );
+      }
+    }
+    const rawParams: [string, string][] = [];
+    for (const item of values.param ?? []) {
+      const at = item.indexOf('=');
+      if (at <= 0) {
+        throw new CommandError(`--param expects NAME=VALUE, got ${JSON.stringify(item)}`, 2);
+      }
+      rawParams.push([item.slice(0, at), item.slice(at + 1)]);
+    }
+
+    const file = parsed.positionals[0];
+    const nb = await readNotebookFile(file);
+    const plan = analyzeNotebook(nb, { fileName: file });
+    for (const d of plan.diagnostics) {
+      process.stderr.write(`${formatDiagnostic(file, d)}\n`);
+    }
+    if (!isCompilable(plan)) {
+      return 1;
+    }
+    const parameters = overrides(plan, rawParams);
+    if (showStep !== undefined) {
+      process.stdout.write(stepCodeListing(plan, showStep, { parameters }));
+      return 0;
+    }
+
+    const result = compilePlan(plan, target as CompileTarget, {
+      parameters,
+      ...(values.image === undefined ? {} : { image: values.image })
+    });
+    check(result);
+    for (const warning of result.warnings) {
+      process.stderr.write(`chard: warning: ${warning}\n`);
+    }
+    if (values.output === undefined) {
+      process.stdout.write(result.text);
+    } else {
+      try {
+        await writeFileAtomic(resolve(values.output), result.text);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? String(error);
+        throw new CommandError(`${values.output}: cannot write the manifest (${code})`);
+      }
+      process.stderr.write(`chard: wrote ${values.output} (sha256 ${result.hash})\n`);
+    }
+    return 0;
+  }
+
+  /** `--param` values checked against the notebook's parameters: usage errors exit 2. */
+  function overrides(plan: IPlan, raw: [string, string][]): Record<string, ParameterValue> {
+    const out: Record<string, ParameterValue> = {};
+    for (const [name, text] of raw) {
+      const parameter = plan.parameters.find(p => p.name === name);
+      if (!parameter) {
+        const names = plan.parameters.map(p => p.name).join(', ') || 'none';
+        throw new CommandError(
+          `--param ${name}: the notebook has no such parameter (its parameters: ${names})`,
+          2
+        );
+      }
+      try {
+        out[name] = parseParameterValue(name, parameter.type, text);
+      } catch (error) {
+        throw new CommandError(`--param ${(error as Error).message}`, 2);
+      }
+    }
+    return out;
+  }
+
+  /** Every Workflow Chard writes validates against Argo's schema; anything else is a bug. */
+  function check(result: ICompileResult): void {
+    if (result.target !== 'argo') {
+      return;
+    }
+    const problem = argoSchemaProblem(result.documents[0]);
+    if (problem !== null) {
+      throw new CommandError(
+        `internal error: the generated Workflow does not match Argo's schema (${problem}); ` +
+          'please report this'
+      );
+    }
+  }
+}

@@ -1,0 +1,447 @@
+/**
+ * Compile settings: what the caller passes (`ICompileOptions`), what the notebook's `chard`
+ * metadata says (`plan.pipeline.chard`), and the defaults, merged in that order of precedence
+ * into one validated `ISettings`. Every problem is a `CompileError` with a one-line message.
+ */
+import { RUNTIME_SOURCE } from '../generated/runtime.js';
+import { isRecord } from '../notebook.js';
+import type { IParameter, IPlan, ParameterType, ParameterValue } from '../plan.js';
+
+export type CompileTarget = 'argo' | 'kfp';
+
+/** A plan or setting that cannot be compiled; `message` is one line naming the problem. */
+export class CompileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CompileError';
+  }
+}
+
+export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+export type AccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
+export type PodGCStrategy =
+  | 'OnPodCompletion'
+  | 'OnPodSuccess'
+  | 'OnWorkflowCompletion'
+  | 'OnWorkflowSuccess';
+
+/** The volume that carries marshalled values between steps (Argo target). */
+export interface IMarshalVolume {
+  /** Kubernetes quantity, e.g. `5Gi`. */
+  size: string;
+  /** Storage class; undefined means the cluster default. */
+  storageClass?: string;
+  accessModes: AccessMode[];
+}
+
+export interface ITtlStrategy {
+  secondsAfterCompletion?: number;
+  secondsAfterSuccess?: number;
+  secondsAfterFailure?: number;
+}
+
+export interface IOwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/**
+ * What the caller (CLI, server, UI) decides. Everything is optional; a setting given here wins
+ * over the same setting in the notebook's `chard` metadata, which wins over the default.
+ */
+export interface ICompileOptions {
+  /** Image for steps without an `image:` tag, overriding the notebook's image setting (`--image`). */
+  image?: string;
+  /** The notebook server's own image, when known: used when the notebook names no image. */
+  notebookImage?: string;
+  /** Last resort image (default `python:3.12-slim`). */
+  defaultImage?: string;
+  imagePullPolicy?: ImagePullPolicy;
+  marshalVolume?: Partial<IMarshalVolume>;
+  /** Retries per step after a failure (0 = none). */
+  retryLimit?: number;
+  /** Deadline for the whole workflow (Argo) or each step (KFP), in seconds. */
+  activeDeadlineSeconds?: number;
+  podGC?: PodGCStrategy;
+  ttlStrategy?: ITtlStrategy;
+  namespace?: string;
+  serviceAccountName?: string;
+  /** Explicit workflow name; default is `metadata.generateName` from the pipeline id. */
+  workflowName?: string;
+  /** Pipeline parameter defaults to replace; strings are parsed by the parameter's type. */
+  parameters?: Record<string, ParameterValue>;
+  /** Working directory of the cells: the notebook's directory inside the workspace. */
+  workdir?: string;
+  /** KFP caching for steps without a `cache:` tag (default false). */
+  cache?: boolean;
+  ownerReferences?: IOwnerReference[];
+  /** The step runtime to ship (default: the embedded src/runtime/chard_runtime.py). */
+  runtimeSource?: string;
+}
+
+/** Fully resolved settings, as the compilers read them. */
+export interface ISettings {
+  image?: string;
+  notebookImage?: string;
+  defaultImage: string;
+  imagePullPolicy?: ImagePullPolicy;
+  marshalVolume: IMarshalVolume;
+  retryLimit: number;
+  activeDeadlineSeconds?: number;
+  podGC?: PodGCStrategy;
+  ttlStrategy?: ITtlStrategy;
+  namespace?: string;
+  serviceAccountName?: string;
+  workflowName?: string;
+  workdir: string;
+  cache: boolean;
+  ownerReferences: IOwnerReference[];
+  runtimeSource: string;
+  /** The plan's parameters with overrides applied, in plan order. */
+  parameters: IParameter[];
+}
+
+export const DEFAULT_IMAGE = 'python:3.12-slim';
+export const DEFAULT_MARSHAL_SIZE = '5Gi';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+/** An OCI image reference: registry/path:tag@digest, no white space, braces or quotes. */
+const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@+]*$/;
+export const ACCESS_MODES: ReadonlySet<string> = new Set(['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']);
+const PULL_POLICIES = new Set<string>(['Always', 'IfNotPresent', 'Never']);
+const POD_GC = new Set<string>([
+  'OnPodCompletion',
+  'OnPodSuccess',
+  'OnWorkflowCompletion',
+  'OnWorkflowSuccess'
+]);
+
+/** Check an image reference; `what` names it in the error. */
+export function checkImage(image: string, what: string): string {
+  if (!IMAGE.test(image) || image.length > 512) {
+    throw new CompileError(`${what}: ${JSON.stringify(image)} is not a valid image reference`);
+  }
+  return image;
+}
+
+/** Parse a parameter value given as text (CLI `--param`) by the parameter's type. */
+export function parseParameterValue(
+  name: string,
+  type: ParameterType,
+  value: ParameterValue
+): ParameterValue {
+  const bad = (): never => {
+    throw new CompileError(
+      `parameter ${name}: ${JSON.stringify(value)} is not a valid ${type} value`
+    );
+  };
+  switch (type) {
+    case 'str':
+      return typeof value === 'string' ? value : bad();
+    case 'bool':
+      if (typeof value === 'boolean') {
+        return value;
+      }
+      if (typeof value === 'string') {
+        const lower = value.trim().toLowerCase();
+        if (lower === 'true' || lower === '1') {
+          return true;
+        }
+        if (lower === 'false' || lower === '0') {
+          return false;
+        }
+      }
+      return bad();
+    case 'int': {
+      const n = typeof value === 'string' && /^\s*[-+]?\d+\s*$/.test(value) ? Number(value) : value;
+      return typeof n === 'number' && Number.isSafeInteger(n) ? n : bad();
+    }
+    case 'float': {
+      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      return typeof n === 'number' && Number.isFinite(n) ? n : bad();
+    }
+  }
+}
+
+/** Resolve options + notebook metadata + defaults for a plan. */
+export function resolveSettings(plan: IPlan, options: ICompileOptions = {}): ISettings {
+  const meta = Private.Metadata.read(plan.pipeline.chard);
+  const pick = <T>(fromOptions: T | undefined, fromMeta: T | undefined): T | undefined =>
+    fromOptions !== undefined ? fromOptions : fromMeta;
+
+  const image = pick(options.image, meta.image);
+  const marshal = { ...meta.marshalVolume, ...Private.defined(options.marshalVolume ?? {}) };
+  const settings: ISettings = {
+    image: image === undefined ? undefined : checkImage(image, 'image'),
+    notebookImage:
+      options.notebookImage === undefined
+        ? undefined
+        : checkImage(options.notebookImage, 'notebook server image'),
+    defaultImage: checkImage(options.defaultImage ?? DEFAULT_IMAGE, 'default image'),
+    imagePullPolicy: Private.oneOf(
+      pick(options.imagePullPolicy, meta.imagePullPolicy),
+      PULL_POLICIES,
+      'imagePullPolicy'
+    ) as ImagePullPolicy | undefined,
+    marshalVolume: Private.marshalVolume(marshal),
+    retryLimit: Private.count(pick(options.retryLimit, meta.retryLimit), 'retryLimit') ?? 0,
+    activeDeadlineSeconds: Private.positive(
+      pick(options.activeDeadlineSeconds, meta.activeDeadlineSeconds),
+      'activeDeadlineSeconds'
+    ),
+    podGC: Private.oneOf(pick(options.podGC, meta.podGC), POD_GC, 'podGC') as
+      | PodGCStrategy
+      | undefined,
+    ttlStrategy: Private.ttl(pick(options.ttlStrategy, meta.ttlStrategy)),
+    namespace: Private.name(pick(options.namespace, meta.namespace), DNS_LABEL, 63, 'namespace'),
+    serviceAccountName: Private.name(
+      pick(options.serviceAccountName, meta.serviceAccountName),
+      DNS_SUBDOMAIN,
+      253,
+      'serviceAccountName'
+    ),
+    workflowName: Private.name(options.workflowName, DNS_LABEL, 63, 'workflow name'),
+    workdir: Private.workdir(pick(options.workdir, meta.workdir) ?? ''),
+    cache: pick(options.cache, meta.cache) ?? false,
+    ownerReferences: (options.ownerReferences ?? []).map(Private.ownerReference),
+    runtimeSource: options.runtimeSource ?? RUNTIME_SOURCE,
+    parameters: Private.parameters(plan, options.parameters ?? {})
+  };
+  return settings;
+}
+
+namespace Private {
+  /** The `chard` notebook metadata keys the compilers read (others are left to other parts). */
+  export interface IMetadata {
+    image?: string;
+    imagePullPolicy?: string;
+    marshalVolume: Partial<IMarshalVolume>;
+    retryLimit?: number;
+    activeDeadlineSeconds?: number;
+    podGC?: string;
+    ttlStrategy?: ITtlStrategy;
+    namespace?: string;
+    serviceAccountName?: string;
+    workdir?: string;
+    cache?: boolean;
+  }
+
+  export namespace Metadata {
+    const where = (key: string): string => `notebook metadata chard.${key}`;
+
+    function str(data: Record<string, unknown>, key: string, path = key): string | undefined {
+      const value = data[key];
+      if (value === undefined || value === null) {
+        return undefined;
+      }
+      if (typeof value !== 'string') {
+        throw new CompileError(`${where(path)} must be a string, not ${JSON.stringify(value)}`);
+      }
+      return value;
+    }
+
+    function num(data: Record<string, unknown>, key: string, path = key): number | undefined {
+      const value = data[key];
+      if (value === undefined || value === null) {
+        return undefined;
+      }
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+        throw new CompileError(
+          `${where(path)} must be a whole number of at least 0, not ${JSON.stringify(value)}`
+        );
+      }
+      return value;
+    }
+
+    export function read(chard: Record<string, unknown>): IMetadata {
+      const marshalRaw = chard.marshalVolume;
+      if (marshalRaw !== undefined && !isRecord(marshalRaw)) {
+        throw new CompileError(`${where('marshalVolume')} must be an object`);
+      }
+      const marshalData = marshalRaw ?? {};
+      const accessModes = marshalData.accessModes;
+      if (
+        accessModes !== undefined &&
+        !(Array.isArray(accessModes) && accessModes.every(m => typeof m === 'string'))
+      ) {
+        throw new CompileError(`${where('marshalVolume.accessModes')} must be a list of strings`);
+      }
+      const ttlRaw = chard.ttlStrategy;
+      if (ttlRaw !== undefined && !isRecord(ttlRaw)) {
+        throw new CompileError(`${where('ttlStrategy')} must be an object`);
+      }
+      const cache = chard.cache;
+      if (cache !== undefined && typeof cache !== 'boolean') {
+        throw new CompileError(`${where('cache')} must be true or false`);
+      }
+      return {
+        image: str(chard, 'image'),
+        imagePullPolicy: str(chard, 'imagePullPolicy'),
+        marshalVolume: defined({
+          size: str(marshalData, 'size', 'marshalVolume.size'),
+          storageClass: str(marshalData, 'storageClass', 'marshalVolume.storageClass'),
+          accessModes: accessModes as AccessMode[] | undefined
+        }),
+        retryLimit: num(chard, 'retryLimit'),
+        activeDeadlineSeconds: num(chard, 'activeDeadlineSeconds'),
+        podGC: str(chard, 'podGC'),
+        ttlStrategy: ttlRaw
+          ? defined({
+              secondsAfterCompletion: num(
+                ttlRaw,
+                'secondsAfterCompletion',
+                'ttlStrategy.secondsAfterCompletion'
+              ),
+              secondsAfterSuccess: num(ttlRaw, 'secondsAfterSuccess', 'ttlStrategy.secondsAfterSuccess'),
+              secondsAfterFailure: num(ttlRaw, 'secondsAfterFailure', 'ttlStrategy.secondsAfterFailure')
+            })
+          : undefined,
+        namespace: str(chard, 'namespace'),
+        serviceAccountName: str(chard, 'serviceAccountName'),
+        workdir: str(chard, 'workdir'),
+        cache
+      };
+    }
+  }
+
+  /** Drop undefined members, so spreading does not erase earlier values. */
+  export function defined<T extends object>(value: T): Partial<T> {
+    const out: Partial<T> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v !== undefined) {
+        (out as Record<string, unknown>)[k] = v;
+      }
+    }
+    return out;
+  }
+
+  export function oneOf(
+    value: string | undefined,
+    allowed: ReadonlySet<string>,
+    what: string
+  ): string | undefined {
+    if (value !== undefined && !allowed.has(value)) {
+      throw new CompileError(
+        `${what} ${JSON.stringify(value)} is not one of ${[...allowed].join(', ')}`
+      );
+    }
+    return value;
+  }
+
+  export function count(value: number | undefined, what: string): number | undefined {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw new CompileError(`${what} must be a whole number of at least 0, not ${value}`);
+    }
+    return value;
+  }
+
+  export function positive(value: number | undefined, what: string): number | undefined {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new CompileError(`${what} must be a whole number of at least 1, not ${value}`);
+    }
+    return value;
+  }
+
+  export function name(
+    value: string | undefined,
+    pattern: RegExp,
+    max: number,
+    what: string
+  ): string | undefined {
+    if (value !== undefined && (!pattern.test(value) || value.length > max)) {
+      throw new CompileError(
+        `${what} ${JSON.stringify(value)} is not a valid Kubernetes name ` +
+          `(lowercase letters, digits and '-', at most ${max} characters)`
+      );
+    }
+    return value;
+  }
+
+  export function workdir(value: string): string {
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000\n\r]/.test(value)) {
+      throw new CompileError(`workdir ${JSON.stringify(value)} contains a control character`);
+    }
+    return value;
+  }
+
+  export function marshalVolume(value: Partial<IMarshalVolume>): IMarshalVolume {
+    const size = value.size ?? DEFAULT_MARSHAL_SIZE;
+    if (!QUANTITY.test(size)) {
+      throw new CompileError(
+        `marshal volume size ${JSON.stringify(size)} is not a Kubernetes quantity such as 5Gi`
+      );
+    }
+    const accessModes = (value.accessModes ?? ['ReadWriteOnce']) as string[];
+    if (accessModes.length === 0) {
+      throw new CompileError('marshal volume access modes must not be empty');
+    }
+    for (const mode of accessModes) {
+      oneOf(mode, ACCESS_MODES, 'marshal volume access mode');
+    }
+    const storageClass = name(value.storageClass, DNS_SUBDOMAIN, 253, 'marshal storage class');
+    const modes = [...accessModes] as AccessMode[];
+    return storageClass === undefined
+      ? { size, accessModes: modes }
+      : { size, storageClass, accessModes: modes };
+  }
+
+  export function ttl(value: ITtlStrategy | undefined): ITtlStrategy | undefined {
+    if (value === undefined) {
+      return undefined;
+    }
+    const out: ITtlStrategy = {};
+    for (const key of ['secondsAfterCompletion', 'secondsAfterSuccess', 'secondsAfterFailure'] as const) {
+      const v = count(value[key], `ttlStrategy.${key}`);
+      if (v !== undefined) {
+        out[key] = v;
+      }
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  }
+
+  export function ownerReference(ref: IOwnerReference): IOwnerReference {
+    for (const key of ['apiVersion', 'kind', 'name', 'uid'] as const) {
+      if (typeof ref[key] !== 'string' || ref[key].length === 0) {
+        throw new CompileError(`owner reference needs a non-empty ${key}`);
+      }
+    }
+    return { ...ref };
+  }
+
+  export function parameters(plan: IPlan, overrides: Record<string, ParameterValue>): IParameter[] {
+    const known = new Map(plan.parameters.map(p => [p.name, p]));
+    for (const name of Object.keys(overrides)) {
+      if (!known.has(name)) {
+        const names = plan.parameters.map(p => p.name).join(', ') || 'none';
+        throw new CompileError(
+          `unknown pipeline parameter ${JSON.stringify(name)} (the notebook's parameters: ${names})`
+        );
+      }
+    }
+    return plan.parameters.map(p =>
+      Object.prototype.hasOwnProperty.call(overrides, p.name)
+        ? { ...p, value: parseParameterValue(p.name, p.type, overrides[p.name]) }
+        : { ...p }
+    );
+  }
+}
+
+/** What a compiler returns. */
+export interface ICompileResult {
+  target: CompileTarget;
+  /** The manifest as YAML text (byte-identical for the same plan and options). */
+  text: string;
+  /** SHA-256 (hex) of `text`: a deterministic content hash of the compiled manifest. */
+  hash: string;
+  /** The YAML documents as objects (one for Argo; KFP adds a platform document when needed). */
+  documents: Record<string, unknown>[];
+  /** Settings the target cannot express and ignored, one line each. */
+  warnings: string[];
+}

@@ -1,0 +1,148 @@
+/**
+ * How a step's code and data travel inside a manifest without anything being able to touch it.
+ *
+ * Both Argo and Kubeflow Pipelines rewrite text in the manifests they run: Argo substitutes
+ * `{{...}}` tags (and evaluates `{{=...}}` expressions) in every string of a template, including
+ * raw artifact data and, at run time, in workflow parameter values; the KFP launcher replaces
+ * `{{$...}}` placeholders in container arguments. A cell containing `{{workflow.name}}` must run
+ * as written, so user data never appears in clear text where a substitution can happen:
+ *
+ * - the step spec (cell code, names, defaults) and the runtime source travel as base64 of their
+ *   UTF-8 text (the base64 alphabet has no braces): in Argo as raw input artifacts written to
+ *   files, in KFP as container arguments split into chunks below the kernel's 128 KiB limit for
+ *   a single argument;
+ * - a small constant Python bootstrap (below, never containing user data) decodes both and runs
+ *   the runtime in-process with its documented command line (`--spec-json JSON`, see stepspec.ts);
+ * - a pipeline parameter value that would be rewritten (it contains `{{`) is passed as
+ *   `chard:b64:<base64>`; the bootstrap decodes `--param NAME=chard:b64:...` before the runtime
+ *   parses it, so the runtime's contract is unchanged.
+ */
+import { base64Encode } from './hash.js';
+
+/** Prefix of a base64-encoded parameter value (decoded by the bootstrap). */
+export const PARAM_B64_PREFIX = 'chard:b64:';
+
+/** Longest base64 chunk passed as one command-line argument (Linux limit: 131072 bytes). */
+export const ARG_CHUNK = 100_000;
+
+/**
+ * The bootstrap program, run as `python3 BOOTSTRAP_FILE ARGS` (Argo) or `python3 -c BOOTSTRAP
+ * ARGS` (KFP). Arguments it consumes: `--runtime-b64 DATA` / `--runtime-b64-file FILE` and
+ * `--spec-b64 DATA` / `--spec-b64-file FILE` (DATA may repeat; parts are concatenated). It
+ * writes the runtime to a private temporary directory and runs it as `__main__` with
+ * `--spec-json SPEC` followed by all remaining arguments. Pure standard library.
+ */
+export const BOOTSTRAP_SOURCE = `"""Chard step bootstrap: decodes the base64 runtime and step spec carried by the manifest."""
+import base64
+import os
+import runpy
+import sys
+import tempfile
+
+PREFIX = "${PARAM_B64_PREFIX}"
+FLAGS = ("--runtime-b64", "--runtime-b64-file", "--spec-b64", "--spec-b64-file")
+
+
+def fail(message):
+    sys.stderr.write("chard bootstrap: " + message + "\\n")
+    sys.exit(2)
+
+
+def decode(text, what):
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError) as error:
+        fail("cannot decode the " + what + " (" + str(error) + ")")
+
+
+def main():
+    args = sys.argv[1:]
+    parts = {"runtime": [], "spec": []}
+    rest = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in FLAGS:
+            if i + 1 >= len(args):
+                fail(arg + " needs a value")
+            value = args[i + 1]
+            if arg.endswith("-file"):
+                with open(value, encoding="ascii") as handle:
+                    value = handle.read()
+            parts["runtime" if arg.startswith("--runtime") else "spec"].append(value.strip())
+            i += 2
+        elif arg == "--param" and i + 1 < len(args):
+            name, sep, value = args[i + 1].partition("=")
+            if sep and value.startswith(PREFIX):
+                value = decode(value[len(PREFIX):], "value of parameter " + name)
+            rest += [arg, name + sep + value]
+            i += 2
+        else:
+            rest.append(arg)
+            i += 1
+    if not parts["runtime"] or not parts["spec"]:
+        fail("usage: bootstrap --runtime-b64[-file] X --spec-b64[-file] Y [runtime arguments]")
+    runtime = decode("".join(parts["runtime"]), "runtime")
+    spec = decode("".join(parts["spec"]), "step spec")
+    path = os.path.join(tempfile.mkdtemp(prefix="chard-"), "chard_runtime.py")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(runtime)
+    sys.argv = [path, "--spec-json", spec] + rest
+    runpy.run_path(path, run_name="__main__")
+
+
+main()
+`;
+
+/** Split base64 text into command-line-sized chunks (at least one, possibly empty). */
+export function chunk(text: string, size = ARG_CHUNK): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) {
+    out.push(text.slice(i, i + size));
+  }
+  return out.length > 0 ? out : [''];
+}
+
+/** A parameter value as text for a command line or a workflow argument. */
+export function parameterText(value: string | number | boolean): string {
+  return typeof value === 'string' ? value : String(value);
+}
+
+/**
+ * A parameter value as it may appear in a manifest: clear text unless the orchestrator could
+ * rewrite it (it contains `{{`) or it would be mistaken for an encoded value.
+ */
+export function inertParameterText(value: string | number | boolean): string {
+  const text = parameterText(value);
+  return text.includes('{{') || text.startsWith(PARAM_B64_PREFIX)
+    ? PARAM_B64_PREFIX + base64Encode(text)
+    : text;
+}
+
+/**
+ * Check that no string in a manifest contains `marker` (e.g. `{{`) except the exact strings the
+ * compiler generated on purpose. Keys are checked as well. `where` names the offending field.
+ */
+export function assertInert(
+  value: unknown,
+  marker: string,
+  allowed: ReadonlySet<string>,
+  fail: (where: string, text: string) => never,
+  where = ''
+): void {
+  if (typeof value === 'string') {
+    if (value.includes(marker) && !allowed.has(value)) {
+      fail(where, value);
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => assertInert(item, marker, allowed, fail, `${where}[${index}]`));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const path = where ? `${where}.${key}` : key;
+      if (key.includes(marker)) {
+        fail(path, key);
+      }
+      assertInert(item, marker, allowed, fail, path);
+    }
+  }
+}

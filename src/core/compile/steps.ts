@@ -1,0 +1,90 @@
+/**
+ * Per-step facts both targets derive the same way: the plan is compilable and consistent, the
+ * image a step runs in, and its parents as step ids.
+ */
+import type { IPlan, IStep } from '../plan.js';
+import { isCompilable } from '../plan.js';
+import { CompileError, checkImage } from './options.js';
+import type { ISettings } from './options.js';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Refuse plans with error diagnostics or broken invariants (ids, parents, producers). */
+export function checkPlan(plan: IPlan): void {
+  if (!isCompilable(plan)) {
+    const count = plan.diagnostics.filter(d => d.severity === 'error').length;
+    throw new CompileError(
+      `the notebook has ${count} error${count === 1 ? '' : 's'}; fix ${count === 1 ? 'it' : 'them'} before compiling`
+    );
+  }
+  if (plan.steps.length === 0) {
+    throw new CompileError('the notebook has no steps to compile');
+  }
+  if (!DNS_LABEL.test(plan.pipeline.id) || plan.pipeline.id.length > 63) {
+    throw new CompileError(
+      `pipeline id ${JSON.stringify(plan.pipeline.id)} is not a Kubernetes name (DNS-1123 label)`
+    );
+  }
+  const names = new Set<string>();
+  const ids = new Set<string>();
+  for (const step of plan.steps) {
+    if (!DNS_LABEL.test(step.id) || step.id.length > 63) {
+      throw new CompileError(
+        `step ${JSON.stringify(step.name)}: id ${JSON.stringify(step.id)} is not a Kubernetes name`
+      );
+    }
+    if (ids.has(step.id) || names.has(step.name)) {
+      throw new CompileError(`step ${JSON.stringify(step.name)} appears twice in the plan`);
+    }
+    ids.add(step.id);
+    names.add(step.name);
+  }
+  const known = new Set(plan.steps.map(s => s.name));
+  for (const step of plan.steps) {
+    for (const parent of step.parents) {
+      if (!known.has(parent)) {
+        throw new CompileError(
+          `step ${JSON.stringify(step.name)} depends on unknown step ${JSON.stringify(parent)}`
+        );
+      }
+    }
+    for (const input of step.inputs) {
+      const from = step.inputSources[input];
+      if (from === undefined || !known.has(from)) {
+        throw new CompileError(
+          `step ${JSON.stringify(step.name)}: no producing step for input ${JSON.stringify(input)}`
+        );
+      }
+    }
+  }
+}
+
+/** The image a step runs in: its `image:` tag, the pipeline's, the notebook server's, the default. */
+export function stepImage(plan: IPlan, step: IStep, settings: ISettings): string {
+  if (step.image !== undefined) {
+    return checkImage(step.image, `step ${JSON.stringify(step.name)}: image`);
+  }
+  if (settings.image !== undefined) {
+    return settings.image;
+  }
+  if (plan.pipeline.image !== undefined && plan.pipeline.image !== '') {
+    return checkImage(plan.pipeline.image, 'notebook image setting');
+  }
+  return settings.notebookImage ?? settings.defaultImage;
+}
+
+/** Step name -> step id. */
+export function idsByName(plan: IPlan): Map<string, string> {
+  return new Map(plan.steps.map(s => [s.name, s.id]));
+}
+
+/** The step's parents as ids, in plan order, without duplicates. */
+export function parentIds(plan: IPlan, step: IStep): string[] {
+  const ids = idsByName(plan);
+  return [...new Set(step.parents.map(p => ids.get(p) as string))];
+}
+
+/** A copy of the plan with the settings' parameter values (overrides applied). */
+export function withParameters(plan: IPlan, settings: ISettings): IPlan {
+  return { ...plan, parameters: settings.parameters };
+}

@@ -1,0 +1,124 @@
+/** Shared helpers for the compiler tests: fixtures, golden files, decoding specs from manifests. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { IPlan } from '../../../src/core/plan.js';
+import type { IStepSpec } from '../../../src/core/stepspec.js';
+
+const FIXTURES = join(process.cwd(), 'tests', 'fixtures');
+
+/**
+ * A small stand-in for the step runtime, so golden files stay readable and do not change every
+ * time the real runtime does (compilers take it as `runtimeSource`).
+ */
+export const STUB_RUNTIME = 'import sys\nprint("chard runtime stub", sys.argv[1:])\n';
+
+export function loadPlan(name: string): IPlan {
+  return JSON.parse(readFileSync(join(FIXTURES, 'plans', `${name}.json`), 'utf8')) as IPlan;
+}
+
+/** Compare `text` with a golden file; `UPDATE_GOLDEN=1` rewrites it instead. */
+export function expectGolden(name: string, text: string): void {
+  const file = join(FIXTURES, 'golden', name);
+  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) {
+    if (process.env.UPDATE_GOLDEN !== '1') {
+      throw new Error(`golden file ${name} is missing; run with UPDATE_GOLDEN=1 to create it`);
+    }
+    writeFileSync(file, text);
+    return;
+  }
+  expect(text).toBe(readFileSync(file, 'utf8'));
+}
+
+/** Parse YAML text into its documents, failing on any YAML error. */
+export function yamlDocuments(text: string): unknown[] {
+  const docs = parseAllDocuments(text, { version: '1.1' });
+  const list = Array.isArray(docs) ? docs : [docs];
+  for (const doc of list) {
+    if (doc.errors.length > 0) {
+      throw new Error(doc.errors[0].message);
+    }
+  }
+  return list.map(doc => doc.toJS());
+}
+
+export function decodeBase64(text: string): string {
+  return Buffer.from(text, 'base64').toString('utf8');
+}
+
+type Json = Record<string, unknown>;
+interface IArgoArtifact {
+  name: string;
+  path?: string;
+  raw?: { data: string };
+}
+interface IArgoTemplate {
+  name: string;
+  container?: { command: string[] };
+  inputs?: { artifacts?: IArgoArtifact[] };
+}
+
+/** The step specs and runtime sources an Argo Workflow carries, by template name. */
+export function argoPayloads(
+  workflow: unknown
+): Map<string, { spec: IStepSpec; runtime: string; bootstrap: string; command: string[] }> {
+  const templates = ((workflow as Json).spec as { templates: IArgoTemplate[] }).templates;
+  const out = new Map<
+    string,
+    { spec: IStepSpec; runtime: string; bootstrap: string; command: string[] }
+  >();
+  for (const t of templates) {
+    if (!t.container) {
+      continue;
+    }
+    const raw = (name: string): string => {
+      const artifact = t.inputs?.artifacts?.find(a => a.name === name);
+      if (!artifact?.raw) {
+        throw new Error(`template ${t.name} has no raw artifact ${name}`);
+      }
+      return artifact.raw.data;
+    };
+    out.set(t.name, {
+      spec: JSON.parse(decodeBase64(raw('chard-spec'))) as IStepSpec,
+      runtime: decodeBase64(raw('chard-runtime')),
+      bootstrap: raw('chard-bootstrap'),
+      command: t.container.command
+    });
+  }
+  return out;
+}
+
+/** Values following each occurrence of `flag` in an argument list. */
+export function flagValues(args: string[], flag: string): string[] {
+  const out: string[] = [];
+  args.forEach((arg, i) => {
+    if (arg === flag && i + 1 < args.length) {
+      out.push(args[i + 1]);
+    }
+  });
+  return out;
+}
+
+/** The step specs a KFP pipeline spec carries, by executor name. */
+export function kfpPayloads(
+  pipelineSpec: unknown
+): Map<string, { spec: IStepSpec; runtime: string; args: string[]; command: string[] }> {
+  const executors = ((pipelineSpec as Json).deploymentSpec as Json).executors as Record<
+    string,
+    { container: { args: string[]; command: string[] } }
+  >;
+  const out = new Map<
+    string,
+    { spec: IStepSpec; runtime: string; args: string[]; command: string[] }
+  >();
+  for (const [name, executor] of Object.entries(executors)) {
+    const args = executor.container.args;
+    out.set(name, {
+      spec: JSON.parse(decodeBase64(flagValues(args, '--spec-b64').join(''))) as IStepSpec,
+      runtime: decodeBase64(flagValues(args, '--runtime-b64').join('')),
+      args,
+      command: executor.container.command
+    });
+  }
+  return out;
+}
