@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../lib/cli/main.js';
+import { main } from '../lib/src/cli/main.js';
 
 main(process.argv.slice(2)).then(
   code => {

@@ -442,9 +442,13 @@ export class NotebookAnalyzer {
     });
 
     // Reads of names that only a later step defines: the run would fail with NameError.
+    const firstSupplier = new Map<string, number>();
+    supplied.forEach((names, t) =>
+      names.forEach(n => firstSupplier.has(n) || firstSupplier.set(n, t))
+    );
     for (const u of unresolved) {
-      const later = steps.findIndex((_, t) => t > u.step && supplied[t].has(u.name));
-      if (later >= 0) {
+      const later = firstSupplier.get(u.name);
+      if (later !== undefined && later > u.step) {
         diagnostics.push({
           severity: 'warning',
           cell: steps[u.step].cells[0],

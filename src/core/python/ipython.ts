@@ -98,7 +98,7 @@ function scanLine(line: string, state: IScanState): void {
 }
 
 const ASSIGN_SHELL = /^(\s*)([A-Za-z_][A-Za-z0-9_]*(?:\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*=\s*[!%]/;
-const LINE_MAGIC = /^(\s*)%([A-Za-z_][A-Za-z0-9_]*)(.*)$/;
+const LINE_MAGIC = /^(\s*)%%?([A-Za-z_][\w-]*)(.*)$/;
 /** `obj?`, `obj.attr??`, `?obj`: help requests (no quotes or comments, which could hold a `?`). */
 const HELP = /^\s*(\?\??[^'"#]+|[^'"#]+\?\??)\s*$/;
 
