@@ -1,0 +1,248 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import type { RunEvent } from '../../../src/core/runs.js';
+import { isProcessAlive } from '../../../src/server/local/processes.js';
+import { readRunRecord, runPaths } from '../../../src/server/local/records.js';
+import { runLocal } from '../../../src/server/local/runner.js';
+import { FAKE_RUNTIME, PYTHON, waitFor, writeNotebook } from './support.js';
+
+/** load -> (left | right) -> join: the shape of most real notebooks with parallel models. */
+function diamond(options: { leftCode?: string; sleep?: number } = {}) {
+  const sleep = options.sleep ?? 0.6;
+  return writeNotebook(
+    [
+      { tags: ['imports'], source: 'import time\nimport os' },
+      { tags: ['pipeline-parameters'], source: 'SCALE = 3\nLABEL = "run"' },
+      { tags: ['step:load'], source: 'rows = [int(x) for x in open("data.txt").read().split()]' },
+      {
+        tags: ['step:left', 'prev:load'],
+        source: options.leftCode ?? `time.sleep(${sleep})\nleft_total = sum(rows) * SCALE`
+      },
+      { tags: ['step:right', 'prev:load'], source: `time.sleep(${sleep})\nright_max = max(rows)` },
+      {
+        tags: ['step:join', 'prev:left', 'prev:right'],
+        source: 'answer = left_total + right_max\nsummary = LABEL + ":" + str(answer)'
+      },
+      { tags: ['pipeline-metrics'], source: 'print(answer)\nprint(summary)' }
+    ],
+    { 'data.txt': '1 2 3 4\n' }
+  );
+}
+
+describe('runLocal', () => {
+  it('runs independent steps at the same time and passes values along the DAG', async () => {
+    const { notebook, plan } = diamond();
+    const events: RunEvent[] = [];
+    const result = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      parallel: 4,
+      runtimeSource: FAKE_RUNTIME,
+      onEvent: e => events.push(e)
+    });
+    expect(result.record.status).toBe('succeeded');
+    const step = (name: string) => result.record.steps.find(s => s.name === name)!;
+    const left = step('left');
+    const right = step('right');
+    // overlap: each started before the other finished
+    expect(Date.parse(left.startedAt!)).toBeLessThan(Date.parse(right.finishedAt!));
+    expect(Date.parse(right.startedAt!)).toBeLessThan(Date.parse(left.finishedAt!));
+    // order: join after both
+    expect(Date.parse(step('join').startedAt!)).toBeGreaterThanOrEqual(
+      Date.parse(left.finishedAt!)
+    );
+    expect(step('join').metrics).toEqual({ answer: 34, summary: 'run:34' });
+    // the record on disk is the same and complete
+    const onDisk = await readRunRecord(result.dir);
+    expect(onDisk.status).toBe('succeeded');
+    expect(onDisk.steps.map(s => s.status)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'succeeded'
+    ]);
+    expect(events[0].event).toBe('progress');
+    expect(events.some(e => e.event === 'run-started')).toBe(true);
+    expect(events[events.length - 1]).toMatchObject({ event: 'run-finished', status: 'succeeded' });
+    expect(events).toContainEqual(
+      expect.objectContaining({ event: 'metric', step: 'join', name: 'answer', value: 34 })
+    );
+  });
+
+  it('with --parallel 1 never runs two steps at once', async () => {
+    const { notebook, plan } = diamond({ sleep: 0.2 });
+    const result = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      parallel: 1,
+      runtimeSource: FAKE_RUNTIME
+    });
+    const spans = result.record.steps
+      .map(s => [Date.parse(s.startedAt!), Date.parse(s.finishedAt!)] as const)
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) {
+      expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
+    }
+  });
+
+  it('reports a failing cell by step, cell and line, skips its descendants, finishes the rest', async () => {
+    const { notebook, plan } = diamond({
+      leftCode: 'total = sum(rows)\nleft_total = total / (len(rows) - 4)'
+    });
+    const result = await runLocal({ plan, notebook, python: PYTHON, runtimeSource: FAKE_RUNTIME });
+    expect(result.record.status).toBe('failed');
+    const byName = Object.fromEntries(result.record.steps.map(s => [s.name, s]));
+    expect(byName.left).toMatchObject({ status: 'failed', cell: 3, line: 2, exitCode: 1 });
+    expect(byName.left.message).toBe(
+      'step "left" failed in cell 3, line 2: ZeroDivisionError: division by zero'
+    );
+    expect(byName.right.status).toBe('succeeded');
+    expect(byName.join.status).toBe('skipped');
+    expect(result.record.message).toBe(byName.left.message);
+    const log = fs.readFileSync(
+      path.join(runPaths(result.dir).logs, `${byName.left.id}.log`),
+      'utf8'
+    );
+    expect(log).toContain('ZeroDivisionError');
+  });
+
+  it('resume re-runs only the failed and skipped steps, reusing stored values', async () => {
+    const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chard-flag-')), 'ready');
+    const { notebook, plan } = diamond({
+      leftCode: `if not os.path.exists(${JSON.stringify(flag)}):\n    raise RuntimeError("input not ready")\nleft_total = sum(rows) * SCALE`
+    });
+    const first = await runLocal({ plan, notebook, python: PYTHON, runtimeSource: FAKE_RUNTIME });
+    expect(first.record.status).toBe('failed');
+    const before = Object.fromEntries(first.record.steps.map(s => [s.name, s]));
+    fs.writeFileSync(flag, '');
+    const second = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      runtimeSource: FAKE_RUNTIME,
+      resume: first.dir
+    });
+    expect(second.dir).toBe(first.dir);
+    expect(second.record.status).toBe('succeeded');
+    expect(second.reused.sort()).toEqual(['load', 'right']);
+    const after = Object.fromEntries(second.record.steps.map(s => [s.name, s]));
+    // load and right did not run again: same times as before
+    expect(after.load.startedAt).toBe(before.load.startedAt);
+    expect(after.right.startedAt).toBe(before.right.startedAt);
+    expect(after.left.startedAt).not.toBe(before.left.startedAt);
+    expect(after.join.metrics).toEqual({ answer: 34, summary: 'run:34' });
+  });
+
+  it('--from re-runs a step and its descendants in a new run, reusing the rest', async () => {
+    const { notebook, plan } = diamond({ sleep: 0 });
+    const first = await runLocal({ plan, notebook, python: PYTHON, runtimeSource: FAKE_RUNTIME });
+    const second = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      runtimeSource: FAKE_RUNTIME,
+      parameters: { LABEL: 'again' },
+      from: { step: 'right', run: first.dir }
+    });
+    expect(second.dir).not.toBe(first.dir);
+    expect(second.reused.sort()).toEqual(['left', 'load']);
+    const join = second.record.steps.find(s => s.name === 'join')!;
+    expect(join.metrics).toEqual({ answer: 34, summary: 'again:34' });
+    const load = second.record.steps.find(s => s.name === 'load')!;
+    expect(load.message).toBe(`reused from run ${first.record.id}`);
+  });
+
+  it('cancellation stops every step process group, grandchildren included, and records it', async () => {
+    const pidFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chard-pids-')), 'pids');
+    const { notebook, plan } = writeNotebook([
+      { tags: ['imports'], source: 'import os, subprocess, time' },
+      {
+        tags: ['step:work'],
+        source:
+          'child = subprocess.Popen(["sleep", "300"])\n' +
+          `open(${JSON.stringify(pidFile)}, "w").write("%d %d" % (os.getpid(), child.pid))\n` +
+          'time.sleep(300)\nresult = 1'
+      },
+      { tags: ['step:after', 'prev:work'], source: 'print(result)' }
+    ]);
+    const controller = new AbortController();
+    const started = Date.now();
+    const running = runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      runtimeSource: FAKE_RUNTIME,
+      signal: controller.signal,
+      graceMs: 1000
+    });
+    await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').includes(' '));
+    const pids = fs.readFileSync(pidFile, 'utf8').split(' ').map(Number);
+    expect(pids.every(pid => isProcessAlive(pid))).toBe(true);
+    controller.abort();
+    const result = await running;
+    expect(Date.now() - started).toBeLessThan(15000);
+    expect(result.record.status).toBe('cancelled');
+    expect(result.record.steps.map(s => s.status)).toEqual(['cancelled', 'cancelled']);
+    for (const pid of pids) {
+      expect(isProcessAlive(pid)).toBe(false);
+    }
+    expect((await readRunRecord(result.dir)).status).toBe('cancelled');
+  });
+
+  it('runs against the snapshot: a file changed after the run starts is not seen', async () => {
+    const { dir, notebook, plan } = diamond({ sleep: 0.1 });
+    const result = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      runtimeSource: FAKE_RUNTIME,
+      onEvent: e => {
+        if (e.event === 'run-started') {
+          fs.writeFileSync(path.join(dir, 'data.txt'), '100 200\n');
+        }
+      }
+    });
+    expect(result.record.steps.find(s => s.name === 'join')!.metrics.answer).toBe(34);
+    expect(fs.readFileSync(path.join(dir, 'data.txt'), 'utf8')).toBe('100 200\n');
+  });
+
+  it('treats a hostile step name and parameter value as inert data', async () => {
+    const marker = path.join(os.tmpdir(), `chard-pwned-${process.pid}`);
+    const name = `a"; touch ${marker}; echo '`;
+    const hostile = `x"; __import__("os").system("touch ${marker}") #\n---\nkind: Secret\n$(touch ${marker})`;
+    const { notebook, plan } = writeNotebook([
+      { tags: ['pipeline-parameters'], source: 'NOTE = "plain"' },
+      { tags: [`step:${name}`], source: 'echo = NOTE' },
+      { tags: ['pipeline-metrics'], source: 'print(echo)' }
+    ]);
+    const result = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      runtimeSource: FAKE_RUNTIME,
+      parameters: { NOTE: hostile }
+    });
+    expect(result.record.status).toBe('succeeded');
+    expect(result.record.steps[0].name).toBe(name);
+    expect(result.record.steps[0].metrics.echo).toBe(hostile);
+    expect(result.record.parameters.NOTE).toBe(hostile);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('refuses an unknown parameter before anything runs', async () => {
+    const { notebook, plan } = diamond();
+    await expect(
+      runLocal({
+        plan,
+        notebook,
+        python: PYTHON,
+        runtimeSource: FAKE_RUNTIME,
+        parameters: { NOPE: 1 }
+      })
+    ).rejects.toThrow('unknown parameter "NOPE" (the notebook\'s parameters: SCALE, LABEL)');
+  });
+});
