@@ -1,0 +1,106 @@
+/** Realistic manifests (shaped like Chard's compiled output) for the fake-cluster tests. */
+
+export interface IManifest {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    [k: string]: unknown;
+  };
+  spec?: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+/** A three-step DAG (load -> train -> evaluate) whose steps mount `claim` at /home/jovyan. */
+export function workflow(
+  name: string,
+  options: { claim?: string; labels?: Record<string, string> } = {}
+): IManifest {
+  const mounts = options.claim ? [{ name: 'workspace', mountPath: '/home/jovyan' }] : [];
+  const step = (stepName: string): Record<string, unknown> => ({
+    name: stepName,
+    container: {
+      name: 'main',
+      image: 'python:3.11-slim',
+      command: ['python3', '-m', 'chard_runtime'],
+      args: ['--step', stepName],
+      volumeMounts: mounts
+    }
+  });
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Workflow',
+    metadata: { name, labels: { 'chard.io/notebook': 'titanic', ...options.labels } },
+    spec: {
+      entrypoint: 'pipeline',
+      serviceAccountName: 'default-editor',
+      volumes: options.claim
+        ? [{ name: 'workspace', persistentVolumeClaim: { claimName: options.claim } }]
+        : [],
+      templates: [
+        {
+          name: 'pipeline',
+          dag: {
+            tasks: [
+              { name: 'load', template: 'load' },
+              { name: 'train', template: 'train', dependencies: ['load'] },
+              { name: 'evaluate', template: 'evaluate', dependencies: ['train'] }
+            ]
+          }
+        },
+        step('load'),
+        step('train'),
+        step('evaluate')
+      ]
+    }
+  };
+}
+
+export function pvc(name: string, size = '5Gi', dataSource?: { name: string }): IManifest {
+  const spec: Record<string, unknown> = {
+    accessModes: ['ReadWriteOnce'],
+    resources: { requests: { storage: size } }
+  };
+  if (dataSource) {
+    spec.dataSource = {
+      apiGroup: 'snapshot.storage.k8s.io',
+      kind: 'VolumeSnapshot',
+      name: dataSource.name
+    };
+  }
+  return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name }, spec };
+}
+
+export function volumeSnapshot(name: string, claim: string, className?: string): IManifest {
+  const spec: Record<string, unknown> = { source: { persistentVolumeClaimName: claim } };
+  if (className !== undefined) {
+    spec.volumeSnapshotClassName = className;
+  }
+  return {
+    apiVersion: 'snapshot.storage.k8s.io/v1',
+    kind: 'VolumeSnapshot',
+    metadata: { name },
+    spec
+  };
+}
+
+/** Poll `probe` until it returns a value (not undefined) or `timeoutMs` passes. */
+export async function waitFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 5000
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
+}
