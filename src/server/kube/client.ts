@@ -9,6 +9,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
+  Observable,
   Watch,
   type ConfigurationOptions,
   type KubeConfig,
@@ -151,8 +152,8 @@ export function createKubeClient(
 
 namespace Private {
   type Middleware = {
-    pre: (context: RequestContext) => Promise<RequestContext>;
-    post: (context: ResponseContext) => Promise<ResponseContext>;
+    pre: (context: RequestContext) => Observable<RequestContext>;
+    post: (context: ResponseContext) => Observable<ResponseContext>;
   };
 
   function isRecord(value: unknown): value is Record<string, unknown> {
@@ -191,14 +192,14 @@ namespace Private {
     private _config(header?: [string, string]): ConfigurationOptions {
       const timeoutMs = this._policy.timeoutMs;
       const mw: Middleware = {
-        pre: async context => {
+        pre: context => {
           context.setSignal(AbortSignal.timeout(timeoutMs));
           if (header) {
             context.setHeaderParam(header[0], header[1]);
           }
-          return context;
+          return new Observable(Promise.resolve(context));
         },
-        post: async context => context
+        post: context => new Observable(Promise.resolve(context))
       };
       // The object-parameter API passes options through `wrapOptions`, which expects
       // promise middleware at run time although its declaration says observable middleware.
