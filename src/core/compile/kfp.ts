@@ -128,7 +128,7 @@ namespace Private {
     if (parameters.length > 0) {
       lines.push('Inputs:');
       for (const p of parameters) {
-        lines.push(`   ${JSON.stringify(p.name)}: ${p.type} [Default: ${JSON.stringify(p.value)}]`);
+        lines.push(`   ${p.name}: ${p.type} [Default: ${JSON.stringify(p.value)}]`);
       }
     }
     return lines.join('\n');

@@ -1,0 +1,215 @@
+import { readFileSync } from 'node:fs';
+import { compileKfp } from '../../../src/core/compile/kfp.js';
+import { CompileError } from '../../../src/core/compile/options.js';
+import { BOOTSTRAP_SOURCE } from '../../../src/core/compile/payload.js';
+import { stepCode } from '../../../src/core/plan.js';
+import type { IPlan } from '../../../src/core/plan.js';
+import { STUB_RUNTIME, expectGolden, kfpPayloads, loadPlan, yamlDocuments } from './support.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const REFERENCE = '/work/shared/reference/kfp';
+
+function compile(plan: IPlan, options = {}): { spec: Json; platform?: Json; text: string } {
+  const result = compileKfp(plan, { runtimeSource: STUB_RUNTIME, ...options });
+  const docs = yamlDocuments(result.text) as Json[];
+  expect(docs).toEqual(result.documents);
+  return { spec: docs[0], platform: docs[1], text: result.text };
+}
+
+/** The set of key paths (maps only, arrays by their first item) of a YAML document. */
+function shape(value: unknown, prefix = ''): Set<string> {
+  const out = new Set<string>();
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      shape(item, `${prefix}[]`).forEach(p => out.add(p));
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      out.add(`${prefix}.${key}`);
+      shape(item, `${prefix}.${key}`).forEach(p => out.add(p));
+    }
+  }
+  return out;
+}
+
+/** Replace user-chosen map keys (component, task, parameter, artifact names) by placeholders. */
+function normalizedShape(doc: Json): Set<string> {
+  const generic = (paths: Set<string>): Set<string> =>
+    new Set(
+      [...paths].map(p =>
+        p
+          .replace(/\.components\.[^.]+/, '.components.C')
+          .replace(/\.executors\.[^.]+/, '.executors.E')
+          .replace(/\.tasks\.[^.]+/, '.tasks.T')
+          .replace(/\.(parameters|artifacts)\.[^.]+/g, '.$1.N')
+      )
+    );
+  return generic(shape(doc));
+}
+
+describe('kfp target: golden pipeline specs', () => {
+  for (const name of ['churn', 'classes']) {
+    it(`${name}: matches the reviewed golden file`, () => {
+      const result = compileKfp(loadPlan(name), { runtimeSource: STUB_RUNTIME });
+      expectGolden(`${name}.kfp.yaml`, result.text);
+    });
+  }
+
+  it('is byte-identical across compilations', () => {
+    const plan = loadPlan('churn');
+    expect(compileKfp(plan).text).toBe(compileKfp(JSON.parse(JSON.stringify(plan)) as IPlan).text);
+  });
+});
+
+describe('kfp target: conventions of the real KFP compiler', () => {
+  const plan = loadPlan('churn');
+  const { spec, platform, text } = compile(plan);
+  const ids = Object.fromEntries(plan.steps.map(s => [s.name, s.id]));
+
+  it('uses only fields the real compiler output uses, plus resources, retry and displayName', () => {
+    const reference = new Set<string>();
+    for (const file of ['kfp-ir-2task-artifact.yaml', 'kfp-ir-2task-params.yaml']) {
+      const doc = yamlDocuments(readFileSync(`${REFERENCE}/${file}`, 'utf8'))[0] as Json;
+      normalizedShape(doc).forEach(p => reference.add(p));
+    }
+    const extra = [...normalizedShape(spec)].filter(
+      p =>
+        !reference.has(p) &&
+        !p.includes('.container.resources') &&
+        !p.includes('.retryPolicy') &&
+        // The real compiler writes `args` for Python components (not in these two references).
+        p !== '.deploymentSpec.executors.E.container.args' &&
+        p !== '.pipelineInfo.displayName' &&
+        p !== '.pipelineInfo.description'
+    );
+    expect(extra).toEqual([]);
+    expect(spec.schemaVersion).toBe('2.1.0');
+    expect(spec.sdkVersion).toBe('chard-0.1.0');
+    expect(text.startsWith('# PIPELINE DEFINITION\n# Name: churn\n')).toBe(true);
+  });
+
+  it('has one component and executor per step, and tasks keyed by step id', () => {
+    expect(Object.keys(spec.components).sort()).toEqual(plan.steps.map(s => `comp-${s.id}`).sort());
+    expect(Object.keys(spec.deploymentSpec.executors).sort()).toEqual(
+      plan.steps.map(s => `exec-${s.id}`).sort()
+    );
+    const results = spec.root.dag.tasks[ids.results];
+    expect(results.taskInfo).toEqual({ name: 'results' });
+    expect(results.componentRef).toEqual({ name: `comp-${ids.results}` });
+    expect(results.dependentTasks).toEqual(
+      [ids.train_logreg, ids.train_forest, ids.train_gbm].sort()
+    );
+    expect(spec.components[`comp-${ids.results}`].executorLabel).toBe(`exec-${ids.results}`);
+  });
+
+  it('declares pipeline parameters with KFP types and defaults', () => {
+    expect(spec.root.inputDefinitions.parameters).toEqual({
+      N_TREES: { defaultValue: 100, isOptional: true, parameterType: 'NUMBER_INTEGER' },
+      SEED: { defaultValue: 42, isOptional: true, parameterType: 'NUMBER_INTEGER' },
+      TEST_SIZE: { defaultValue: 0.25, isOptional: true, parameterType: 'NUMBER_DOUBLE' }
+    });
+    const forest = spec.root.dag.tasks[ids.train_forest];
+    expect(forest.inputs.parameters).toEqual({
+      N_TREES: { componentInputParameter: 'N_TREES' },
+      SEED: { componentInputParameter: 'SEED' }
+    });
+  });
+
+  it('passes values between steps as system.Artifact artifacts with path placeholders', () => {
+    const producer = spec.components[`comp-${ids.preprocess}`];
+    expect(producer.outputDefinitions.artifacts.X_train).toEqual({
+      artifactType: { schemaTitle: 'system.Artifact', schemaVersion: '0.0.1' }
+    });
+    const task = spec.root.dag.tasks[ids.train_logreg];
+    expect(task.inputs.artifacts.X_train).toEqual({
+      taskOutputArtifact: { outputArtifactKey: 'X_train', producerTask: ids.preprocess }
+    });
+    const args = kfpPayloads(spec).get(`exec-${ids.preprocess}`)!.args;
+    expect(args).toContain("df={{$.inputs.artifacts['df'].path}}");
+    expect(args).toContain("X_train={{$.outputs.artifacts['X_train'].path}}");
+    expect(args).toContain("SEED={{$.inputs.parameters['SEED']}}");
+  });
+
+  it('runs the bootstrap with python3 -c and carries exactly each step\'s code', () => {
+    for (const step of plan.steps) {
+      const p = kfpPayloads(spec).get(`exec-${step.id}`)!;
+      expect(p.command).toEqual(['python3', '-c', BOOTSTRAP_SOURCE]);
+      expect(p.spec.code).toEqual(stepCode(plan, step));
+      expect(p.runtime).toBe(STUB_RUNTIME);
+    }
+  });
+
+  it('maps limits to the container resources, an extended resource to the accelerator', () => {
+    expect(spec.deploymentSpec.executors[`exec-${ids.train_forest}`].container.resources).toEqual({
+      resourceCpuLimit: '2',
+      resourceCpuRequest: '2',
+      resourceMemoryLimit: '4Gi',
+      resourceMemoryRequest: '4Gi'
+    });
+    expect(spec.deploymentSpec.executors[`exec-${ids.train_gbm}`].container.resources).toEqual({
+      accelerator: { resourceCount: '1', resourceType: 'nvidia.com/gpu' },
+      resourceMemoryLimit: '8Gi',
+      resourceMemoryRequest: '8Gi'
+    });
+  });
+
+  it('puts PVC mounts, secrets, pod metadata and pull policy in the Kubernetes platform spec', () => {
+    const executors = platform!.platforms.kubernetes.deploymentSpec.executors;
+    const load = executors[`exec-${ids.load_data}`];
+    expect(load.pvcMount).toEqual([
+      {
+        constant: 'workspace-churn',
+        mountPath: '/home/jovyan',
+        pvcNameParameter: { runtimeValue: { constant: 'workspace-churn' } }
+      },
+      {
+        constant: 'reference-data',
+        mountPath: '/data/reference',
+        pvcNameParameter: { runtimeValue: { constant: 'reference-data' } }
+      }
+    ]);
+    expect(load.secretAsEnv).toEqual([
+      {
+        keyToEnv: [
+          { envVar: 'DB_PASSWORD', secretKey: 'password' },
+          { envVar: 'DB_USER', secretKey: 'user' }
+        ],
+        secretName: 'warehouse-credentials',
+        secretNameParameter: { runtimeValue: { constant: 'warehouse-credentials' } }
+      }
+    ]);
+    expect(load.imagePullPolicy).toBe('IfNotPresent');
+    expect(executors[`exec-${ids.results}`].podMetadata).toEqual({
+      annotations: { 'chard.io/owner': 'data-science@example.com' },
+      labels: { team: 'growth' }
+    });
+  });
+
+  it('sets caching from cache: tags and options, retries from settings', () => {
+    expect(spec.root.dag.tasks[ids.train_logreg].cachingOptions).toEqual({ enableCache: true });
+    expect(spec.root.dag.tasks[ids.load_data].cachingOptions).toEqual({});
+    expect(spec.root.dag.tasks[ids.load_data].retryPolicy).toEqual({ maxRetryCount: 2 });
+    const cached = compile(plan, { cache: true }).spec;
+    expect(cached.root.dag.tasks[ids.load_data].cachingOptions).toEqual({ enableCache: true });
+  });
+
+  it('reports a read-only claim it cannot honour as a warning', () => {
+    expect(compileKfp(plan).warnings).toEqual([
+      'volume "reference-data": KFP cannot mount a claim read-only; it is mounted read-write'
+    ]);
+  });
+
+  it('emits a single document when no platform settings are used', () => {
+    const classes = compile(loadPlan('classes'));
+    expect(classes.platform).toBeUndefined();
+  });
+
+  it('refuses snapshot volumes with a clear message', () => {
+    const run = (): unknown => compileKfp(loadPlan('training-snapshot'));
+    expect(run).toThrow(CompileError);
+    expect(run).toThrow(
+      'volume "workspace-training": the kfp target mounts existing claims only (type "pvc")'
+    );
+  });
+});

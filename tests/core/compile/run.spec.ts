@@ -1,0 +1,177 @@
+/**
+ * The compiled manifests actually run: each step's container command is executed with the real
+ * local Python (Debian's /usr/bin/python3 with numpy, pandas, scikit-learn) and the real step
+ * runtime, doing only what the orchestrator would do (Argo: write the raw artifacts to their
+ * paths and substitute `{{workflow.parameters.X}}`; KFP: resolve the `{{$...}}` placeholders).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { analyzeNotebook } from '../../../src/core/analyze.js';
+import { compileArgo } from '../../../src/core/compile/argo.js';
+import { compileKfp } from '../../../src/core/compile/kfp.js';
+import type { IPlan } from '../../../src/core/plan.js';
+import { makeNotebook } from '../fixtures.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const PYTHON = '/usr/bin/python3';
+
+const notebook = makeNotebook([
+  {
+    tags: ['imports'],
+    src: 'import json\nimport numpy as np\nimport pandas as pd\nfrom sklearn.linear_model import LinearRegression'
+  },
+  {
+    tags: ['functions'],
+    src:
+      'class Box:\n    def __init__(self, v):\n        self.v = v\n' +
+      '    def __eq__(self, other):\n        return isinstance(other, Box) and other.v == self.v\n\n' +
+      'def double(x):\n    return 2 * x'
+  },
+  { tags: ['pipeline-parameters'], src: 'label = "{{workflow.name}}"\nscale = 2.5\nflag = True' },
+  {
+    tags: ['step:make "data"; rm -rf /'],
+    src:
+      'arr = np.arange(12, dtype=np.float64).reshape(3, 4) * scale\n' +
+      'df = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "{{workflow.name}}"]})\n' +
+      'model = LinearRegression().fit(np.array([[0.0], [1.0], [2.0]]), np.array([1.0, 3.0, 5.0]))\n' +
+      'info = {"label": label, "yaml": "a: b\\n---\\nkind: Secret", "flag": flag}\n' +
+      'fn = double\n' +
+      'box = Box([1, 2])'
+  },
+  {
+    tags: ['step:check'],
+    src:
+      'checks = {\n' +
+      '    "arr": bool((arr == np.arange(12, dtype=np.float64).reshape(3, 4) * 2.5).all()),\n' +
+      '    "df": df.equals(pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "{{workflow.name}}"]})),\n' +
+      '    "model": abs(float(model.predict(np.array([[3.0]]))[0]) - 7.0) < 1e-9,\n' +
+      '    "info": info == {"label": "{{workflow.name}}", "yaml": "a: b\\n---\\nkind: Secret", "flag": True},\n' +
+      '    "fn": fn(21) == 42,\n' +
+      '    "box": box == Box([1, 2]),\n' +
+      '}\n' +
+      'print("CHECKS " + json.dumps({"checks": checks, "label": label}))'
+  }
+]);
+
+function pythonAvailable(): boolean {
+  try {
+    execFileSync(PYTHON, ['-c', 'import numpy, pandas, sklearn'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function checksFrom(stdout: string): { checks: Record<string, boolean>; label: string } {
+  const line = stdout.split('\n').find(l => l.startsWith('CHECKS '));
+  if (!line) {
+    throw new Error(`no CHECKS line in:\n${stdout}`);
+  }
+  return JSON.parse(line.slice('CHECKS '.length)) as { checks: Record<string, boolean>; label: string };
+}
+
+const ALL_TRUE = { arr: true, df: true, model: true, info: true, fn: true, box: true };
+
+describe('compiled steps run with the real runtime and local Python', () => {
+  let root: string;
+  let plan: IPlan;
+
+  beforeAll(() => {
+    if (!pythonAvailable()) {
+      throw new Error(`${PYTHON} with numpy, pandas and scikit-learn is needed for this test`);
+    }
+    plan = analyzeNotebook(notebook, { fileName: 'values.ipynb' });
+    expect(plan.diagnostics.filter(d => d.severity === 'error')).toEqual([]);
+    expect(plan.steps.map(s => s.name)).toEqual(['make "data"; rm -rf /', 'check']);
+  });
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'chard-compile-run-'));
+  });
+  afterEach(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('argo: every value arrives in the consumer as the producer had it', () => {
+    const workflow = compileArgo(plan).documents[0] as Json;
+    const args = new Map<string, string>(
+      (workflow.spec.arguments.parameters as { name: string; value: string }[]).map(p => [
+        p.name,
+        p.value
+      ])
+    );
+    const data = join(root, 'data');
+    mkdirSync(data);
+    let stdout = '';
+    for (const step of plan.steps) {
+      const t = (workflow.spec.templates as Json[]).find(x => x.name === step.id) as Json;
+      const dir = join(root, step.id);
+      mkdirSync(dir);
+      const paths = new Map<string, string>([['/chard/data', data]]);
+      for (const a of t.inputs.artifacts as { path: string; raw: { data: string } }[]) {
+        const file = join(dir, basename(a.path));
+        writeFileSync(file, a.raw.data);
+        paths.set(a.path, file);
+      }
+      const argv = (t.container.command as string[]).map(arg =>
+        (paths.get(arg) ?? arg).replace(/\{\{workflow\.parameters\.([A-Za-z0-9_-]+)\}\}/g, (_, n) =>
+          String(args.get(n))
+        )
+      );
+      expect(argv[0]).toBe('python3');
+      stdout = execFileSync(PYTHON, argv.slice(1), {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe']
+      });
+    }
+    const result = checksFrom(stdout);
+    expect(result.checks).toEqual(ALL_TRUE);
+    expect(result.label).toBe('{{workflow.name}}');
+  });
+
+  it('kfp: every value travels as an artifact and arrives unchanged', () => {
+    const spec = compileKfp(plan).documents[0] as Json;
+    const defaults = spec.root.inputDefinitions.parameters as Record<
+      string,
+      { defaultValue: unknown }
+    >;
+    let stdout = '';
+    for (const step of plan.steps) {
+      const container = spec.deploymentSpec.executors[`exec-${step.id}`].container as Json;
+      const task = spec.root.dag.tasks[step.id] as Json;
+      const producers = (task.inputs?.artifacts ?? {}) as Record<
+        string,
+        { taskOutputArtifact: { producerTask: string; outputArtifactKey: string } }
+      >;
+      const resolve = (arg: string): string =>
+        arg
+          .replace(/\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}/g, (_, n: string) =>
+            String(defaults[n].defaultValue)
+          )
+          .replace(/\{\{\$\.inputs\.artifacts\['([^']+)'\]\.path\}\}/g, (_, n: string) => {
+            const src = producers[n].taskOutputArtifact;
+            return join(root, src.producerTask, src.outputArtifactKey);
+          })
+          .replace(/\{\{\$\.outputs\.artifacts\['([^']+)'\]\.path\}\}/g, (_, n: string) =>
+            join(root, step.id, n)
+          );
+      mkdirSync(join(root, step.id), { recursive: true });
+      const argv = [...(container.command as string[]), ...(container.args as string[])].map(
+        resolve
+      );
+      expect(argv[0]).toBe('python3');
+      stdout = execFileSync(PYTHON, argv.slice(1), {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, TMPDIR: root }
+      });
+    }
+    const result = checksFrom(stdout);
+    expect(result.checks).toEqual(ALL_TRUE);
+    expect(result.label).toBe('{{workflow.name}}');
+  });
+});
