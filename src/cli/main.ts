@@ -1,18 +1,66 @@
 /** The `chard` command: dispatches to one module per command. */
+import { parseArgs } from 'node:util';
 import { analyzeCommand } from './analyze.js';
+import { clusterCancelCommand, clusterLogsCommand, clusterRunsCommand } from './cluster.js';
+import { compileCommand } from './compile.js';
+import { cancelCommand, logsCommand, runsCommand } from './local.js';
 import { CommandError } from './notebookfile.js';
+import { runCommand } from './run.js';
+import { submitCommand } from './submit.js';
+import { resolveRun } from '../server/local/records.js';
 
 export const USAGE = `usage: chard COMMAND [ARGS]
 
 Commands:
-  analyze NOTEBOOK [--json]        the pipeline plan of a notebook (steps, data flow, problems)
+  analyze NOTEBOOK [--json]               the pipeline plan: steps, data flow, parameters, problems
+  compile NOTEBOOK --target argo|kfp      an Argo Workflow or a Kubeflow Pipelines v2 spec
+  run NOTEBOOK                            run the pipeline on this machine
+  submit NOTEBOOK [--via argo|kfp]        snapshot the workspace and run on Kubernetes
+  runs [--cluster]                        list runs (local, or on the cluster)
+  logs RUN [STEP]                         print a run's logs
+  cancel RUN                              stop a run
 
 Run \`chard COMMAND --help\` for a command's options.`;
 
 type Command = (argv: string[]) => Promise<number>;
 
+/** Options that only make sense for cluster runs. */
+const CLUSTER_FLAG = /^(--cluster|--namespace|-n|--context|--kubeconfig)(=.*)?$/;
+
+/**
+ * `runs`, `logs` and `cancel` serve local and cluster runs: `--cluster` (or a cluster option)
+ * picks the cluster; otherwise a run id is looked up in the local records, whose backend decides.
+ */
+function routed(local: Command, cluster: Command, needsRun: boolean): Command {
+  return async argv => {
+    if (argv.some(a => CLUSTER_FLAG.test(a))) {
+      return cluster(argv.filter(a => a !== '--cluster'));
+    }
+    if (needsRun) {
+      const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
+      const run = positionals[0];
+      if (typeof run === 'string') {
+        const backend = await resolveRun(run, process.cwd()).then(
+          entry => entry.record.backend,
+          () => null
+        );
+        if (backend === 'argo' || backend === 'kfp') {
+          return cluster(argv);
+        }
+      }
+    }
+    return local(argv);
+  };
+}
+
 const COMMANDS: Record<string, Command> = {
-  analyze: analyzeCommand
+  analyze: analyzeCommand,
+  compile: compileCommand,
+  run: runCommand,
+  submit: submitCommand,
+  runs: routed(runsCommand, clusterRunsCommand, false),
+  logs: routed(logsCommand, clusterLogsCommand, true),
+  cancel: routed(cancelCommand, clusterCancelCommand, true)
 };
 
 /** Run the CLI; returns the exit code (0 ok, 1 failure, 2 usage error). */

@@ -29,27 +29,44 @@ function slug(name: string): string {
 }
 
 /**
- * A DNS-1123 label for `name`, at most `max` characters. A name that is already a valid label
- * is kept; any other gets a hash of the original appended, so two names that slug alike
- * (`Train Model` and `train_model`) never collide.
+ * A DNS-1123 label for `name`, at most `max` characters: the name lowercased with every run of
+ * other characters turned into `-` (`load_data` -> `load-data`). A name with nothing usable, or
+ * too long, gets a hash of the original appended so it stays distinct.
  */
 export function dnsLabel(name: string, max = 63, fallback = 'step'): string {
-  if (name.length <= max && DNS_LABEL.test(name)) {
-    return name;
+  const base = slug(name);
+  if (base.length > 0 && base.length <= max) {
+    return base;
   }
+  return hashed(name, max, fallback);
+}
+
+function hashed(name: string, max: number, fallback: string): string {
   const suffix = shortHash(name).slice(0, 6);
   const base = (slug(name) || fallback).slice(0, max - suffix.length - 1).replace(/-+$/, '');
   return `${base || fallback}-${suffix}`;
 }
 
-/** DNS labels for a list of names, unique within the list, in order. */
+/**
+ * DNS labels for a list of names, unique within the list, in order. Names that slug alike
+ * (`Train Model`, `train_model`) are told apart by a hash of the original name, so an id does
+ * not depend on the order of the steps.
+ */
 export function uniqueDnsLabels(names: readonly string[], max = 63): string[] {
+  const counts = new Map<string, number>();
+  for (const name of names) {
+    const id = dnsLabel(name, max);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
   const used = new Set<string>();
   return names.map(name => {
     let id = dnsLabel(name, max);
+    if ((counts.get(id) ?? 0) > 1) {
+      id = hashed(name, max, 'step');
+    }
     for (let n = 2; used.has(id); n++) {
       const tail = `-${n}`;
-      id = `${dnsLabel(name, max - tail.length)}${tail}`;
+      id = `${hashed(name, max - tail.length, 'step')}${tail}`;
     }
     used.add(id);
     return id;

@@ -307,9 +307,20 @@ describe('Kale-compatible grouping', () => {
     for (const id of ids) {
       expect(id).toMatch(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
     }
+    // the same notebook always gives the same names; a plain Kale name stays readable
     expect(
-      analyzeNotebook(makeNotebook([{ tags: ['step:Train Model'], src: 'a = 1' }])).steps[0].id
-    ).toBe(ids[0]);
+      analyzeNotebook(
+        makeNotebook([
+          { tags: ['step:Train Model'], src: 'a = 1' },
+          { tags: ['step:train_model'], src: 'b = a' },
+          { tags: ['step:a"; rm -rf /'], src: 'c = b' },
+          { tags: ['step:模型'], src: 'd = c' }
+        ])
+      ).steps.map(s => s.id)
+    ).toEqual(ids);
+    expect(
+      analyzeNotebook(makeNotebook([{ tags: ['step:load_data'], src: 'a = 1' }])).steps[0].id
+    ).toBe('load-data');
     expect(plan.steps[2].name).toBe('a"; rm -rf /');
     expect(isCompilable(plan)).toBe(true);
   });
