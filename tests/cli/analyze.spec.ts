@@ -1,0 +1,96 @@
+/** `chard analyze` as a user runs it: the built CLI in a child process. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CHARD = join(process.cwd(), 'bin/chard.js');
+const NOTEBOOKS = join(process.cwd(), 'tests/fixtures/notebooks');
+
+function chard(...args: string[]) {
+  const r = spawnSync(process.execPath, [CHARD, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('chard analyze', () => {
+  it('prints a table of steps with their inputs, outputs and parents', () => {
+    const r = chard('analyze', join(NOTEBOOKS, 'tabular.ipynb'));
+    expect(r.code).toBe(0);
+    const row = r.stdout.split('\n').find(l => l.startsWith('train_gbm'));
+    expect(row).toMatch(
+      /^train_gbm\s+10\s+X_test, X_train, y_test, y_train, SEED \(param\)\s+acc_gbm\s+preprocess$/
+    );
+    expect(r.stdout).toContain(
+      'Metrics: best_accuracy (from results), acc_logreg (from train_logreg)'
+    );
+  });
+
+  it('prints one JSON object with --json', () => {
+    const r = chard('analyze', join(NOTEBOOKS, 'training.ipynb'), '--json');
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan.steps.map((s: { name: string }) => s.name)).toEqual([
+      'make_data',
+      'normalize_data',
+      'inspect',
+      'train',
+      'report'
+    ]);
+    expect(plan.edges).toContainEqual({
+      from: 'train',
+      to: 'report',
+      names: ['history', 'weights']
+    });
+    expect(plan.diagnostics).toEqual([]);
+  });
+
+  it('exits 1 with diagnostics naming cell and line when the notebook has errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chard-cli-'));
+    const file = join(dir, 'broken.ipynb');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: {},
+        cells: [
+          { cell_type: 'code', metadata: { tags: ['step:a'] }, source: 'x = 1', outputs: [] },
+          {
+            cell_type: 'code',
+            metadata: { tags: ['step:b'] },
+            source: 'y = x +\nz = 2',
+            outputs: []
+          }
+        ]
+      })
+    );
+    const r = chard('analyze', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${file}: cell 1, line 1: error: syntax error`);
+    const json = JSON.parse(chard('analyze', file, '--json').stdout);
+    expect(json.diagnostics).toEqual([
+      expect.objectContaining({ severity: 'error', cell: 1, line: 1 })
+    ]);
+  });
+
+  it('reports an unreadable notebook in one line, without a stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chard-cli-'));
+    writeFileSync(join(dir, 'bad.ipynb'), '{"cells": [');
+    for (const [file, message] of [
+      [join(dir, 'bad.ipynb'), 'not valid JSON'],
+      [join(dir, 'missing.ipynb'), 'no such file']
+    ]) {
+      const r = chard('analyze', file);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
+  it('exits 2 on a usage error', () => {
+    expect(chard('analyze').code).toBe(2);
+    expect(chard('analyze', 'a.ipynb', '--bogus').code).toBe(2);
+    expect(chard('frobnicate').code).toBe(2);
+  });
+});
