@@ -8,6 +8,7 @@ import { isFinished } from '../../core/runs.js';
 import type { IKubeClient, IKubeObject, IWatchHandle, WatchEnd } from './client.js';
 import { PODS, WORKFLOWS } from './client.js';
 import { KubeApiError } from './errors.js';
+import type { IRetryPolicy } from './retry.js';
 import { backoffDelay, DEFAULT_RETRY, isTransient, sleep } from './retry.js';
 import type { RunRecordStore } from './record.js';
 
@@ -240,6 +241,8 @@ export namespace Monitor {
     maxFailures?: number;
     /** Fetch step logs (default true). */
     logs?: boolean;
+    /** Backoff between failed (re)connects (default: the shared policy). */
+    retry?: Partial<IRetryPolicy>;
   }
 }
 
@@ -459,6 +462,7 @@ namespace Private {
       const o = this._options;
       const idleMs = o.idleMs ?? 120000;
       const maxFailures = o.maxFailures ?? 12;
+      const policy: IRetryPolicy = { ...DEFAULT_RETRY, ...o.retry };
       this._emit({
         event: 'run-started',
         run: this._record.id,
@@ -481,7 +485,7 @@ namespace Private {
               isTransient(error.failure) &&
               ++failures < maxFailures
             ) {
-              await sleep(backoffDelay(failures, error.failure, DEFAULT_RETRY));
+              await sleep(backoffDelay(failures, error.failure, policy));
               continue;
             }
             throw error;
@@ -554,7 +558,7 @@ namespace Private {
           if (!isTransient(f) || ++failures >= maxFailures) {
             throw end.error;
           }
-          const delay = backoffDelay(failures, f, DEFAULT_RETRY);
+          const delay = backoffDelay(failures, f, policy);
           this._progress(
             `watch failed (${f.status ?? f.code}); reconnecting in ${(delay / 1000).toFixed(1)}s`
           );
