@@ -1,0 +1,246 @@
+/**
+ * Values between steps: every numpy layout round-trips, damaged or missing values are refused
+ * with a message naming the variable and its producer, writes leave no partial files, the
+ * --input/--output/--data-dir overrides work, and notebook-defined code travels.
+ */
+import { readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FIXTURES, Scratch, chardError, expectOk, stepSpec } from './harness.js';
+
+const NUMPY_VALUES = `import numpy as np
+c = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+f = np.asfortranarray(np.linspace(0, 1, 12).reshape(3, 4))
+strided = np.arange(40.0).reshape(5, 8)[::2, 1::3]
+scalar = np.array(3.5)
+empty = np.zeros((0, 5), dtype=np.float32)
+records = np.array([(1, 2.5, b"ab"), (2, -1.0, b"cd")], dtype=[("id", "<i8"), ("v", ">f4"), ("tag", "S2")])
+objects = np.array([{"a": 1}, None, "text"], dtype=object)
+big_endian = np.arange(5, dtype=">u2")
+values = dict(c=c, f=f, strided=strided, scalar=scalar, empty=empty, records=records, objects=objects, big_endian=big_endian)
+`;
+
+const NAMES = ['big_endian', 'c', 'empty', 'f', 'objects', 'records', 'scalar', 'strided'];
+
+const DESCRIBE = `import json
+def describe(v):
+    return {"type": type(v).__name__, "dtype": str(v.dtype), "shape": list(v.shape),
+            "fortran": bool(v.flags.f_contiguous and not v.flags.c_contiguous),
+            "writeable": bool(v.flags.writeable), "repr": repr(v.tolist())}
+`;
+
+describe('numpy values', () => {
+  const scratch = new Scratch();
+  afterAll(() => scratch.dispose());
+
+  it('round-trip every layout and dtype; object arrays go through pickle', async () => {
+    const names = NAMES.join(', ');
+    const producer = stepSpec({
+      step: 'producer',
+      code: [
+        NUMPY_VALUES,
+        DESCRIBE,
+        `open("sent.json", "w").write(json.dumps({k: describe(v) for k, v in values.items()}))`
+      ],
+      outputs: NAMES
+    });
+    expectOk(await scratch.run(producer));
+    const consumer = stepSpec({
+      step: 'consumer',
+      code: [
+        DESCRIBE,
+        `got = dict(zip("${names}".split(", "), [${names}]))\nc[0, 0, 0] = 99\nopen("got.json", "w").write(json.dumps({k: describe(v) for k, v in got.items()}))`
+      ],
+      inputs: NAMES
+    });
+    expectOk(await scratch.run(consumer));
+    const sent = JSON.parse(readFileSync(join(scratch.work, 'sent.json'), 'utf8')) as Record<
+      string,
+      { repr: string }
+    >;
+    const got = JSON.parse(readFileSync(join(scratch.work, 'got.json'), 'utf8')) as Record<
+      string,
+      { repr: string }
+    >;
+    sent.c.repr = sent.c.repr.replace('[[[0,', '[[[99,');
+    expect(got).toEqual(sent);
+    const backend = (name: string): string =>
+      (
+        JSON.parse(readFileSync(join(scratch.data, 'producer', name, 'manifest.json'), 'utf8')) as {
+          backend: string;
+        }
+      ).backend;
+    expect(NAMES.map(backend)).toEqual([
+      'numpy',
+      'numpy',
+      'numpy',
+      'numpy',
+      'pickle',
+      'numpy',
+      'numpy',
+      'numpy'
+    ]);
+    const files = readdirSync(join(scratch.data, 'producer', 'c'));
+    expect(files.sort()).toEqual(['manifest.json', 'value.npy']);
+  });
+});
+
+describe('damaged, missing and half-written values', () => {
+  const scratch = new Scratch();
+  const producer = stepSpec({
+    step: 'prepare',
+    code: ['import numpy as np\nweights = np.ones(1000)\nlabels = {"a": [1, 2, 3]}\n'],
+    outputs: ['labels', 'weights']
+  });
+  const consumer = (names: string[]): ReturnType<typeof stepSpec> =>
+    stepSpec({
+      step: 'consume',
+      code: ['print("user code ran")'],
+      inputs: names.map(name => ({ name, from: 'prepare', fromId: 'prepare' }))
+    });
+
+  beforeEach(async () => {
+    rmSync(scratch.data, { recursive: true, force: true });
+    expectOk(await scratch.run(producer));
+  });
+  afterAll(() => scratch.dispose());
+
+  it('refuses a .npy whose bytes changed (same size) before any code runs', async () => {
+    const file = join(scratch.data, 'prepare', 'weights', 'value.npy');
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 3] ^= 0x40;
+    writeFileSync(file, bytes);
+    const run = await scratch.run(consumer(['weights']));
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain('user code ran');
+    expect(chardError(run).message).toBe(
+      `input "weights" from step "prepare" is corrupt: the sha256 of ${file} does not match its manifest`
+    );
+  });
+
+  it('refuses a truncated pickle', async () => {
+    const file = join(scratch.data, 'prepare', 'labels', 'value.pkl');
+    truncateSync(file, 10);
+    const run = await scratch.run(consumer(['labels']));
+    expect(run.code).toBe(1);
+    expect(chardError(run).message).toMatch(
+      /^input "labels" from step "prepare" is corrupt: .* has 10 bytes, the manifest says \d+$/
+    );
+  });
+
+  it('refuses a value whose producer never finished (a temp file, no manifest)', async () => {
+    const dir = join(scratch.data, 'prepare', 'labels');
+    rmSync(join(dir, 'manifest.json'));
+    writeFileSync(join(dir, '.value.pkl.abc.tmp'), 'partial');
+    const run = await scratch.run(consumer(['labels']));
+    expect(run.code).toBe(1);
+    expect(run.errLines.filter(l => l.startsWith('chard: error:'))).toEqual([
+      `chard: error: input "labels" from step "prepare" is missing: no ${join(dir, 'manifest.json')} (did step "prepare" run and succeed?)`
+    ]);
+  });
+
+  it('refuses a manifest that points outside the value directory', async () => {
+    const manifest = join(scratch.data, 'prepare', 'labels', 'manifest.json');
+    const data = JSON.parse(readFileSync(manifest, 'utf8')) as Record<string, unknown>;
+    writeFileSync(manifest, JSON.stringify({ ...data, file: '../weights/value.npy' }));
+    const run = await scratch.run(consumer(['labels']));
+    expect(run.code).toBe(1);
+    expect(chardError(run).message).toBe(
+      `input "labels" from step "prepare" has an invalid manifest ${manifest}`
+    );
+  });
+
+  it('replaces a value atomically when the producer runs again, leaving no stray files', async () => {
+    const again = stepSpec({
+      ...producer,
+      step: 'prepare',
+      code: ['labels = [4, 5]\nweights = "now a string"\n']
+    });
+    expectOk(await scratch.run(again));
+    expect(readdirSync(join(scratch.data, 'prepare', 'weights')).sort()).toEqual([
+      'manifest.json',
+      'value.pkl'
+    ]);
+    const run = expectOk(
+      await scratch.run(
+        stepSpec({ ...consumer(['labels', 'weights']), code: ['print(labels, weights)'] })
+      )
+    );
+    expect(run.stdout).toBe('[4, 5] now a string\n');
+  });
+});
+
+describe('where values live', () => {
+  const scratch = new Scratch();
+  afterAll(() => scratch.dispose());
+
+  it('honours --output/--input directories (KFP artifacts) and --data-dir', async () => {
+    const artifact = join(scratch.root, 'artifact-x');
+    const producer = stepSpec({
+      step: 'make',
+      code: ['import pandas as pd\nx = pd.Series([1.5, 2.5], name="s")'],
+      outputs: ['x']
+    });
+    expectOk(await scratch.run(producer, ['--output', `x=${artifact}`]));
+    expect(readdirSync(artifact).sort()).toEqual(['manifest.json', 'value.pkl']);
+    const consumer = stepSpec({
+      step: 'use',
+      code: ['print(x.name, x.sum())'],
+      inputs: [{ name: 'x', from: 'make', fromId: 'make' }]
+    });
+    expect(expectOk(await scratch.run(consumer, ['--input', `x=${artifact}`])).stdout).toBe(
+      's 4.0\n'
+    );
+  });
+});
+
+describe('code defined in the notebook', () => {
+  const scratch = new Scratch();
+  afterAll(() => scratch.dispose());
+  const FUNCTIONS = 'class Box:\n    def __init__(self, v):\n        self.v = v\n';
+
+  it('passes closures and lambdas by value with cloudpickle when dill is not installed', async () => {
+    const env = { PYTHONPATH: join(FIXTURES, 'without-dill') };
+    const producer = stepSpec({
+      step: 'make',
+      code: [
+        'def scaler(k):\n    def scale(v):\n        return v * k\n    return scale\ntriple = scaler(3)\nsquare = lambda v: v * v\n'
+      ],
+      outputs: ['square', 'triple']
+    });
+    expectOk(await scratch.run(producer, [], { env }));
+    const manifest = JSON.parse(
+      readFileSync(join(scratch.data, 'make', 'triple', 'manifest.json'), 'utf8')
+    ) as Record<string, unknown>;
+    expect(manifest.backend).toBe('cloudpickle');
+    const consumer = stepSpec({
+      step: 'use',
+      code: ['print(triple(5), square(4))'],
+      inputs: [
+        { name: 'square', from: 'make', fromId: 'make' },
+        { name: 'triple', from: 'make', fromId: 'make' }
+      ]
+    });
+    expect(expectOk(await scratch.run(consumer, [], { env })).stdout).toBe('15 16\n');
+  });
+
+  it('explains how to fix an instance whose class the consuming step does not define', async () => {
+    const producer = stepSpec({
+      step: 'make',
+      code: [FUNCTIONS, 'box = Box(2)'],
+      outputs: ['box']
+    });
+    expectOk(await scratch.run(producer));
+    const consumer = stepSpec({
+      step: 'use',
+      code: ['print(box.v)'],
+      inputs: [{ name: 'box', from: 'make', fromId: 'make' }]
+    });
+    const run = await scratch.run(consumer);
+    expect(run.code).toBe(1);
+    const message = chardError(run).message;
+    expect(message).toMatch(
+      /^input "box" from step "make" \(__main__\.Box\) cannot be loaded: AttributeError: .*Box/
+    );
+    expect(message).toContain('define it in a cell tagged `functions` so every step has it');
+  });
+});
