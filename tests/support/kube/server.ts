@@ -608,6 +608,7 @@ export class ApiServer {
       'Cache-Control': 'no-cache, private',
       'Transfer-Encoding': 'chunked'
     });
+    res.flushHeaders();
     const write = (type: string, object: unknown): void => {
       if (!res.destroyed && !res.writableEnded) {
         res.write(JSON.stringify({ type, object }) + '\n');
