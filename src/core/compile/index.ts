@@ -34,8 +34,7 @@ export function compilePlan(
 
 /** Find a step by its name or its id. */
 export function findStep(plan: IPlan, nameOrId: string): IStep {
-  const step =
-    plan.steps.find(s => s.name === nameOrId) ?? plan.steps.find(s => s.id === nameOrId);
+  const step = plan.steps.find(s => s.name === nameOrId) ?? plan.steps.find(s => s.id === nameOrId);
   if (!step) {
     const names = plan.steps.map(s => JSON.stringify(s.name)).join(', ') || 'none';
     throw new CompileError(`no step named ${JSON.stringify(nameOrId)} (steps: ${names})`);
@@ -48,7 +47,11 @@ export function findStep(plan: IPlan, nameOrId: string): IStep {
  * functions cells, then the step's cells, each preceded by a `# cell N` comment line
  * (N = 0-based notebook cell index).
  */
-export function stepCodeListing(plan: IPlan, nameOrId: string, options: ICompileOptions = {}): string {
+export function stepCodeListing(
+  plan: IPlan,
+  nameOrId: string,
+  options: ICompileOptions = {}
+): string {
   const step = findStep(plan, nameOrId);
   const settings = resolveSettings(plan, options);
   const spec = buildStepSpec({ ...plan, parameters: settings.parameters }, step, {

@@ -20,10 +20,7 @@ export class CompileError extends Error {
 export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 export type AccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
 export type PodGCStrategy =
-  | 'OnPodCompletion'
-  | 'OnPodSuccess'
-  | 'OnWorkflowCompletion'
-  | 'OnWorkflowSuccess';
+  'OnPodCompletion' | 'OnPodSuccess' | 'OnWorkflowCompletion' | 'OnWorkflowSuccess';
 
 /** The volume that carries marshalled values between steps (Argo target). */
 export interface IMarshalVolume {
@@ -113,7 +110,12 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 /** An OCI image reference: registry/path:tag@digest, no white space, braces or quotes. */
 const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@+]*$/;
-export const ACCESS_MODES: ReadonlySet<string> = new Set(['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']);
+export const ACCESS_MODES: ReadonlySet<string> = new Set([
+  'ReadWriteOnce',
+  'ReadOnlyMany',
+  'ReadWriteMany',
+  'ReadWriteOncePod'
+]);
 const PULL_POLICIES = new Set<string>(['Always', 'IfNotPresent', 'Never']);
 const POD_GC = new Set<string>([
   'OnPodCompletion',
@@ -196,8 +198,7 @@ export function resolveSettings(plan: IPlan, options: ICompileOptions = {}): ISe
       'activeDeadlineSeconds'
     ),
     podGC: Private.oneOf(pick(options.podGC, meta.podGC), POD_GC, 'podGC') as
-      | PodGCStrategy
-      | undefined,
+      PodGCStrategy | undefined,
     ttlStrategy: Private.ttl(pick(options.ttlStrategy, meta.ttlStrategy)),
     namespace: Private.name(pick(options.namespace, meta.namespace), DNS_LABEL, 63, 'namespace'),
     serviceAccountName: Private.name(
@@ -298,8 +299,16 @@ namespace Private {
                 'secondsAfterCompletion',
                 'ttlStrategy.secondsAfterCompletion'
               ),
-              secondsAfterSuccess: num(ttlRaw, 'secondsAfterSuccess', 'ttlStrategy.secondsAfterSuccess'),
-              secondsAfterFailure: num(ttlRaw, 'secondsAfterFailure', 'ttlStrategy.secondsAfterFailure')
+              secondsAfterSuccess: num(
+                ttlRaw,
+                'secondsAfterSuccess',
+                'ttlStrategy.secondsAfterSuccess'
+              ),
+              secondsAfterFailure: num(
+                ttlRaw,
+                'secondsAfterFailure',
+                'ttlStrategy.secondsAfterFailure'
+              )
             })
           : undefined,
         namespace: str(chard, 'namespace'),
@@ -397,7 +406,11 @@ namespace Private {
       return undefined;
     }
     const out: ITtlStrategy = {};
-    for (const key of ['secondsAfterCompletion', 'secondsAfterSuccess', 'secondsAfterFailure'] as const) {
+    for (const key of [
+      'secondsAfterCompletion',
+      'secondsAfterSuccess',
+      'secondsAfterFailure'
+    ] as const) {
       const v = count(value[key], `ttlStrategy.${key}`);
       if (v !== undefined) {
         out[key] = v;

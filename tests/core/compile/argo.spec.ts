@@ -61,11 +61,7 @@ describe('argo target: structure', () => {
     const tasks = dag.dag.tasks as Json[];
     expect(tasks.map(t => t.name)).toEqual(plan.steps.map(s => s.id));
     const results = tasks.find(t => t.name === ids.results);
-    expect(results?.dependencies).toEqual([
-      ids.train_logreg,
-      ids.train_forest,
-      ids.train_gbm
-    ]);
+    expect(results?.dependencies).toEqual([ids.train_logreg, ids.train_forest, ids.train_gbm]);
     expect(tasks.find(t => t.name === ids.load_data)?.dependencies).toBeUndefined();
     expect(wf.metadata.generateName).toBe('churn-');
     expect(wf.metadata.name).toBeUndefined();
@@ -141,7 +137,10 @@ describe('argo target: structure', () => {
         name: 'DB_PASSWORD',
         valueFrom: { secretKeyRef: { name: 'warehouse-credentials', key: 'password' } }
       },
-      { name: 'DB_USER', valueFrom: { secretKeyRef: { name: 'warehouse-credentials', key: 'user' } } }
+      {
+        name: 'DB_USER',
+        valueFrom: { secretKeyRef: { name: 'warehouse-credentials', key: 'user' } }
+      }
     ]);
   });
 
@@ -313,8 +312,7 @@ describe('argo target: errors are one-line CompileErrors', () => {
     ],
     [
       'bad pod GC',
-      () =>
-        compileArgo({ ...plan, pipeline: { ...plan.pipeline, chard: { podGC: 'Sometimes' } } }),
+      () => compileArgo({ ...plan, pipeline: { ...plan.pipeline, chard: { podGC: 'Sometimes' } } }),
       'podGC "Sometimes" is not one of OnPodCompletion, OnPodSuccess, OnWorkflowCompletion, OnWorkflowSuccess'
     ],
     [

@@ -131,7 +131,7 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     expect(args).toContain("SEED={{$.inputs.parameters['SEED']}}");
   });
 
-  it('runs the bootstrap with python3 -c and carries exactly each step\'s code', () => {
+  it("runs the bootstrap with python3 -c and carries exactly each step's code", () => {
     for (const step of plan.steps) {
       const p = kfpPayloads(spec).get(`exec-${step.id}`)!;
       expect(p.command).toEqual(['python3', '-c', BOOTSTRAP_SOURCE]);

@@ -70,7 +70,10 @@ function checksFrom(stdout: string): { checks: Record<string, boolean>; label: s
   if (!line) {
     throw new Error(`no CHECKS line in:\n${stdout}`);
   }
-  return JSON.parse(line.slice('CHECKS '.length)) as { checks: Record<string, boolean>; label: string };
+  return JSON.parse(line.slice('CHECKS '.length)) as {
+    checks: Record<string, boolean>;
+    label: string;
+  };
 }
 
 const ALL_TRUE = { arr: true, df: true, model: true, info: true, fn: true, box: true };

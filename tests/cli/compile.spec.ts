@@ -1,0 +1,149 @@
+/** `chard compile` (src/cli/compile.ts), run in-process with stdout and stderr captured. */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { compileCommand } from '../../src/cli/compile.js';
+
+const NOTEBOOKS = join(process.cwd(), 'tests/fixtures/notebooks');
+
+async function chardCompile(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const realOut = process.stdout.write;
+  const realErr = process.stderr.write;
+  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
+    stdout += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array): boolean => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await compileCommand(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = realOut;
+    process.stderr.write = realErr;
+  }
+}
+
+describe('chard compile', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'chard-compile-cli-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints an Argo Workflow for a notebook, the same bytes every time', async () => {
+    const a = await chardCompile(join(NOTEBOOKS, 'tabular.ipynb'), '--target', 'argo');
+    expect(a.code).toBe(0);
+    const docs = parseAllDocuments(a.stdout);
+    expect(Array.isArray(docs) && docs.length).toBe(1);
+    expect(a.stdout).toContain('kind: Workflow');
+    const b = await chardCompile(join(NOTEBOOKS, 'tabular.ipynb'), '--target', 'argo');
+    expect(b.stdout).toBe(a.stdout);
+  });
+
+  it('writes a KFP spec atomically with -o and reports its hash', async () => {
+    const file = join(dir, 'churn.yaml');
+    const r = await chardCompile(
+      join(NOTEBOOKS, 'tabular.ipynb'),
+      '--target',
+      'kfp',
+      '-o',
+      file,
+      '--param',
+      'SEED=7',
+      '--image',
+      'corp/ml:2'
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^chard: wrote .*churn\.yaml \(sha256 [0-9a-f]{64}\)\n$/);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('schemaVersion: 2.1.0');
+    expect(text).toContain('defaultValue: 7');
+    expect(text).toContain('image: corp/ml:2');
+    expect(readdirSync(dir)).toEqual(['churn.yaml']);
+  });
+
+  it('--show-step prints the exact code a step runs, imports first', async () => {
+    const r = await chardCompile(join(NOTEBOOKS, 'tabular.ipynb'), '--show-step', 'preprocess');
+    expect(r.code).toBe(0);
+    expect(r.stdout.startsWith('# cell 1\nimport numpy as np\n')).toBe(true);
+    expect(r.stdout).toContain('# cell 6\nX_train, X_test, y_train, y_test = train_test_split(');
+  });
+
+  it('exits 2 on usage errors', async () => {
+    const nb = join(NOTEBOOKS, 'tabular.ipynb');
+    const cases: [string[], string][] = [
+      [[nb], '--target argo|kfp is required'],
+      [[nb, '--target', 'airflow'], 'unknown target "airflow"; use argo or kfp'],
+      [[nb, '--target', 'argo', '--param', 'SEED'], '--param expects NAME=VALUE, got "SEED"'],
+      [
+        [nb, '--target', 'argo', '--param', 'NOPE=1'],
+        '--param NOPE: the notebook has no such parameter'
+      ],
+      [
+        [nb, '--target', 'argo', '--param', 'SEED=x'],
+        '--param parameter SEED: "x" is not a valid int value'
+      ],
+      [[nb, '--target', 'argo', '--bogus'], "Unknown option '--bogus'"],
+      [[], 'usage: chard compile']
+    ];
+    for (const [args, message] of cases) {
+      const r = await chardCompile(...args);
+      expect([args, r.code]).toEqual([args, 2]);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
+  it('exits 1 with the diagnostics, one per line, when the notebook has errors', async () => {
+    const file = join(dir, 'broken.ipynb');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: {},
+        cells: [
+          {
+            cell_type: 'code',
+            metadata: { tags: ['step:a', 'limit:cpu'] },
+            source: 'x = 1',
+            outputs: []
+          }
+        ]
+      })
+    );
+    const r = await chardCompile(file, '--target', 'argo');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cell 0(, line \\d+)?: error: `)
+    );
+  });
+
+  it('exits 1 with a one-line message for an unreadable notebook or a setting it cannot compile', async () => {
+    const missing = await chardCompile(join(dir, 'nope.ipynb'), '--target', 'argo');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(
+      /^chard: .*nope\.ipynb: cannot read the notebook \(no such file\)\n$/
+    );
+    const bad = await chardCompile(
+      join(NOTEBOOKS, 'tabular.ipynb'),
+      '--target',
+      'argo',
+      '--image',
+      'a b'
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe('chard: compile: image: "a b" is not a valid image reference\n');
+  });
+});
