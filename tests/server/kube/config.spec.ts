@@ -67,7 +67,9 @@ describe('loadClusterConfig', () => {
       });
       await expect(client.get(PODS, 'nb-0')).rejects.toThrow(/not found \(404\): get pods "nb-0"/);
       fs.writeFileSync(path.join(root, SERVICE_ACCOUNT_DIR, 'token'), 'wrong');
-      await expect(client.get(PODS, 'nb-0')).rejects.toThrow(
+      const bad = loadClusterConfig({ inClusterRoot: root, env });
+      const badClient = createKubeClient(bad.kubeConfig, bad.namespace, { retry: { attempts: 1 } });
+      await expect(badClient.get(PODS, 'nb-0')).rejects.toThrow(
         /unauthorized \(401\).*get pods "nb-0"/
       );
     } finally {
