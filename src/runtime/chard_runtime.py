@@ -1275,21 +1275,28 @@ class _ScanState(object):
 # Running the code and reporting errors
 
 
-def _referenced_names(code):
+COMPREHENSIONS = ("<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>")
+
+
+def _read_names(code):
+    """Global names a block reads: (while it runs, only inside the functions it defines).
+    Module code, class bodies and comprehensions run at once; function bodies run later."""
     import dis
-    names = set()
-    stack = [code]
+    now, later = set(), set()
+    stack = [(code, True)]
     while stack:
-        c = stack.pop()
+        c, immediate = stack.pop()
+        target = now if immediate else later
         for ins in dis.get_instructions(c):
-            if ("NAME" in ins.opname or "GLOBAL" in ins.opname) and ins.opname not in (
-                    "IMPORT_NAME",):
-                if isinstance(ins.argval, str):
-                    names.add(ins.argval)
+            if (ins.opname.startswith(("LOAD_", "DELETE_")) and ("NAME" in ins.opname
+                                                                 or "GLOBAL" in ins.opname)
+                    and isinstance(ins.argval, str)):
+                target.add(ins.argval)
         for const in c.co_consts:
             if isinstance(const, types.CodeType):
-                stack.append(const)
-    return names
+                runs_now = immediate and (not const.co_flags & 0x1 or const.co_name in COMPREHENSIONS)
+                stack.append((const, runs_now))
+    return now, later - now
 
 
 class UserCodeError(Exception):
@@ -1431,11 +1438,16 @@ class Step(object):
             except SyntaxError as e:
                 raise UserCodeError(e)
             if pending:
-                needed = _referenced_names(code)
-                pending = self._load([v for v in pending if v.name in needed], namespace, True) + [
-                    v for v in pending if v.name not in needed]
+                now, _ = _read_names(code)
+                self._load([v for v in pending if v.name in now], namespace, strict=True)
+                pending = self._load(pending, namespace, strict=False)
             try:
                 exec(code, namespace)
+            except NameError as e:
+                missing = [v for v in pending if "'%s'" % v.name in str(e)]
+                if missing:
+                    self._load(missing, namespace, strict=True)  # raises the reason it is missing
+                raise UserCodeError(e)
             except BaseException as e:
                 raise UserCodeError(e)
             if pending:

@@ -223,6 +223,22 @@ describe('code defined in the notebook', () => {
     expect(expectOk(await scratch.run(consumer, [], { env })).stdout).toBe('15 16\n');
   });
 
+  it('loads an instance of a notebook class once the functions cell has defined the class', async () => {
+    const producer = stepSpec({
+      step: 'make',
+      code: [FUNCTIONS, 'box = Box(7)'],
+      outputs: ['box']
+    });
+    expectOk(await scratch.run(producer));
+    const functions = `${FUNCTIONS}\ndef unbox():\n    return box.v\n\nBOX_TYPE = Box\n`;
+    const consumer = stepSpec({
+      step: 'use',
+      code: [functions, 'print(unbox(), type(box) is BOX_TYPE, isinstance(box, Box))'],
+      inputs: [{ name: 'box', from: 'make', fromId: 'make' }]
+    });
+    expect(expectOk(await scratch.run(consumer)).stdout).toBe('7 True True\n');
+  });
+
   it('explains how to fix an instance whose class the consuming step does not define', async () => {
     const producer = stepSpec({
       step: 'make',
