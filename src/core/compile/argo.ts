@@ -2,7 +2,9 @@
  * The `argo` target: a plan compiled into one Argo `Workflow` (argoproj.io/v1alpha1).
  *
  * One DAG template with a task per step (dependencies = the plan's parents); each step a
- * container template running the step runtime through the bootstrap (payload.ts). Values pass
+ * container template running the step runtime through the bootstrap (payload.ts): the
+ * bootstrap and the step spec are raw input artifacts of the step, the runtime a raw workflow
+ * argument artifact passed down by the DAG. Values pass
  * between steps on the marshal volume (a volumeClaimTemplate mounted at /chard/data in every
  * step, in the data-dir layout of stepspec.ts); workspace volumes are mounted where the
  * notebook had them. User data reaches the cluster only as base64 (see payload.ts), and a final
@@ -64,14 +66,22 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
     Private.stepTemplate(plan, step, settings, workspace.mounts, allowed)
   );
   const dagName = freeName('pipeline', new Set(plan.steps.map(s => s.id)));
+  // The runtime (tens of KiB) is carried once, as a workflow argument the DAG hands to every
+  // task, rather than once per step: a Workflow object must stay well under etcd's 1.5 MiB.
+  const runtimeRef = `{{inputs.artifacts.${ArgoNames.RUNTIME}}}`;
+  allowed.add(runtimeRef);
   const dag: Template = {
     name: dagName,
+    inputs: { artifacts: [{ name: ArgoNames.RUNTIME }] },
     dag: {
       tasks: plan.steps.map(step => {
         const dependencies = parentIds(plan, step);
-        return dependencies.length > 0
-          ? { name: step.id, template: step.id, dependencies }
-          : { name: step.id, template: step.id };
+        const task = {
+          name: step.id,
+          template: step.id,
+          arguments: { artifacts: [{ name: ArgoNames.RUNTIME, from: runtimeRef }] }
+        };
+        return dependencies.length > 0 ? { ...task, dependencies } : task;
       })
     }
   };
@@ -81,13 +91,14 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
     templates: [dag, ...stepTemplates],
     volumeClaimTemplates: [Private.marshalClaim(settings), ...workspace.claims]
   };
+  spec.arguments = {
+    artifacts: [{ name: ArgoNames.RUNTIME, raw: { data: base64Encode(settings.runtimeSource) } }]
+  };
   if (settings.parameters.length > 0) {
-    spec.arguments = {
-      parameters: settings.parameters.map(p => ({
-        name: p.name,
-        value: inertParameterText(p.value)
-      }))
-    };
+    spec.arguments.parameters = settings.parameters.map(p => ({
+      name: p.name,
+      value: inertParameterText(p.value)
+    }));
   }
   if (workspace.volumes.length > 0) {
     spec.volumes = workspace.volumes;
@@ -313,11 +324,7 @@ namespace Private {
       inputs: {
         artifacts: [
           { name: ArgoNames.BOOTSTRAP, path: ArgoPaths.BOOTSTRAP, raw: { data: BOOTSTRAP_SOURCE } },
-          {
-            name: ArgoNames.RUNTIME,
-            path: ArgoPaths.RUNTIME,
-            raw: { data: base64Encode(settings.runtimeSource) }
-          },
+          { name: ArgoNames.RUNTIME, path: ArgoPaths.RUNTIME },
           {
             name: ArgoNames.SPEC,
             path: ArgoPaths.SPEC,

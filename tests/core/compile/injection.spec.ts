@@ -59,8 +59,11 @@ function expectInert(plan: IPlan): void {
   const args = (wf.spec.arguments?.parameters ?? []) as { name: string; value: string }[];
   expect(args.map(a => a.name)).toEqual(plan.parameters.map(p => p.name));
   plan.parameters.forEach((p, i) => expect(decodeParam(args[i].value)).toBe(textOf(p.value)));
-  // The only tags Argo could substitute are the parameter references Chard wrote.
-  const allowed = new Set(plan.parameters.map(p => `{{workflow.parameters.${p.name}}}`));
+  // The only tags Argo could substitute are the references Chard wrote.
+  const allowed = new Set([
+    '{{inputs.artifacts.chard-runtime}}',
+    ...plan.parameters.map(p => `{{workflow.parameters.${p.name}}}`)
+  ]);
   for (const tag of tags(argo.text)) {
     expect(allowed).toContain(tag);
   }

@@ -105,6 +105,16 @@ describe('compiled steps run with the real runtime and local Python', () => {
         p.value
       ])
     );
+    const dag = (workflow.spec.templates as Json[]).find(
+      x => x.name === workflow.spec.entrypoint
+    ) as Json;
+    expect(dag.inputs.artifacts).toEqual([{ name: 'chard-runtime' }]);
+    const argArtifacts = new Map<string, string>(
+      (workflow.spec.arguments.artifacts as { name: string; raw: { data: string } }[]).map(a => [
+        a.name,
+        a.raw.data
+      ])
+    );
     const data = join(root, 'data');
     mkdirSync(data);
     let stdout = '';
@@ -113,9 +123,25 @@ describe('compiled steps run with the real runtime and local Python', () => {
       const dir = join(root, step.id);
       mkdirSync(dir);
       const paths = new Map<string, string>([['/chard/data', data]]);
-      for (const a of t.inputs.artifacts as { path: string; raw: { data: string } }[]) {
+      for (const a of t.inputs.artifacts as {
+        name: string;
+        path: string;
+        raw?: { data: string };
+      }[]) {
+        // As Argo does: raw data of the step's own artifacts, or the workflow argument the DAG
+        // passes down (`from: {{inputs.artifacts.NAME}}`).
+        const task = (dag.dag.tasks as Json[]).find(x => x.name === step.id) as Json;
+        const passed = (task.arguments?.artifacts ?? []).find((x: Json) => x.name === a.name);
+        const data =
+          a.raw?.data ??
+          (passed?.from === `{{inputs.artifacts.${a.name}}}`
+            ? argArtifacts.get(a.name)
+            : undefined);
+        if (data === undefined) {
+          throw new Error(`template ${t.name}: nothing supplies artifact ${a.name}`);
+        }
         const file = join(dir, basename(a.path));
-        writeFileSync(file, a.raw.data);
+        writeFileSync(file, data);
         paths.set(a.path, file);
       }
       const argv = (t.container.command as string[]).map(arg =>

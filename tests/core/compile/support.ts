@@ -62,7 +62,12 @@ interface IArgoTemplate {
 export function argoPayloads(
   workflow: unknown
 ): Map<string, { spec: IStepSpec; runtime: string; bootstrap: string; command: string[] }> {
-  const templates = ((workflow as Json).spec as { templates: IArgoTemplate[] }).templates;
+  const wfSpec = (workflow as Json).spec as {
+    templates: IArgoTemplate[];
+    arguments: { artifacts: IArgoArtifact[] };
+  };
+  const templates = wfSpec.templates;
+  const runtimeArtifact = wfSpec.arguments.artifacts.find(a => a.name === 'chard-runtime');
   const out = new Map<
     string,
     { spec: IStepSpec; runtime: string; bootstrap: string; command: string[] }
@@ -80,7 +85,7 @@ export function argoPayloads(
     };
     out.set(t.name, {
       spec: JSON.parse(decodeBase64(raw('chard-spec'))) as IStepSpec,
-      runtime: decodeBase64(raw('chard-runtime')),
+      runtime: decodeBase64(runtimeArtifact?.raw?.data ?? ''),
       bootstrap: raw('chard-bootstrap'),
       command: t.container.command
     });
