@@ -668,9 +668,11 @@ def _remove_stale(directory, keep):
 
 
 def _log_transfer(verb, name, type_name, backend, size, seconds):
-    rate = (size / 1e6) / seconds if seconds > 0 else float("inf")
-    log("%s %s (%s, %s, %d bytes) in %.3f s (%.0f MB/s)" % (
-        verb, name, type_name, backend, size, seconds, rate))
+    rate = ""
+    if size >= 1e6 and seconds > 0:
+        rate = " (%.0f MB/s)" % (size / 1e6 / seconds)
+    log("%s %s (%s, %s, %d bytes) in %.3f s%s" % (verb, name, type_name, backend, size, seconds,
+                                                 rate))
 
 
 class InputValue(object):
@@ -1462,7 +1464,11 @@ class Step(object):
                     json.dumps(spec["step"]), json.dumps(name)))
             directory = self.output_dirs.get(name) or os.path.join(
                 self.data_dir, spec["stepId"], name)
-            save_value(name, namespace[name], directory, spec["step"])
+            try:
+                save_value(name, namespace[name], directory, spec["step"])
+            except OSError as e:
+                raise MarshalError("cannot save output %s of step %s in %s: %s" % (
+                    json.dumps(name), json.dumps(spec["step"]), directory, e.strerror or e))
         self._record_metrics(namespace)
 
     def _load(self, values, namespace, strict):
@@ -1549,6 +1555,16 @@ def main(argv):
         return 1
     except KeyboardInterrupt:
         report_error(None, None, "KeyboardInterrupt", "interrupted")
+        return 1
+    except OSError as e:
+        where = " (%s)" % e.filename if getattr(e, "filename", None) else ""
+        message = "%s%s" % (e.strerror or e, where)
+        sys.stderr.write("chard: error: %s\n" % message)
+        report_error(None, None, type(e).__name__, message)
+        return 1
+    except Exception as e:
+        traceback.print_exc()
+        report_error(None, None, type(e).__name__, "internal error in the Chard runtime: %s" % e)
         return 1
     return 0
 
