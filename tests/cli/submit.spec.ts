@@ -151,3 +151,29 @@ describe('chard submit on a cluster', () => {
     );
   });
 });
+
+describe('chard submit --via kfp', () => {
+  it('uploads the compiled pipeline and creates a run in the experiment', async () => {
+    const { startFakeKfp } = await import('../server/kfp/fakekfp.js');
+    const kfp = await startFakeKfp();
+    try {
+      const dir = tempDir();
+      const notebook = path.join(dir, 'training.ipynb');
+      fs.copyFileSync(TRAINING, notebook);
+      const r = await capture(() =>
+        submitCommand([notebook, '--via', 'kfp', '--kfp-endpoint', kfp.url])
+      );
+      expect(r.err).not.toMatch(/ at /);
+      expect(r.code).toBe(0);
+      expect(kfp.uploads).toHaveLength(1);
+      expect(kfp.uploads[0]).toMatch(/pipelineInfo:/);
+      expect(kfp.runs).toHaveLength(1);
+      expect(r.out.trim()).toBe(kfp.runs[0].display_name);
+      const noEndpoint = await capture(() => submitCommand([notebook, '--via', 'kfp']));
+      expect(noEndpoint.code).toBe(2);
+      expect(noEndpoint.err).toMatch(/--kfp-endpoint/);
+    } finally {
+      await kfp.close();
+    }
+  });
+});
