@@ -334,7 +334,7 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
     try {
       child = await startGroupProcess({
         command: options.python,
-        args: [paths.runtime, '--spec', specFiles.get(name) as string],
+        args: ['-c', Private.LAUNCHER, paths.root, '--spec', specFiles.get(name) as string],
         cwd: paths.workspace,
         env: { ...env, CHARD_STEP: name },
         logFile,
@@ -461,6 +461,18 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
 }
 
 namespace Private {
+  /**
+   * Starts the runtime as an imported module rather than as a script, so Python caches its
+   * compiled form (`__pycache__` in the run directory) and each step skips recompiling it. The
+   * code is constant: the run directory and the spec travel as argv data.
+   */
+  export const LAUNCHER =
+    'import sys\n' +
+    'sys.path.insert(0, sys.argv[1])\n' +
+    'import chard_runtime\n' +
+    'del sys.path[0]\n' +
+    'sys.exit(chard_runtime.main(sys.argv[2:]))\n';
+
   export function finished(emit: (e: RunEvent) => void, run: string, rec: IStepRecord): void {
     emit({
       event: 'step-finished',

@@ -57,37 +57,45 @@ export function writeNotebook(
  */
 export const FAKE_RUNTIME = String.raw`
 import json, os, pickle, sys, traceback
-spec = json.load(open(sys.argv[sys.argv.index("--spec") + 1]))
-data = spec["dataDir"]
-os.chdir(spec["workdir"])
-ns = {"__name__": "__main__"}
-for name, p in spec["parameters"].items():
-    ns[name] = p["value"]
-for i in spec["inputs"]:
-    with open(os.path.join(data, i["fromId"], i["name"], "value.pkl"), "rb") as f:
-        ns[i["name"]] = pickle.load(f)
-try:
-    for block in spec["code"]:
-        exec(compile(block["source"], "<cell %d>" % block["cell"], "exec"), ns)
-except BaseException as e:
-    cell, line = None, None
-    for fs in traceback.extract_tb(e.__traceback__):
-        if fs.filename.startswith("<cell "):
-            cell, line = int(fs.filename[6:-1]), fs.lineno
-    traceback.print_exc()
-    sys.stderr.write("CHARD_ERROR " + json.dumps({"cell": cell, "line": line, "type": type(e).__name__, "message": str(e)}) + "\n")
-    sys.exit(1)
-os.makedirs(os.path.join(data, spec["stepId"]), exist_ok=True)
-for name in spec["outputs"]:
-    d = os.path.join(data, spec["stepId"], name)
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "value.pkl"), "wb") as f:
-        pickle.dump(ns[name], f)
-    with open(os.path.join(d, "manifest.json"), "w") as f:
-        json.dump({"name": name, "file": "value.pkl"}, f)
-if spec["metrics"]:
-    with open(os.path.join(data, spec["stepId"], "_metrics.json"), "w") as f:
-        json.dump({m: ns[m] for m in spec["metrics"]}, f)
+
+
+def main(argv):
+    run(json.load(open(argv[argv.index("--spec") + 1])))
+    return 0
+
+
+def run(spec):
+
+    data = spec["dataDir"]
+    os.chdir(spec["workdir"])
+    ns = {"__name__": "__main__"}
+    for name, p in spec["parameters"].items():
+        ns[name] = p["value"]
+    for i in spec["inputs"]:
+        with open(os.path.join(data, i["fromId"], i["name"], "value.pkl"), "rb") as f:
+            ns[i["name"]] = pickle.load(f)
+    try:
+        for block in spec["code"]:
+            exec(compile(block["source"], "<cell %d>" % block["cell"], "exec"), ns)
+    except BaseException as e:
+        cell, line = None, None
+        for fs in traceback.extract_tb(e.__traceback__):
+            if fs.filename.startswith("<cell "):
+                cell, line = int(fs.filename[6:-1]), fs.lineno
+        traceback.print_exc()
+        sys.stderr.write("CHARD_ERROR " + json.dumps({"cell": cell, "line": line, "type": type(e).__name__, "message": str(e)}) + "\n")
+        sys.exit(1)
+    os.makedirs(os.path.join(data, spec["stepId"]), exist_ok=True)
+    for name in spec["outputs"]:
+        d = os.path.join(data, spec["stepId"], name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "value.pkl"), "wb") as f:
+            pickle.dump(ns[name], f)
+        with open(os.path.join(d, "manifest.json"), "w") as f:
+            json.dump({"name": name, "file": "value.pkl"}, f)
+    if spec["metrics"]:
+        with open(os.path.join(data, spec["stepId"], "_metrics.json"), "w") as f:
+            json.dump({m: ns[m] for m in spec["metrics"]}, f)
 `;
 
 /** Wait until `predicate` holds (polling), or fail after `ms`. */
