@@ -48,5 +48,7 @@ if [ ! -f lib/src/cli/main.js ]; then
   npm run build >&2
 fi
 
+echo "run-example: npx chard analyze examples/churn/churn.ipynb" >&2
+npx chard analyze examples/churn/churn.ipynb
 echo "run-example: npx chard run examples/churn/churn.ipynb --python $PYTHON $*" >&2
 exec npx chard run examples/churn/churn.ipynb --python "$PYTHON" "$@"
