@@ -24,6 +24,7 @@ pipeline parameter to every step).
 """
 
 import argparse
+import builtins
 import hashlib
 import io
 import json
@@ -1408,7 +1409,7 @@ class Step(object):
         spec = self.spec
         module = types.ModuleType("__main__")
         namespace = module.__dict__
-        namespace["__builtins__"] = __builtins__
+        namespace["__builtins__"] = builtins
         sys.modules["__main__"] = module
         shell = Shell(namespace)
         namespace["get_ipython"] = lambda: shell
