@@ -6,18 +6,34 @@
 import { NotebookAnalyzer } from '../src/core/analyze.js';
 import type { INotebook, ICell } from '../src/core/notebook.js';
 
-/** A realistic-looking cell of about `lines` lines defining and using a few variables. */
+/**
+ * A cell of about `lines` lines in the style of data-science notebooks: comments and blank
+ * lines, pandas and numpy calls, a helper function, a loop, an f-string print, a magic.
+ */
 function cellSource(i: number, lines: number): string {
-  const out: string[] = [`# step ${i}: feature engineering`];
-  out.push(`frame_${i} = frame_${Math.max(0, i - 1)}.copy() if ${i} else load_table("t${i}.csv")`);
+  const prev = Math.max(0, i - 1);
+  const out: string[] = [`# Stage ${i}: features from the previous table`];
+  out.push(`frame_${i} = frame_${prev}.copy() if ${i} else load_table("t${i}.csv")`);
+  out.push('');
   out.push(`def transform_${i}(df, factor=${i % 7}):`);
-  out.push(`    cols = [c for c in df.columns if c.startswith("f")]`);
-  out.push(`    for c in cols:`);
-  out.push(`        df[c] = df[c] * factor + OFFSET`);
-  out.push(`    return df`);
-  while (out.length < lines - 3) {
-    const k = out.length;
-    out.push(`value_${i}_${k} = sum(x ** 2 for x in range(${k})) + len(frame_${i}) * ${k}`);
+  out.push('    """Scale the feature columns."""');
+  out.push('    cols = [c for c in df.columns if c.startswith("f")]');
+  out.push('    for c in cols:');
+  out.push('        df[c] = df[c] * factor + OFFSET');
+  out.push('    return df');
+  out.push('');
+  const body = [
+    (k: number) => `col_${k} = frame_${i}["f${k % 5}"].fillna(0)`,
+    (k: number) => `ratio_${k} = col_${k - 1 > 0 ? k - 1 : k} / (frame_${i}["total"] + 1)`,
+    (k: number) => `# check the distribution of f${k % 5}`,
+    (k: number) => `print(f"stage ${i}: {len(frame_${i})} rows, col ${k}")`,
+    () => '',
+    (k: number) => `mask_${k} = frame_${i}["label"] == ${k % 3}`,
+    (k: number) => `counts_${k} = frame_${i}[mask_${k}].groupby("g").size()`,
+    (k: number) => `arr_${k} = np.log1p(frame_${i}["f${k % 5}"].to_numpy())`
+  ];
+  for (let k = out.length; out.length < lines - 3; k++) {
+    out.push(body[k % body.length](k));
   }
   out.push(`frame_${i} = transform_${i}(frame_${i})`);
   out.push(`%time stats_${i} = {"mean": frame_${i}.mean(), "n": len(frame_${i})}`);
@@ -25,7 +41,7 @@ function cellSource(i: number, lines: number): string {
   return out.join('\n');
 }
 
-function makeNotebook(cells: number, linesPerCell: number): INotebook {
+export function makeNotebook(cells: number, linesPerCell: number): INotebook {
   const list: ICell[] = [
     {
       cellType: 'code',
@@ -56,6 +72,7 @@ function median(xs: number[]): number {
 export async function run(): Promise<void> {
   const nb = makeNotebook(2000, 20);
   const lines = nb.cells.reduce((n, c) => n + c.source.split('\n').length, 0);
+  const chars = nb.cells.reduce((n, c) => n + c.source.length, 0);
   let peak = process.memoryUsage().rss;
   const sample = (): void => {
     peak = Math.max(peak, process.memoryUsage().rss);
@@ -85,7 +102,9 @@ export async function run(): Promise<void> {
     editTimes.push(performance.now() - t0);
     sample();
   }
-  console.log(`analysis: ${nb.cells.length} cells, ${lines} lines, ${steps} steps`);
+  console.log(
+    `analysis: ${nb.cells.length} cells, ${lines} lines (${(chars / 1e6).toFixed(2)} MB, ${(chars / lines).toFixed(0)} characters a line), ${steps} steps`
+  );
   console.log(
     `  full analysis:            median ${median(fullTimes).toFixed(1)} ms (min ${Math.min(...fullTimes).toFixed(1)}, target <= 500 ms)`
   );
