@@ -17,7 +17,7 @@ import type {
   IStepResources
 } from './plan.js';
 import { parseCellTags, stepNameProblem } from './tags.js';
-import type { ICellTags } from './tags.js';
+import type { CellRole, ICellTags } from './tags.js';
 import { analyzeCell } from './python/scopes.js';
 import type { ICellAnalysis, IFunctionInfo } from './python/scopes.js';
 import { parseMetrics, parseParameters } from './python/literals.js';
@@ -41,6 +41,16 @@ interface IStepDraft extends IStepResources {
   cells: number[];
   prev: { name: string; cell: number }[];
 }
+
+/** The prelude and data blocks that untagged cells after them join. */
+type BlockKey = 'imports' | 'functions' | 'parameters' | 'metrics';
+
+const BLOCK_OF_ROLE: Partial<Record<CellRole, BlockKey>> = {
+  imports: 'imports',
+  functions: 'functions',
+  'pipeline-parameters': 'parameters',
+  'pipeline-metrics': 'metrics'
+};
 
 interface IGrouping {
   imports: number[];
@@ -97,22 +107,14 @@ export class NotebookAnalyzer {
       proposed: false
     };
     const byName = new Map<string, IStepDraft>();
-    type Current = IStepDraft | 'imports' | 'functions' | 'parameters' | 'metrics' | null;
-    let current: Current = null;
+    let current: IStepDraft | BlockKey | null = null;
     const orphans: number[] = [];
     cells.forEach((_cell, index) => {
       const t = tags[index];
       if (!t) {
         return; // markdown and raw cells
       }
-      for (const p of t.problems) {
-        diagnostics.push({
-          severity: 'error',
-          cell: index,
-          line: null,
-          message: `tag \`${p.tag}\`: ${p.message}`
-        });
-      }
+      reportTagProblems(t, index, diagnostics);
       if (t.stepNames.length > 1 && t.role === 'step') {
         diagnostics.push({
           severity: 'error',
@@ -121,21 +123,14 @@ export class NotebookAnalyzer {
           message: `the cell is tagged with ${t.stepNames.length} step names (${t.stepNames.join(', ')}); a cell belongs to one step`
         });
       }
+      const block = BLOCK_OF_ROLE[t.role];
+      if (block) {
+        grouping[block].push(index);
+        current = block;
+        return;
+      }
       switch (t.role) {
         case 'skip':
-          return;
-        case 'imports':
-        case 'functions':
-          grouping[t.role].push(index);
-          current = t.role;
-          return;
-        case 'pipeline-parameters':
-          grouping.parameters.push(index);
-          current = 'parameters';
-          return;
-        case 'pipeline-metrics':
-          grouping.metrics.push(index);
-          current = 'metrics';
           return;
         case 'step': {
           const name = t.step!;
@@ -159,15 +154,7 @@ export class NotebookAnalyzer {
           }
           let step = byName.get(name);
           if (!step) {
-            step = {
-              name,
-              cells: [],
-              prev: [],
-              limits: {},
-              labels: {},
-              annotations: {},
-              secrets: []
-            };
+            step = newDraft(name);
             byName.set(name, step);
             grouping.steps.push(step);
           }
@@ -235,7 +222,7 @@ export class NotebookAnalyzer {
     let title = 'setup';
     let section: IStepDraft | null = null;
     const used = new Set<string>();
-    let special: 'imports' | 'functions' | 'parameters' | 'metrics' | null = null;
+    let special: BlockKey | null = null;
     cells.forEach((cell, index) => {
       if (cell.cellType === 'markdown') {
         const heading = /^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$/m.exec(cell.source);
@@ -250,32 +237,15 @@ export class NotebookAnalyzer {
       if (!t || cell.source.trim() === '') {
         return;
       }
-      for (const p of t.problems) {
-        diagnostics.push({
-          severity: 'error',
-          cell: index,
-          line: null,
-          message: `tag \`${p.tag}\`: ${p.message}`
-        });
+      reportTagProblems(t, index, diagnostics);
+      if (t.role === 'skip') {
+        return;
       }
-      switch (t.role) {
-        case 'skip':
-          return;
-        case 'imports':
-        case 'functions':
-          grouping[t.role].push(index);
-          special = t.role;
-          return;
-        case 'pipeline-parameters':
-          grouping.parameters.push(index);
-          special = 'parameters';
-          return;
-        case 'pipeline-metrics':
-          grouping.metrics.push(index);
-          special = 'metrics';
-          return;
-        default:
-          break;
+      const block = BLOCK_OF_ROLE[t.role];
+      if (block) {
+        grouping[block].push(index);
+        special = block;
+        return;
       }
       if (special) {
         grouping[special].push(index);
@@ -287,15 +257,7 @@ export class NotebookAnalyzer {
       }
       if (!section) {
         const name = proposedStepName(title, used);
-        section = {
-          name,
-          cells: [],
-          prev: [],
-          limits: {},
-          labels: {},
-          annotations: {},
-          secrets: []
-        };
+        section = newDraft(name);
         grouping.steps.push(section);
       }
       section.cells.push(index);
@@ -625,6 +587,21 @@ export class NotebookAnalyzer {
 export namespace NotebookAnalyzer {
   /** Cell analyses kept between calls before the cache starts over. */
   export const CACHE_LIMIT = 50000;
+}
+
+function newDraft(name: string): IStepDraft {
+  return { name, cells: [], prev: [], limits: {}, labels: {}, annotations: {}, secrets: [] };
+}
+
+function reportTagProblems(t: ICellTags, cell: number, diagnostics: IDiagnostic[]): void {
+  for (const p of t.problems) {
+    diagnostics.push({
+      severity: 'error',
+      cell,
+      line: null,
+      message: `tag \`${p.tag}\`: ${p.message}`
+    });
+  }
 }
 
 function mergeResources(step: IStepDraft, t: ICellTags): void {
