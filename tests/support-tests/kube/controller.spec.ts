@@ -93,15 +93,18 @@ describe('fake cluster: Argo controller', () => {
       .templates[0].dag?.tasks ?? []) as Array<{ name: string }>;
     tasks[1].name = 'fit';
     (tasks[2] as { dependencies?: string[] }).dependencies = ['fit'];
+    // Every phase the Workflow went through (Pending lasts a few ms: polling could miss it).
     const phases: string[] = [];
-    await custom.createNamespacedCustomObject({ ...WF, namespace: cluster.namespace, body });
-    const done = await waitFor(async () => {
-      const s = await status(custom, cluster.namespace, 'titanic-ok');
-      if (s.phase && phases[phases.length - 1] !== s.phase) {
-        phases.push(s.phase);
+    const stop = cluster.observe(change => {
+      const wf = change.object as { metadata?: { name?: string }; status?: IWorkflowStatus };
+      const phase = wf.status?.phase;
+      if (wf.metadata?.name === 'titanic-ok' && phase && phases[phases.length - 1] !== phase) {
+        phases.push(phase);
       }
-      return s.phase === 'Succeeded' || s.phase === 'Failed' ? s : undefined;
-    }, 10000);
+    });
+    await custom.createNamespacedCustomObject({ ...WF, namespace: cluster.namespace, body });
+    const done = await untilDone(custom, cluster.namespace, 'titanic-ok');
+    stop();
     expect(phases[0]).toBe('Pending');
     expect(phases).toContain('Running');
     expect(done.phase).toBe('Succeeded');
@@ -263,6 +266,95 @@ describe('fake cluster: Argo controller', () => {
     const done = await untilDone(custom, cluster.namespace, 'mounts-restored');
     // failSteps: ['train'] applies to this cluster; the first step ran with the volume mounted.
     expect(podNodes(done).find(n => n.displayName === 'load')?.phase).toBe('Succeeded');
+  });
+
+  it('starts no step of a suspended Workflow until spec.suspend is patched to false', async () => {
+    const starts: string[] = [];
+    const stop = cluster.observe(change => {
+      const meta = change.object.metadata as { name?: string; labels?: Record<string, string> };
+      if (
+        change.resource === '/pods' &&
+        change.type === 'ADDED' &&
+        meta.labels?.['workflows.argoproj.io/workflow'] === 'held'
+      ) {
+        starts.push(meta.name ?? '');
+      }
+    });
+    try {
+      await custom.createNamespacedCustomObject({
+        ...WF,
+        namespace: cluster.namespace,
+        body: workflow('held', { suspend: true })
+      });
+      await waitFor(async () =>
+        (await status(custom, cluster.namespace, 'held')).phase === 'Running' ? true : undefined
+      );
+      // Many controller ticks (stepDelayMs 30) later, still nothing has started.
+      await new Promise(resolve => setTimeout(resolve, 300));
+      const held = await status(custom, cluster.namespace, 'held');
+      expect(held.phase).toBe('Running');
+      expect(podNodes(held)).toEqual([]);
+      expect(starts).toEqual([]);
+
+      await custom.patchNamespacedCustomObject(
+        { ...WF, namespace: cluster.namespace, name: 'held', body: { spec: { suspend: false } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+      );
+      const done = await untilDone(custom, cluster.namespace, 'held');
+      // failSteps: ['train'] applies to this cluster: load ran once resumed.
+      expect(podNodes(done).find(n => n.displayName === 'load')?.phase).toBe('Succeeded');
+      expect(starts).toContain(argoPodName('held', 'load', 'held.load'));
+    } finally {
+      stop();
+    }
+  });
+
+  it('creates the PVCs of volumeClaimTemplates, owned by the Workflow, and runs no step before a restored one is bound', async () => {
+    await core.createNamespacedPersistentVolumeClaim({
+      namespace: cluster.namespace,
+      body: pvc('source-ws', '2Gi')
+    });
+    await custom.createNamespacedCustomObject({
+      ...WF,
+      namespace: cluster.namespace,
+      body: workflow('from-snap', { restored: { snapshot: 'late-snap', size: '2Gi' } })
+    });
+    const waiting = await waitFor(async () => {
+      const s = await status(custom, cluster.namespace, 'from-snap');
+      return podNodes(s).find(n => n.message?.includes('unbound immediate PersistentVolumeClaims'));
+    });
+    expect(waiting).toMatchObject({ displayName: 'load', phase: 'Pending' });
+    const claim = await core.readNamespacedPersistentVolumeClaim({
+      name: 'from-snap-workspace',
+      namespace: cluster.namespace
+    });
+    expect(claim.status?.phase).toBe('Pending');
+    expect(claim.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'Workflow',
+      name: 'from-snap'
+    });
+    expect(claim.spec?.dataSource).toMatchObject({ kind: 'VolumeSnapshot', name: 'late-snap' });
+
+    // The snapshot appears, becomes ready, the claim is bound, the steps run.
+    await custom.createNamespacedCustomObject({
+      ...VS,
+      namespace: cluster.namespace,
+      body: volumeSnapshot('late-snap', 'source-ws')
+    });
+    const done = await untilDone(custom, cluster.namespace, 'from-snap');
+    expect(podNodes(done).find(n => n.displayName === 'load')?.phase).toBe('Succeeded');
+    const pod = (
+      await core.listNamespacedPod({
+        namespace: cluster.namespace,
+        labelSelector: 'workflows.argoproj.io/workflow=from-snap'
+      })
+    ).items[0];
+    expect(pod.spec?.volumes).toContainEqual(
+      expect.objectContaining({
+        name: 'workspace',
+        persistentVolumeClaim: { claimName: 'from-snap-workspace' }
+      })
+    );
   });
 
   it('keeps a step Pending while the PVC it mounts does not exist', async () => {

@@ -14,12 +14,22 @@ export interface IManifest {
   [k: string]: unknown;
 }
 
-/** A three-step DAG (load -> train -> evaluate) whose steps mount `claim` at /home/jovyan. */
+/**
+ * A three-step DAG (load -> train -> evaluate) whose steps mount at /home/jovyan the PVC `claim`,
+ * or a PVC `restored` from a VolumeSnapshot (a volumeClaimTemplate named `workspace`, as Chard
+ * compiles a snapshotted workspace); `suspend` creates it suspended.
+ */
 export function workflow(
   name: string,
-  options: { claim?: string; labels?: Record<string, string> } = {}
+  options: {
+    claim?: string;
+    restored?: { snapshot: string; size: string };
+    suspend?: boolean;
+    labels?: Record<string, string>;
+  } = {}
 ): IManifest {
-  const mounts = options.claim ? [{ name: 'workspace', mountPath: '/home/jovyan' }] : [];
+  const mounts =
+    options.claim || options.restored ? [{ name: 'workspace', mountPath: '/home/jovyan' }] : [];
   const step = (stepName: string): Record<string, unknown> => ({
     name: stepName,
     container: {
@@ -40,6 +50,14 @@ export function workflow(
       volumes: options.claim
         ? [{ name: 'workspace', persistentVolumeClaim: { claimName: options.claim } }]
         : [],
+      ...(options.restored
+        ? {
+            volumeClaimTemplates: [
+              pvc('workspace', options.restored.size, { name: options.restored.snapshot })
+            ]
+          }
+        : {}),
+      ...(options.suspend ? { suspend: true } : {}),
       templates: [
         {
           name: 'pipeline',

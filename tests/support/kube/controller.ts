@@ -2,8 +2,9 @@
  * A small controller that plays, inside the tests, the parts of a cluster Chard depends on:
  * - Argo's workflow controller: Workflow Pending -> Running -> Succeeded/Failed, status.nodes per DAG
  *   task in dependency order, one Pod per step (named as Argo names them) with logs, failFast on a
- *   failed step (descendants Omitted), `spec.shutdown: Terminate|Stop`, invalid-spec failures, and
- *   steps waiting (Pending) while a PVC they mount does not exist or is not bound;
+ *   failed step (descendants Omitted), `spec.shutdown: Terminate|Stop`, `spec.suspend` (no step
+ *   starts while it is true), invalid-spec failures, the volumeClaimTemplates' PVCs, and steps
+ *   waiting (Pending) while a PVC they mount does not exist or is not bound;
  * - the CSI snapshot controller: VolumeSnapshot -> readyToUse with restoreSize = the source PVC's size;
  * - the PVC binder/provisioner: PVC (also one restored from a VolumeSnapshot dataSource) -> Bound.
  * Every status write goes through the store, so watchers see it.
@@ -342,6 +343,7 @@ export class Controller {
     }
     const spec = obj(wf.spec);
     const shutdown = str(spec.shutdown);
+    const suspended = spec.suspend === true;
     if (phase === 'Pending') {
       if (now - (this._pendingSince.get(uid) ?? 0) < Math.min(20, this._stepDelay)) {
         return;
@@ -354,6 +356,12 @@ export class Controller {
       }
       nextStatus.phase = 'Running';
       nextStatus.nodes = {};
+    }
+    // Argo creates the volumeClaimTemplates' PVCs once the workflow runs (also while suspended),
+    // before any step: `<workflow>-<template name>`, owned by the workflow.
+    if (shutdown === '' && this._createClaims(wf, nextStatus)) {
+      this._write(wfType, wf, next);
+      return;
     }
     const name = nameOf(wf);
     const tasks = this._tasks(wf);
@@ -417,8 +425,9 @@ export class Controller {
       }
     }
 
+    // A suspended workflow starts no new step (running ones go on); resuming starts them.
     const failed = tasks.filter(t => ['Failed', 'Error'].includes(phaseOf(t)));
-    if (failed.length === 0) {
+    if (failed.length === 0 && !suspended) {
       for (const t of tasks) {
         if (
           phaseOf(t) === '' &&
@@ -578,13 +587,75 @@ export class Controller {
     return undefined;
   }
 
+  /** The volumes a step's pod gets: the workflow's, the template's, the created claims. */
+  private _volumes(wf: JsonObject, template: JsonObject): unknown[] {
+    return [
+      ...arr(obj(wf.spec).volumes),
+      ...arr(template.volumes),
+      ...arr(obj(wf.status).persistentVolumeClaims)
+    ];
+  }
+
+  /**
+   * Create the PVCs of `spec.volumeClaimTemplates` not created yet and list them in
+   * `status.persistentVolumeClaims` (as Argo's createPVCs). True when the status changed.
+   */
+  private _createClaims(wf: JsonObject, status: JsonObject): boolean {
+    const templates = arr(obj(wf.spec).volumeClaimTemplates).map(obj);
+    const created = arr(status.persistentVolumeClaims);
+    const pvcType = this._type(PVCS);
+    if (!pvcType || templates.length === created.length) {
+      return false;
+    }
+    const name = nameOf(wf);
+    const ns = namespaceOf(wf);
+    status.persistentVolumeClaims = templates.map(template => {
+      const ref = str(metadataOf(template).name);
+      const claim = `${name}-${ref}`;
+      if (!this._store.get(pvcType, ns, claim)) {
+        const meta = metadataOf(clone(template));
+        this._store.create(pvcType, {
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          metadata: {
+            ...meta,
+            name: claim,
+            namespace: ns,
+            labels: { ...obj(meta.labels), 'workflows.argoproj.io/workflow': name },
+            ownerReferences: [
+              {
+                apiVersion: 'argoproj.io/v1alpha1',
+                kind: 'Workflow',
+                name,
+                uid: uidOf(wf),
+                controller: true,
+                blockOwnerDeletion: true
+              }
+            ]
+          },
+          spec: clone(obj(template.spec)),
+          // Without the binder (`snapshots` off) storage is not modelled: claims are born Bound.
+          status: { phase: this._o.snapshots ? 'Pending' : 'Bound' }
+        });
+      }
+      return { name: ref, persistentVolumeClaim: { claimName: claim } };
+    });
+    return true;
+  }
+
   /** Why a step's pod cannot start yet (a mounted PVC missing or unbound), or undefined. */
   private _blockedBy(wf: JsonObject, t: ITask): string | undefined {
     const template = this._template(wf, t.template) ?? {};
     const container = obj(template.container ?? template.script);
     const mounted = arr(container.volumeMounts).map(m => str(obj(m).name));
-    const volumes = [...arr(template.volumes), ...arr(obj(wf.spec).volumes)].map(obj);
+    const volumes = this._volumes(wf, template).map(obj);
+    const claimTemplates = arr(obj(wf.spec).volumeClaimTemplates).map(c =>
+      str(metadataOf(obj(c)).name)
+    );
     for (const mount of mounted) {
+      if (claimTemplates.includes(mount) && !volumes.some(v => v.name === mount)) {
+        return `volume claim template "${mount}" has no PVC yet`;
+      }
       const volume = volumes.find(v => v.name === mount);
       const claim = str(obj(volume?.persistentVolumeClaim).claimName);
       if (claim === '') {
@@ -697,7 +768,7 @@ export class Controller {
       main.image = 'busybox';
     }
     const podName = t.nodeName === name ? name : argoPodName(name, t.template, t.nodeName);
-    const volumes = [...arr(obj(wf.spec).volumes), ...arr(template.volumes)];
+    const volumes = this._volumes(wf, template);
     const pod: JsonObject = {
       apiVersion: 'v1',
       kind: 'Pod',

@@ -53,6 +53,14 @@ export interface IFakeClusterOptions {
   controller?: IControllerOptions;
 }
 
+/** One change of the store, as `observe` reports it. */
+export interface IChange {
+  rv: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  resource: string;
+  object: JsonObject;
+}
+
 export interface IPodLogs {
   set(pod: string, container: string, text: string, namespace?: string): void;
   append(pod: string, container: string, text: string, namespace?: string): void;
@@ -93,6 +101,11 @@ export interface IFakeCluster {
   podLogs: IPodLogs;
   /** The latest resourceVersion. */
   resourceVersion(): string;
+  /**
+   * Call `listener` synchronously with every change from now on, in resourceVersion order
+   * (`resource` is `group/plural`, core group ''); returns the unsubscribe function.
+   */
+  observe(listener: (change: IChange) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -245,6 +258,8 @@ export async function startFakeCluster(options: IFakeClusterOptions = {}): Promi
     faults: faultApi,
     podLogs,
     resourceVersion: () => String(store.resourceVersion),
+    observe: listener =>
+      store.subscribe(e => listener({ rv: e.rv, type: e.type, resource: e.key, object: e.object })),
     close: async () => {
       controller?.stop();
       await server.close();
