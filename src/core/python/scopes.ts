@@ -69,7 +69,9 @@ const PURE_METHODS: ReadonlySet<string> = new Set(
     'asfreq between_time cut qcut tz_localize tz_convert strftime total_seconds __len__ __repr__ ' +
     '__str__ __getitem__ __contains__ __iter__ issubset issuperset isdisjoint union intersection ' +
     'difference symmetric_difference most_common elements exists is_file is_dir glob rglob ' +
-    'read read_text read_bytes readline readlines'
+    'read read_text read_bytes readline readlines assign pipe quantile rank first last nth ' +
+    'reindex set_axis droplevel add_prefix add_suffix combine_first align nunique tolist ' +
+    'to_datetime to_timedelta describe'
   ).split(' ')
 );
 
@@ -792,10 +794,27 @@ class Walker {
     return fn.effects;
   }
 
-  private _function(node: SyntaxNode, scope: Scope, decorators: SyntaxNode[]): void {
+  /** `@name.attr(args)`: reads `name` (not the attribute names) and the arguments. */
+  private _decorators(decorators: SyntaxNode[], scope: Scope): void {
     for (const d of decorators) {
-      this.statements(d, scope);
+      let first = true;
+      for (let c = d.firstChild; c; c = c.nextSibling) {
+        if (c.name === 'VariableName') {
+          if (first) {
+            scope.load(this._name(c));
+          }
+          first = false;
+        } else if (c.name === 'ArgList') {
+          this._args(c, scope);
+        } else if (c.type.isError) {
+          this._syntaxError(c);
+        }
+      }
     }
+  }
+
+  private _function(node: SyntaxNode, scope: Scope, decorators: SyntaxNode[]): void {
+    this._decorators(decorators, scope);
     const kids = Private.children(node);
     const nameNode = kids.find(c => c.name === 'VariableName');
     const params = this._params(
@@ -836,9 +855,7 @@ class Walker {
   }
 
   private _class(node: SyntaxNode, scope: Scope, decorators: SyntaxNode[]): void {
-    for (const d of decorators) {
-      this.statements(d, scope);
-    }
+    this._decorators(decorators, scope);
     const kids = Private.children(node);
     const nameNode = kids.find(c => c.name === 'VariableName');
     const args = kids.find(c => c.name === 'ArgList');
@@ -862,7 +879,7 @@ class Walker {
     const decorators = kids.filter(c => c.name === 'Decorator');
     const def = kids.find(c => c.name === 'FunctionDefinition' || c.name === 'ClassDefinition');
     if (!def) {
-      decorators.forEach(d => this.statements(d, scope));
+      this._decorators(decorators, scope);
       return;
     }
     if (def.name === 'FunctionDefinition') {

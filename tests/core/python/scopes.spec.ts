@@ -62,6 +62,36 @@ describe('names a cell reads before defining them', () => {
     expect(io('model = Model(alpha=a, verbose=True)').reads).toEqual(['Model', 'a']);
   });
 
+  it('reads a dotted decorator by its first name only, with its arguments', () => {
+    expect(io('@app.route("/x", methods=M)\ndef h():\n    return body').reads).toEqual([
+      'M',
+      'app'
+    ]);
+  });
+
+  it('reads names inside f-strings, format specs included', () => {
+    expect(io('print(f"{name}: {value:.{prec}f}")').reads).toEqual([
+      'name',
+      'prec',
+      'print',
+      'value'
+    ]);
+  });
+
+  it('keeps a nested function reading its enclosing function locals out of the globals', () => {
+    const a = io(
+      'def outer():\n    a = 1\n    def inner():\n        nonlocal a\n        a += b\n    inner()\n    return a\nr = outer()'
+    );
+    expect(a.reads).toEqual(['b']);
+  });
+
+  it('keeps functions defined with async def deferred, and reads top-level await', () => {
+    expect(
+      io('async def go():\n    async with sess as s:\n        return await s.get(u)').reads
+    ).toEqual([]);
+    expect(io('res = await fetch(url)').reads).toEqual(['fetch', 'url']);
+  });
+
   it('keeps function locals and parameters out, but reads defaults and decorators', () => {
     const a = analyzeCell('@cache\ndef f(a, b=B):\n    c = a + b\n    return c + G');
     expect([...a.reads].sort()).toEqual(['B', 'cache']);
@@ -105,6 +135,7 @@ describe('mutation in place', () => {
   it('counts method calls, but not known read-only ones', () => {
     expect(io('xs.append(1)\nmodel.fit(X, y)').mutates).toEqual(['model', 'xs']);
     expect(io('print(df.head())\nm = df.mean()\np = model.predict(X)').mutates).toEqual([]);
+    expect(io('df2 = df.assign(**{c: df[c] * 2 for c in cols})').mutates).toEqual([]);
   });
 
   it('counts inplace=True even on otherwise read-only methods', () => {
