@@ -1,8 +1,10 @@
 /** When snapshots cannot be had, the message names the cause and offers the alternatives. */
+import { followWorkflow } from '../../../src/server/kube/monitor.js';
 import { SnapshotError } from '../../../src/server/kube/snapshot.js';
 import { submitWorkflow } from '../../../src/server/kube/submit.js';
 import { WorkspaceError } from '../../../src/server/kube/workspace.js';
-import type { IFakeCluster, IFakeClusterOptions } from '../../support/kube/index.js';
+import type { IChange, IFakeCluster, IFakeClusterOptions } from '../../support/kube/index.js';
+import { waitFor } from '../../support/kube/index.js';
 import { clientFor, compile, startCluster, trainingPlan, TRAINING } from './helpers.js';
 
 describe('workspace snapshots that cannot be had', () => {
@@ -107,5 +109,94 @@ describe('workspace snapshots that cannot be had', () => {
     const error = await attempt({}, { mode: 'live' });
     expect(error).toBeInstanceOf(WorkspaceError);
     expect((error as Error).message).toMatch(/only ReadOnlyMany or ReadWriteMany/);
+  });
+});
+
+describe('no step starts before the workspace snapshot is ready to use', () => {
+  let cluster: IFakeCluster;
+  afterEach(async () => {
+    await cluster?.close();
+  });
+
+  /** Every change to the cluster, in resourceVersion order, from now on. */
+  function record(c: IFakeCluster): IChange[] {
+    const changes: IChange[] = [];
+    c.observe(change => changes.push(change));
+    return changes;
+  }
+
+  const isPod = (c: IChange): boolean => c.resource === '/pods' && c.type === 'ADDED';
+  const isWorkflow = (c: IChange): boolean => c.resource === 'argoproj.io/workflows';
+  const statusOf = (c: IChange) =>
+    (c.object.status ?? {}) as {
+      phase?: string;
+      message?: string;
+      readyToUse?: boolean;
+      nodes?: Record<string, { type?: string }>;
+    };
+  const podNodes = (c: IChange): unknown[] =>
+    Object.values(statusOf(c).nodes ?? {}).filter(n => n.type === 'Pod');
+
+  it('a slow snapshot: the Workflow stays suspended and no pod exists until readyToUse', async () => {
+    cluster = await startCluster({
+      controller: { argo: true, snapshots: true, stepDelayMs: 20, snapshotReadyDelayMs: 400 }
+    });
+    const changes = record(cluster);
+    const client = clientFor(cluster);
+    const submitted = await submitWorkflow({
+      client,
+      plan: trainingPlan(),
+      notebook: TRAINING,
+      compile,
+      workspace: [{ pvc: 'workspace', mountPath: '/home/jovyan' }],
+      mode: 'snapshot',
+      snapshotTimeoutMs: 5000,
+      snapshotPollMs: 20
+    });
+    const final = await followWorkflow(client, submitted.record, { idleMs: 2000 });
+    expect(final.status).toBe('succeeded');
+
+    const ready = changes.find(
+      c =>
+        c.resource === 'snapshot.storage.k8s.io/volumesnapshots' && statusOf(c).readyToUse === true
+    );
+    expect(ready).toBeDefined();
+    const readyRv = ready!.rv;
+    const pods = changes.filter(isPod);
+    expect(pods.length).toBe(final.steps.length);
+    expect(pods.every(c => c.rv > readyRv)).toBe(true);
+    const workflows = changes.filter(isWorkflow);
+    // While the snapshot was not ready the Workflow existed, suspended, and ran no step ...
+    const before = workflows.filter(c => c.rv < readyRv);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every(c => (c.object.spec as { suspend?: boolean }).suspend === true)).toBe(true);
+    expect(before.every(c => podNodes(c).length === 0)).toBe(true);
+    // ... and the first step started after it was.
+    const firstStep = workflows.find(c => podNodes(c).length > 0);
+    expect(firstStep!.rv).toBeGreaterThan(readyRv);
+  });
+
+  it('a snapshot that fails: the Workflow is stopped and no step ever runs', async () => {
+    cluster = await startCluster({ snapshotClasses: [] });
+    const changes = record(cluster);
+    const client = clientFor(cluster);
+    await expect(
+      submitWorkflow({
+        client,
+        plan: trainingPlan(),
+        notebook: TRAINING,
+        compile,
+        workspace: [{ pvc: 'workspace', mountPath: '/home/jovyan' }],
+        mode: 'snapshot',
+        snapshotTimeoutMs: 5000,
+        snapshotPollMs: 20
+      })
+    ).rejects.toThrow(SnapshotError);
+    const ended = await waitFor(() =>
+      changes.find(c => isWorkflow(c) && statusOf(c).phase === 'Failed')
+    );
+    expect(statusOf(ended).message).toBe("Stopped with strategy 'Terminate'");
+    expect(changes.filter(isPod)).toEqual([]);
+    expect(changes.filter(isWorkflow).every(c => podNodes(c).length === 0)).toBe(true);
   });
 });

@@ -105,20 +105,4 @@ export function volumeSnapshot(name: string, claim: string, className?: string):
   };
 }
 
-/** Poll `probe` until it returns a value (not undefined) or `timeoutMs` passes. */
-export async function waitFor<T>(
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 5000
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`condition not met within ${timeoutMs} ms`);
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
+export { waitFor } from '../../support/kube/index.js';
