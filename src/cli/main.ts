@@ -1,4 +1,5 @@
 /** The `chard` command: dispatches to one module per command. */
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeCommand } from './analyze.js';
 import { clusterCancelCommand, clusterLogsCommand, clusterRunsCommand } from './cluster.js';
@@ -7,7 +8,7 @@ import { cancelCommand, logsCommand, runsCommand } from './local.js';
 import { CommandError } from './notebookfile.js';
 import { runCommand } from './run.js';
 import { submitCommand } from './submit.js';
-import { resolveRun } from '../server/local/records.js';
+import { RunRecordStore } from '../server/kube/record.js';
 
 export const USAGE = `usage: chard COMMAND [ARGS]
 
@@ -29,7 +30,7 @@ const CLUSTER_FLAG = /^(--cluster|--namespace|-n|--context|--kubeconfig)(=.*)?$/
 
 /**
  * `runs`, `logs` and `cancel` serve local and cluster runs: `--cluster` (or a cluster option)
- * picks the cluster; otherwise a run id is looked up in the local records, whose backend decides.
+ * picks the cluster; so does a run id recorded as a cluster run in `.chard/runs` here.
  */
 function routed(local: Command, cluster: Command, needsRun: boolean): Command {
   return async argv => {
@@ -39,18 +40,22 @@ function routed(local: Command, cluster: Command, needsRun: boolean): Command {
     if (needsRun) {
       const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
       const run = positionals[0];
-      if (typeof run === 'string') {
-        const backend = await resolveRun(run, process.cwd()).then(
-          entry => entry.record.backend,
-          () => null
-        );
-        if (backend === 'argo' || backend === 'kfp') {
-          return cluster(argv);
-        }
+      if (typeof run === 'string' && isClusterRun(run)) {
+        return cluster(argv);
       }
     }
     return local(argv);
   };
+}
+
+/** Is `run` a cluster run recorded where the cluster commands keep them (`.chard` here)? */
+function isClusterRun(run: string): boolean {
+  try {
+    const backend = new RunRecordStore(path.resolve('.chard')).readRecord(run)?.backend;
+    return backend === 'argo' || backend === 'kfp';
+  } catch {
+    return false; // not a cluster run id, or no readable record: the local commands explain
+  }
 }
 
 const COMMANDS: Record<string, Command> = {
