@@ -41,8 +41,17 @@ export interface IRunRecord {
   parameters: Record<string, number | string | boolean>;
   steps: IStepRecord[];
   message: string | null;
+  /** Local runs: the runner's process id and each running step's (by step name). */
+  pids?: { runner: number; steps: Record<string, number> };
   /** Cluster runs: namespace, Workflow name, KFP run id ... */
-  cluster?: { namespace?: string; workflow?: string; kfpRunId?: string; context?: string };
+  cluster?: {
+    namespace?: string;
+    workflow?: string;
+    kfpRunId?: string;
+    /** The Kubeflow Pipelines API the run was submitted to (no credentials). */
+    kfpEndpoint?: string;
+    context?: string;
+  };
 }
 
 /** One line of `--json` output (newline-delimited JSON events), for tools and the UI. */

@@ -10,6 +10,7 @@ import type { IPlan } from '../../src/core/plan.js';
 import { isProcessAlive } from '../../src/server/local/processes.js';
 import { notebookJson, waitFor } from '../server/local/support.js';
 import { chard, events, PYTHON, ROOT, startChard, storedValues, straightRun } from './support.js';
+import type { IRunningChard } from './support.js';
 
 import { jest } from '@jest/globals';
 
@@ -195,7 +196,7 @@ describe('chard run', () => {
       ],
       { 'input.txt': 'original' }
     );
-    const child = startChard([
+    const run = startChard([
       'run',
       notebook,
       '--python',
@@ -204,25 +205,27 @@ describe('chard run', () => {
       '--param',
       `NOTE=${hostileValue}`
     ]);
-    let out = '';
-    child.stdout.on('data', d => (out += String(d)));
-    const exited = new Promise<number | null>(r => child.on('close', code => r(code)));
-    await waitFor(() => out.includes('"step-started"'));
+    await waitFor(() => run.stdout().includes('"step-started"'));
     fs.writeFileSync(path.join(dir, 'input.txt'), 'changed');
-    expect(await exited).toBe(0);
+    expect(await run.exited).toBe(0);
+    const lines = events(run.stdout());
     const metric = (name: string) =>
-      events(out).find(e => e.event === 'metric' && e.name === name)?.value;
+      lines.find(e => e.event === 'metric' && e.name === name)?.value;
     expect(metric('text')).toBe('original');
     expect(metric('echo')).toBe(hostileValue);
-    expect(events(out).find(e => e.event === 'step-finished')?.step).toBe(hostileStep);
+    expect(lines.find(e => e.event === 'step-finished')?.step).toBe(hostileStep);
     expect(fs.existsSync(marker)).toBe(false);
   });
 
+  /**
+   * `chard run` of two parallel steps that run for ten minutes, one with a helper process of its
+   * own, and a third step after them; returns once both are running, with every process id:
+   * the steps', the helper's and the runner's.
+   */
   async function startLongRun(): Promise<{
-    child: ReturnType<typeof startChard>;
+    run: IRunningChard;
     id: string;
     pids: number[];
-    exited: Promise<number | null>;
     notebook: string;
   }> {
     const dir = tempDir();
@@ -239,7 +242,7 @@ describe('chard run', () => {
       { tags: ['step:other'], source: 'time.sleep(600)\nother = 2' },
       { tags: ['step:after', 'prev:serve', 'prev:other'], source: 'print(state, other)' }
     ]);
-    const child = startChard([
+    const run = startChard([
       'run',
       notebook,
       '--python',
@@ -250,37 +253,34 @@ describe('chard run', () => {
       '--grace',
       '1'
     ]);
-    let out = '';
-    child.stdout.on('data', d => (out += String(d)));
-    const exited = new Promise<number | null>(r => child.on('close', code => r(code)));
-    await waitFor(
-      () =>
+    const recordFile = (id: string) => path.join(runDir(notebook, id), 'run.json');
+    const started = () => events(run.stdout()).find(e => e.event === 'run-started');
+    await waitFor(() => {
+      const id = started()?.run;
+      return (
         fs.existsSync(pidFile) &&
         fs.readFileSync(pidFile, 'utf8').includes(' ') &&
-        out.split('"step-started"').length === 3,
-      30000
-    );
-    const id = (events(out)[1] as { run: string }).run;
-    const record = readJson<IRunRecord>(path.join(runDir(notebook, id), 'run.json'));
+        typeof id === 'string' &&
+        Object.keys(readJson<IRunRecord>(recordFile(id)).pids?.steps ?? {}).length === 2
+      );
+    }, 30000);
+    const id = started()!.run as string;
+    const record = readJson<IRunRecord>(recordFile(id));
     expect(record.status).toBe('running');
-    const stepPids = Object.values(
-      readJson<{ steps: Record<string, { pid: number }> }>(
-        path.join(runDir(notebook, id), 'pids.json')
-      ).steps
-    ).map(p => p.pid);
-    const pids = [
-      ...fs.readFileSync(pidFile, 'utf8').split(' ').map(Number),
-      ...stepPids,
-      child.pid!
-    ];
-    expect(pids.every(pid => isProcessAlive(pid))).toBe(true);
-    return { child, id, pids: [...new Set(pids)], exited, notebook };
+    // run.json names the runner and the running steps' processes
+    expect(record.pids!.runner).toBe(run.child.pid);
+    expect(Object.keys(record.pids!.steps).sort()).toEqual(['other', 'serve']);
+    const [servePid, helperPid] = fs.readFileSync(pidFile, 'utf8').split(' ').map(Number);
+    expect(record.pids!.steps.serve).toBe(servePid);
+    const pids = [servePid, helperPid, record.pids!.steps.other, run.child.pid!];
+    expect(pids.map(pid => [pid, isProcessAlive(pid)])).toEqual(pids.map(pid => [pid, true]));
+    return { run, id, pids, notebook };
   }
 
   it('Ctrl-C stops every step process and records the run as cancelled', async () => {
-    const { child, id, pids, exited, notebook } = await startLongRun();
-    child.kill('SIGINT');
-    expect(await exited).toBe(1);
+    const { run, id, pids, notebook } = await startLongRun();
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(1);
     for (const pid of pids) {
       expect([pid, isProcessAlive(pid)]).toEqual([pid, false]);
     }
@@ -292,13 +292,81 @@ describe('chard run', () => {
   });
 
   it('chard cancel RUN stops the run from another terminal and leaves no process behind', async () => {
-    const { id, pids, exited, notebook } = await startLongRun();
+    const { run, id, pids, notebook } = await startLongRun();
     const cancel = await chard(['cancel', id, '--grace', '1'], path.dirname(notebook));
     expect(cancel.stdout.trim()).toBe(`run ${id} cancelled`);
     expect(cancel.code).toBe(0);
-    expect(await exited).toBe(1);
+    expect(await run.exited).toBe(1);
     for (const pid of pids) {
       expect([pid, isProcessAlive(pid)]).toEqual([pid, false]);
     }
+  });
+  it('a runner killed with SIGKILL takes its steps and what they started with it', async () => {
+    const { run, id, pids, notebook } = await startLongRun();
+    run.child.kill('SIGKILL');
+    await run.exited;
+    // the steps, the helper one started, and the runner: all gone within a few seconds
+    await waitFor(() => pids.every(pid => !isProcessAlive(pid)), 5000).catch(() => undefined);
+    expect(pids.map(pid => [pid, isProcessAlive(pid)])).toEqual(pids.map(pid => [pid, false]));
+    // the record still says running: `chard runs` and `chard logs --follow` see it interrupted
+    const cwd = path.dirname(notebook);
+    expect((await chard(['runs'], cwd)).stdout).toMatch(new RegExp(`${id}\\s+flow\\s+interrupted`));
+    const follow = await chard(['logs', id, '--follow'], cwd);
+    expect(follow.code).toBe(0);
+    expect(follow.stderr).toBe(
+      `chard: the runner of run ${id} is gone (interrupted); no more output\n`
+    );
+  });
+});
+
+describe('chard logs', () => {
+  it("--follow streams a running run's logs and ends when the run ends", async () => {
+    const dir = tempDir();
+    const gate = path.join(dir, 'go');
+    const notebook = writeNb(dir, [
+      { tags: ['imports'], source: 'import os, time' },
+      {
+        tags: ['step:tick'],
+        source:
+          'print("tick 1", flush=True)\n' +
+          `while not os.path.exists(${JSON.stringify(gate)}):\n    time.sleep(0.05)\n` +
+          'print("tick 2 é", flush=True)\nticks = 2'
+      },
+      { tags: ['step:tock', 'prev:tick'], source: 'print("tock", ticks)' }
+    ]);
+    const run = startChard(['run', notebook, '--python', PYTHON, '--json']);
+    await waitFor(() => run.stdout().includes('tick 1'), 30000);
+    const id = events(run.stdout())[1].run as string;
+    const cwd = path.dirname(notebook);
+    const all = startChard(['logs', id, '--follow'], cwd);
+    const one = startChard(['logs', id, 'tick', '-f'], cwd);
+    await waitFor(() => all.stdout().includes('tick 1') && one.stdout().includes('tick 1'));
+    // the run goes on while they follow it: what comes later streams in
+    expect(
+      await Promise.race([all.exited, new Promise(r => setTimeout(() => r('following'), 500))])
+    ).toBe('following');
+    fs.writeFileSync(gate, '');
+    expect(await run.exited).toBe(0);
+    expect(await all.exited).toBe(0);
+    expect(await one.exited).toBe(0);
+    // (the runtime's own notes, `chard: saved ...`, are in the logs too)
+    const mine = (text: string) => text.split('\n').filter(l => !/^(\w+ \| )?chard: /.test(l));
+    expect(mine(all.stdout())).toEqual(['tick | tick 1', 'tick | tick 2 é', 'tock | tock 2', '']);
+    expect(mine(one.stdout())).toEqual(['tick 1', 'tick 2 é', '']);
+    // after the run, the same command prints everything at once
+    expect((await chard(['logs', id, '--follow'], cwd)).stdout).toBe(all.stdout());
+  });
+
+  it('runs, logs and cancel print their usage with --help', async () => {
+    for (const command of ['runs', 'logs', 'cancel']) {
+      const result = await chard([command, '--help']);
+      expect([command, result.code, result.stderr]).toEqual([command, 0, '']);
+      expect(result.stdout).toMatch(new RegExp(`^usage: chard ${command} `));
+    }
+    const logs = await chard(['logs', '--help']);
+    expect(logs.stdout).toContain('-f, --follow');
+    const wrong = await chard(['logs']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('usage: chard logs RUN [STEP] [--follow]');
   });
 });

@@ -30,9 +30,28 @@ export function chard(args: string[], cwd = ROOT): Promise<ICliResult> {
   });
 }
 
-/** Start `chard ARGS` and keep it running (for cancellation tests). */
-export function startChard(args: string[], cwd = ROOT): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+export interface IRunningChard {
+  child: ChildProcessWithoutNullStreams;
+  /** Everything written on stdout so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code when the command has ended. */
+  exited: Promise<number | null>;
+}
+
+/** Start `chard ARGS` and keep it running (for cancellation and `--follow` tests). */
+export function startChard(args: string[], cwd = ROOT): IRunningChard {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', d => (stdout += String(d)));
+  child.stderr.on('data', d => (stderr += String(d)));
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited: new Promise(r => child.on('close', code => r(code)))
+  };
 }
 
 /** Parse `--json` output: one RunEvent per line. */

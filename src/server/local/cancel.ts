@@ -59,10 +59,13 @@ export async function cancelRun(dir: string, graceMs = 5000): Promise<ICancelRes
     const time = new Date().toISOString();
     for (const step of record.steps) {
       if (step.status === 'running' || step.status === 'pending') {
+        step.finishedAt = step.status === 'running' ? time : null;
         step.status = 'cancelled';
-        step.finishedAt = step.status === 'cancelled' && step.startedAt ? time : step.finishedAt;
         step.message = 'cancelled';
       }
+    }
+    if (record.pids) {
+      record.pids.steps = {};
     }
     record.status = 'cancelled';
     record.finishedAt = time;

@@ -113,7 +113,7 @@ export function startGroupProcess(options: IStartOptions): Promise<IGroupProcess
         exitInfo = { code, signal };
         // The step is over: nothing it started may outlive it. Descendants that still hold
         // the output pipes open would otherwise keep the run waiting.
-        void killGroupNow(pid);
+        killGroupNow(pid);
         // A process that left the group (setsid) may still hold the pipes: stop waiting.
         setTimeout(() => {
           child.stdout.destroy();
@@ -135,14 +135,7 @@ export function startGroupProcess(options: IStartOptions): Promise<IGroupProcess
 
 /** Process start time (field 22 of /proc/PID/stat), or null when unknown. */
 export function processStartTime(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
+  return Private.stat(pid)?.start ?? null;
 }
 
 /** Is the process alive (not a zombie) and the same one that was recorded? */
@@ -150,18 +143,9 @@ export function isProcessAlive(pid: number, start: string | null = null): boolea
   if (!Number.isInteger(pid) || pid <= 1) {
     return false;
   }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') {
-      return false;
-    }
-    return start === null || fields[19] === start;
-  } catch (error) {
-    if (fs.existsSync('/proc/self/stat')) {
-      return false;
-    }
-    void error;
+  if (Private.HAS_PROC) {
+    const stat = Private.stat(pid);
+    return stat !== null && stat.live && (start === null || stat.start === start);
   }
   try {
     process.kill(pid, 0);
@@ -176,10 +160,7 @@ export function groupMembers(pgid: number): number[] {
   if (!Number.isInteger(pgid) || pgid <= 1) {
     return [];
   }
-  let names: string[];
-  try {
-    names = fs.readdirSync('/proc');
-  } catch {
+  if (!Private.HAS_PROC) {
     try {
       process.kill(-pgid, 0);
       return [pgid];
@@ -188,18 +169,12 @@ export function groupMembers(pgid: number): number[] {
     }
   }
   const members: number[] = [];
-  for (const name of names) {
-    if (!/^[0-9]+$/.test(name)) {
-      continue;
-    }
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[2] === String(pgid) && fields[0] !== 'Z' && fields[0] !== 'X') {
+  for (const name of fs.readdirSync('/proc')) {
+    if (/^[0-9]+$/.test(name)) {
+      const stat = Private.stat(Number(name)); // null: it ended while we looked
+      if (stat && stat.live && stat.pgid === pgid) {
         members.push(Number(name));
       }
-    } catch {
-      // the process ended while we looked
     }
   }
   return members;
@@ -217,7 +192,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 }
 
 /** SIGKILL whatever is left of a group, immediately. */
-export async function killGroupNow(pgid: number): Promise<void> {
+export function killGroupNow(pgid: number): void {
   if (groupMembers(pgid).length > 0) {
     signalGroup(pgid, 'SIGKILL');
   }
@@ -248,4 +223,26 @@ export async function stopGroup(pgid: number, graceMs: number): Promise<void> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise(r => setTimeout(r, ms));
+}
+
+namespace Private {
+  export const HAS_PROC = fs.existsSync('/proc/self/stat');
+
+  /** The fields of /proc/PID/stat the runner uses; null when the process does not exist. */
+  export function stat(pid: number): { live: boolean; pgid: number; start: string } | null {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return null;
+    }
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    // What follows starts at field 3 (state); field 5 is the group, field 22 the start time.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return {
+      live: fields[0] !== 'Z' && fields[0] !== 'X',
+      pgid: Number(fields[2]),
+      start: fields[19]
+    };
+  }
 }

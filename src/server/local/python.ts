@@ -9,8 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import type { SyntaxNode } from '@lezer/common';
+import { parser } from '@lezer/python';
+
 import type { IPlan } from '../../core/index.js';
 import { isRecord } from '../../core/index.js';
+import { preprocessIPython } from '../../core/python/ipython.js';
 
 export interface IPythonChoice {
   /** Absolute path (or bare command) of the interpreter. */
@@ -151,30 +155,19 @@ export class PythonError extends Error {
 }
 
 /**
- * Top-level modules the plan's code imports (a pre-flight check only; the analysis proper lives
- * in core). Modules that exist as files or packages in `workspace` are left out.
+ * Top-level modules the plan's code imports, for the pre-flight check. Cells are read the way
+ * the core analysis reads them (IPython syntax through `preprocessIPython`, then the
+ * @lezer/python tree), so imports in strings, comments or `%%bash` cells do not count, and
+ * `import a; import b` or `from x import (\n ...)` do. Left out: relative imports, imports inside
+ * a `try` (the idiom for optional modules, which the notebook copes without), and modules that
+ * exist as files or packages in `workspace`.
  */
 export function importedModules(plan: IPlan, workspace: string): string[] {
   const modules = new Set<string>();
   const code = [...plan.imports, ...plan.functions, ...plan.steps.flatMap(s => s.code)];
   for (const block of code) {
-    for (const raw of block.source.split('\n')) {
-      const line = raw.trim();
-      let match = /^import\s+(.+)$/.exec(line);
-      if (match) {
-        for (const part of match[1].split(',')) {
-          const name = /^([A-Za-z_][A-Za-z0-9_]*)/.exec(part.trim());
-          if (name) {
-            modules.add(name[1]);
-          }
-        }
-        continue;
-      }
-      match = /^from\s+([A-Za-z_][A-Za-z0-9_]*)[A-Za-z0-9_.]*\s+import\b/.exec(line);
-      if (match) {
-        modules.add(match[1]);
-      }
-    }
+    const text = preprocessIPython(block.source).code;
+    Private.collectImports(parser.parse(text).topNode, text, modules);
   }
   return [...modules]
     .filter(
@@ -259,6 +252,38 @@ export async function checkImports(
 }
 
 namespace Private {
+  /** Add the top-level module of every import statement below `node` (outside `try`). */
+  export function collectImports(node: SyntaxNode, text: string, modules: Set<string>): void {
+    for (let child = node.firstChild; child; child = child.nextSibling) {
+      if (child.name === 'ImportStatement') {
+        for (const module of importedBy(child, text)) {
+          modules.add(module);
+        }
+      } else if (child.name !== 'TryStatement') {
+        collectImports(child, text, modules);
+      }
+    }
+  }
+
+  /**
+   * `import a.b as c, d` -> a, d (the first name after `import` and after each comma);
+   * `from a.b import c` -> a; `from .a import b` -> nothing.
+   */
+  function importedBy(statement: SyntaxNode, text: string): string[] {
+    const kids: SyntaxNode[] = [];
+    for (let c = statement.firstChild; c; c = c.nextSibling) {
+      kids.push(c);
+    }
+    const name = (node: SyntaxNode | undefined): string[] =>
+      node?.name === 'VariableName' ? [text.slice(node.from, node.to)] : [];
+    if (kids[0]?.name === 'from') {
+      return name(kids[1]);
+    }
+    return kids.flatMap((kid, i) =>
+      kid.name === 'import' || kid.name === ',' ? name(kids[i + 1]) : []
+    );
+  }
+
   export function executable(file: string): boolean {
     try {
       fs.accessSync(file, fs.constants.X_OK);

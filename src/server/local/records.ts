@@ -1,16 +1,17 @@
 /**
  * Run records of the local runner, kept next to the notebook:
  *
- *   .chard/runs/<run-id>/run.json          IRunRecord (the run's status, per-step status)
+ *   .chard/runs/<run-id>/run.json          IRunRecord (the run's status, per-step status, pids)
  *   .chard/runs/<run-id>/plan.json         the plan the run executed
- *   .chard/runs/<run-id>/pids.json         runner and step process ids (for `chard cancel`)
+ *   .chard/runs/<run-id>/pids.json         runner and step process ids with their kernel start
+ *                                          times, so `chard cancel` never signals a reused pid
  *   .chard/runs/<run-id>/specs/<step>.json the step specs handed to the runtime
  *   .chard/runs/<run-id>/logs/<step>.log   each step's stdout and stderr
  *   .chard/runs/<run-id>/data/<step>/...   marshalled values and `_metrics.json`
  *   .chard/runs/<run-id>/workspace/        the workspace snapshot the steps ran in
  *
- * Every JSON file is written atomically (temporary file, fsync, rename, fsync of the directory),
- * so a crash or a power loss leaves either the old or the new version, never a torn file.
+ * Every JSON file is written atomically with `writeFileAtomic`, so a crash or a power loss leaves
+ * either the old or the new version, never a torn file.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -67,21 +68,28 @@ export function isRunId(text: string): boolean {
   return /^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$/.test(text);
 }
 
-/** Write a file atomically: temp file in the same directory, fsync, rename, fsync the directory. */
+/**
+ * Write a file atomically; the project's one helper for it (run records, compiled manifests).
+ *
+ * The data goes to a temporary file next to `file` (`.NAME.PID.RANDOM.tmp`, mode 0644), which is
+ * fsynced and renamed over `file`; then the directory is fsynced so the rename itself is durable.
+ * Readers see the old content or the new, never a mix, even after a crash or a power loss. The
+ * directory must exist. On failure the temporary file is removed and the error is rethrown.
+ */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const dir = path.dirname(file);
   const temp = path.join(
     dir,
     `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   );
-  const handle = await fsp.open(temp, 'w', 0o644);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    const handle = await fsp.open(temp, 'w', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fsp.rename(temp, file);
   } catch (error) {
     await fsp.rm(temp, { force: true });
@@ -90,25 +98,9 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   await Private.syncDir(dir);
 }
 
+/** `writeFileAtomic` of a value as indented JSON. */
 export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   return writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
-}
-
-/** The synchronous form, for the last write before a process exits. */
-export function writeJsonAtomicSync(file: string, value: unknown): void {
-  const dir = path.dirname(file);
-  const temp = path.join(
-    dir,
-    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  );
-  const fd = fs.openSync(temp, 'w', 0o644);
-  try {
-    fs.writeFileSync(fd, JSON.stringify(value, null, 2) + '\n');
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temp, file);
 }
 
 /**
@@ -246,6 +238,14 @@ export function isRunPids(value: unknown): value is IRunPids {
   );
 }
 
+/** A short reason for a failed file operation: the errno code (`ENOENT`), else the message. */
+export function errorReason(error: unknown): string {
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string') {
+    return error.code;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** A run record problem, with a one-line message. */
 export class RunRecordError extends Error {
   constructor(message: string) {
@@ -259,12 +259,12 @@ async function readJson(file: string): Promise<unknown> {
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (error) {
-    throw new RunRecordError(`${file}: cannot be read (${Private.reason(error)})`);
+    throw new RunRecordError(`${file}: cannot be read (${errorReason(error)})`);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new RunRecordError(`${file}: not valid JSON (${Private.reason(error)})`);
+    throw new RunRecordError(`${file}: not valid JSON (${errorReason(error)})`);
   }
 }
 
@@ -446,12 +446,5 @@ namespace Private {
     } catch {
       // some file systems refuse fsync on a directory; the rename is still atomic
     }
-  }
-
-  export function reason(error: unknown): string {
-    if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string') {
-      return error.code;
-    }
-    return error instanceof Error ? error.message : String(error);
   }
 }

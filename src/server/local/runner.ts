@@ -18,6 +18,7 @@ import type {
 } from '../../core/index.js';
 import { buildStepSpec, isCompilable, isRecord } from '../../core/index.js';
 import { RUNTIME_SOURCE } from '../../core/generated/runtime.js';
+import { launcherArgs } from './launcher.js';
 import { startGroupProcess, processStartTime, StartError } from './processes.js';
 import type { IGroupProcess } from './processes.js';
 import {
@@ -31,7 +32,7 @@ import {
   writeFileAtomic,
   writeJsonAtomic
 } from './records.js';
-import type { IRunPids } from './records.js';
+import type { IProcessRef, IRunPids } from './records.js';
 import { schedule } from './scheduler.js';
 import type { NodeOutcome } from './scheduler.js';
 import { isSharedObjectLink, snapshotWorkspace, verifyObjects } from './snapshot.js';
@@ -291,12 +292,29 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
     specFiles.set(step.name, file);
   }
 
+  // Process ids: with their kernel start times in pids.json (for `chard cancel`), as plain
+  // numbers by step name in run.json (for people and tools).
   const pids: IRunPids = {
     runner: { pid: process.pid, start: processStartTime(process.pid) },
     steps: {}
   };
   const pidsWriter = new JsonFileWriter<IRunPids>(paths.pidsJson);
+  const trackPid = (step: IStep, ref: IProcessRef | null): void => {
+    if (ref) {
+      pids.steps[step.id] = ref;
+    } else {
+      delete pids.steps[step.id];
+    }
+    pidsWriter.update(pids);
+    record.pids = {
+      runner: pids.runner.pid,
+      steps: Object.fromEntries(
+        plan.steps.filter(s => pids.steps[s.id]).map(s => [s.name, pids.steps[s.id].pid])
+      )
+    };
+  };
   pidsWriter.update(pids);
+  record.pids = { runner: process.pid, steps: {} };
 
   record.status = 'running';
   record.startedAt = now();
@@ -334,7 +352,7 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
     try {
       child = await startGroupProcess({
         command: options.python,
-        args: ['-c', Private.LAUNCHER, paths.root, '--spec', specFiles.get(name) as string],
+        args: launcherArgs(paths.root, specFiles.get(name) as string),
         cwd: paths.workspace,
         env: { ...env, CHARD_STEP: name },
         logFile,
@@ -352,8 +370,8 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
       Private.finished(emit, record.id, rec);
       return 'failed';
     }
-    pids.steps[step.id] = { pid: child.pid, start: child.start };
-    pidsWriter.update(pids);
+    trackPid(step, { pid: child.pid, start: child.start });
+    writer.update(record);
     let cancelled = false;
     const onAbort = (): void => {
       cancelled = true;
@@ -365,8 +383,7 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
     }
     const exit = await child.exited;
     options.signal?.removeEventListener('abort', onAbort);
-    delete pids.steps[step.id];
-    pidsWriter.update(pids);
+    trackPid(step, null);
 
     rec.finishedAt = now();
     rec.exitCode = exit.code;
@@ -402,7 +419,7 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
   };
 
   const nodes = plan.steps.map(s => ({ name: s.name, parents: s.parents }));
-  const statuses = await schedule({
+  await schedule({
     nodes,
     parallel: options.parallel ?? os.availableParallelism(),
     done: new Set(reused),
@@ -423,7 +440,6 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
       Private.finished(emit, record.id, rec);
     }
   });
-  void statuses;
 
   record.status = options.signal?.aborted ? 'cancelled' : runStatusOf(record.steps);
   record.finishedAt = now();
@@ -447,8 +463,6 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
   }
   writer.update(record);
   await writer.flush();
-  pids.steps = {};
-  pidsWriter.update(pids);
   await pidsWriter.flush();
   emit({
     event: 'run-finished',
@@ -461,18 +475,6 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
 }
 
 namespace Private {
-  /**
-   * Starts the runtime as an imported module rather than as a script, so Python caches its
-   * compiled form (`__pycache__` in the run directory) and each step skips recompiling it. The
-   * code is constant: the run directory and the spec travel as argv data.
-   */
-  export const LAUNCHER =
-    'import sys\n' +
-    'sys.path.insert(0, sys.argv[1])\n' +
-    'import chard_runtime\n' +
-    'del sys.path[0]\n' +
-    'sys.exit(chard_runtime.main(sys.argv[2:]))\n';
-
   export function finished(emit: (e: RunEvent) => void, run: string, rec: IStepRecord): void {
     emit({
       event: 'step-finished',

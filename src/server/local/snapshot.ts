@@ -30,7 +30,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 
 import { isRecord } from '../../core/index.js';
-import { CHARD_DIR, writeJsonAtomic } from './records.js';
+import { CHARD_DIR, errorReason, writeJsonAtomic } from './records.js';
 
 /** Excluded from every snapshot (plus anything given with --exclude or in the notebook). */
 export const DEFAULT_EXCLUDES: readonly string[] = [
@@ -216,8 +216,7 @@ export async function snapshotWorkspace(options: Snapshot.IOptions): Promise<Sna
   for (const link of symlinks) {
     await fsp.symlink(link.link, path.join(target, link.rel));
   }
-  // Keep entries of other notebooks' files that this walk did not visit? The cache is per
-  // directory, so the new cache is exactly this walk.
+  // The cache belongs to this directory's `.chard`: the new cache is exactly this walk.
   await writeJsonAtomic(cacheFile, { version: 1, entries: newCache });
   result.linkedObjects = [...new Set(result.linkedObjects)].sort();
   result.ms = performance.now() - started;
@@ -293,7 +292,7 @@ namespace Private {
     try {
       entries = await fsp.readdir(dir, { withFileTypes: true });
     } catch (error) {
-      throw new SnapshotError(`cannot read ${dir} for the snapshot (${reason(error)})`);
+      throw new SnapshotError(`cannot read ${dir} for the snapshot (${errorReason(error)})`);
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
@@ -378,7 +377,7 @@ namespace Private {
       );
     } catch (error) {
       await fsp.rm(temp, { force: true });
-      throw new SnapshotError(`cannot snapshot ${file} (${reason(error)})`);
+      throw new SnapshotError(`cannot snapshot ${file} (${errorReason(error)})`);
     }
     const sha = hash.digest('hex');
     await fsp.chmod(temp, 0o444);
@@ -390,13 +389,6 @@ namespace Private {
   export async function finishCopy(dest: string, file: IFileEntry): Promise<void> {
     await fsp.chmod(dest, file.mode | 0o200);
     await fsp.utimes(dest, file.mtime, file.mtime);
-  }
-
-  export function reason(error: unknown): string {
-    if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string') {
-      return error.code;
-    }
-    return error instanceof Error ? error.message : String(error);
   }
 
   export function human(bytes: number): string {

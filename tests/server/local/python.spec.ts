@@ -38,6 +38,34 @@ describe('resolvePython', () => {
   });
 });
 
+describe('importedModules', () => {
+  it('reads import statements the way Python does, not lines that merely look like them', () => {
+    const { dir, plan } = writeNotebook(
+      [
+        {
+          tags: ['imports'],
+          source:
+            'import os.path as osp, json; import csv\n' +
+            'from collections.abc import (\n    Mapping,\n    Sequence)\n' +
+            'try:\n    import chard_optional_a\nexcept ImportError:\n    chard_optional_a = None\n' +
+            '%matplotlib inline\n!pip install chard_shell_only'
+        },
+        {
+          tags: ['functions'],
+          source:
+            'def load(path):\n    import gzip\n    return gzip.open(path).read()\n' +
+            'NOTE = """\nimport chard_in_a_string\n"""  # import chard_in_a_comment'
+        },
+        { tags: ['step:a'], source: 'from . import sibling\nfrom .pkg import thing\nx = 1' },
+        { tags: ['step:b', 'prev:a'], source: '%%bash\nimport chard_in_bash' },
+        { tags: ['step:c', 'prev:a'], source: 'from helpers import f\nimport localpkg.sub\ny = x' }
+      ],
+      { 'helpers.py': 'def f():\n    return 1\n', 'localpkg/__init__.py': '' }
+    );
+    expect(importedModules(plan, dir)).toEqual(['collections', 'csv', 'gzip', 'json', 'os']);
+  });
+});
+
 describe('checkImports', () => {
   it('names the missing modules and the interpreter that has them', async () => {
     const { dir, plan } = writeNotebook(

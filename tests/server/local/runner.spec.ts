@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { RunEvent } from '../../../src/core/runs.js';
+import type { IRunRecord, RunEvent } from '../../../src/core/runs.js';
 import { isProcessAlive } from '../../../src/server/local/processes.js';
 import { readRunRecord, runPaths } from '../../../src/server/local/records.js';
 import { runLocal } from '../../../src/server/local/runner.js';
@@ -182,6 +182,18 @@ describe('runLocal', () => {
     await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').includes(' '));
     const pids = fs.readFileSync(pidFile, 'utf8').split(' ').map(Number);
     expect(pids.every(pid => isProcessAlive(pid))).toBe(true);
+    // run.json names the runner (this process) and the running step's process
+    const [runDir] = fs.readdirSync(path.join(path.dirname(notebook), '.chard', 'runs'));
+    const recordFile = path.join(path.dirname(notebook), '.chard', 'runs', runDir, 'run.json');
+    await waitFor(
+      () =>
+        (JSON.parse(fs.readFileSync(recordFile, 'utf8')) as IRunRecord).pids?.steps.work !==
+        undefined
+    );
+    expect((JSON.parse(fs.readFileSync(recordFile, 'utf8')) as IRunRecord).pids).toEqual({
+      runner: process.pid,
+      steps: { work: pids[0] }
+    });
     controller.abort();
     const result = await running;
     expect(Date.now() - started).toBeLessThan(15000);
@@ -190,7 +202,9 @@ describe('runLocal', () => {
     for (const pid of pids) {
       expect(isProcessAlive(pid)).toBe(false);
     }
-    expect((await readRunRecord(result.dir)).status).toBe('cancelled');
+    const onDisk = await readRunRecord(result.dir);
+    expect(onDisk.status).toBe('cancelled');
+    expect(onDisk.pids).toEqual({ runner: process.pid, steps: {} });
   });
 
   it('runs against the snapshot: a file changed after the run starts is not seen', async () => {
