@@ -2,12 +2,14 @@
  * Cluster run commands: `chard runs --cluster`, `chard logs RUN [STEP]`, `chard cancel RUN`,
  * plus the cluster options and error reporting `chard submit` shares.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CompileError } from '../core/compile/options.js';
 import { NotebookError } from '../core/notebook.js';
 import type { IRunRecord } from '../core/runs.js';
-import { KfpError } from '../server/kfp/client.js';
+import type { IKfpClient } from '../server/kfp/client.js';
+import { createKfpClient, KfpError } from '../server/kfp/client.js';
 import type { IKubeClient } from '../server/kube/client.js';
 import { createKubeClient, WORKFLOWS } from '../server/kube/client.js';
 import type { IClusterConfig } from '../server/kube/config.js';
@@ -21,6 +23,7 @@ import {
   workflowStatus
 } from '../server/kube/monitor.js';
 import { RunRecordStore } from '../server/kube/record.js';
+import { RunRecordError } from '../server/local/records.js';
 import { SnapshotError } from '../server/kube/snapshot.js';
 import { ANNOTATION_PIPELINE, LABEL_MANAGED } from '../server/kube/submit.js';
 import { WorkspaceError } from '../server/kube/workspace.js';
@@ -60,6 +63,56 @@ export function connect(values: { namespace?: string; context?: string; kubeconf
   return { config, client };
 }
 
+/** Options for the Kubeflow Pipelines API. */
+export const KFP_OPTIONS = {
+  'kfp-endpoint': { type: 'string' },
+  'kfp-token-file': { type: 'string' }
+} as const;
+
+export const KFP_OPTIONS_USAGE = `  --kfp-endpoint URL         Kubeflow Pipelines API (default: the run's, the notebook's kfp_endpoint setting, or CHARD_KFP_ENDPOINT)
+  --kfp-token-file FILE      bearer token for the KFP API (e.g. a projected service-account token)`;
+
+/**
+ * A Kubeflow Pipelines client: the endpoint from --kfp-endpoint, else `fallback` (the run's or
+ * the notebook's), else CHARD_KFP_ENDPOINT; usage errors (exit 2) when there is none.
+ */
+export function connectKfp(
+  values: { 'kfp-endpoint'?: string; 'kfp-token-file'?: string },
+  fallback: string | undefined,
+  onRetry: (message: string) => void = progress
+): IKfpClient {
+  const endpoint = values['kfp-endpoint'] ?? fallback ?? process.env.CHARD_KFP_ENDPOINT;
+  if (!endpoint) {
+    throw new CommandError(
+      'Kubeflow Pipelines needs an endpoint: pass --kfp-endpoint URL ' +
+        '(in a Kubeflow notebook: http://ml-pipeline.kubeflow:8888) or set CHARD_KFP_ENDPOINT',
+      2
+    );
+  }
+  const tokenFile = values['kfp-token-file'];
+  if (tokenFile && !fs.existsSync(tokenFile)) {
+    throw new CommandError(`--kfp-token-file ${tokenFile}: no such file`, 2);
+  }
+  return createKfpClient({ endpoint, tokenFile, onRetry });
+}
+
+/**
+ * The run record kept next to the notebooks (`--dir`, default `.chard` here); null when there
+ * is none or `run` cannot name one (then only the cluster may know it).
+ */
+function localRecord(
+  dir: string | undefined,
+  run: string
+): { store: RunRecordStore; record: IRunRecord | null } {
+  const store = new RunRecordStore(dir ?? path.resolve('.chard'));
+  try {
+    store.runDir(run);
+  } catch {
+    return { store, record: null };
+  }
+  return { store, record: store.readRecord(run) };
+}
+
 /** Turn a known failure into an exit code with a one-line message; rethrow the unknown. */
 export function reportError(error: unknown): number {
   if (error instanceof CommandError) {
@@ -73,7 +126,8 @@ export function reportError(error: unknown): number {
     error instanceof WorkspaceError ||
     error instanceof CompileError ||
     error instanceof NotebookError ||
-    error instanceof KfpError
+    error instanceof KfpError ||
+    error instanceof RunRecordError
   ) {
     process.stderr.write(`chard: ${error.message}\n`);
     return 1;
@@ -170,9 +224,19 @@ export async function clusterRunsCommand(argv: string[]): Promise<number> {
 export const LOGS_USAGE = `usage: chard logs RUN [STEP] [OPTIONS]
 
 Print the logs of a cluster run's steps: from the run record kept next to the notebook
-(.chard/runs/RUN/logs), else from the step pods.
+(.chard/runs/RUN/logs), else from the step pods. (Kubeflow Pipelines runs: the KFP API serves
+no logs; see the run in the Kubeflow Pipelines UI.)
   --dir DIR          where the run records are (default: .chard in the current directory)
 ${CLUSTER_OPTIONS_USAGE}`;
+
+/** What `chard logs` says for a KFP run: its API has no logs; where to see them instead. */
+function kfpNoLogs(record: IRunRecord): string {
+  const id = record.cluster?.kfpRunId ?? 'unknown';
+  return (
+    `run ${record.id} ran on Kubeflow Pipelines, whose API serves no step logs: open it in the ` +
+    `Kubeflow Pipelines UI (Runs > "${record.id}", or #/runs/details/${id} on the Pipelines UI)`
+  );
+}
 
 /** `chard logs RUN [STEP]`: stored logs first, else the pods' logs. */
 export async function clusterLogsCommand(argv: string[]): Promise<number> {
@@ -186,12 +250,9 @@ export async function clusterLogsCommand(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const store = new RunRecordStore(s(parsed.values.dir) ?? path.resolve('.chard'));
-    let record: IRunRecord | null = null;
-    try {
-      record = store.readRecord(run);
-    } catch {
-      record = null;
+    const { store, record } = localRecord(s(parsed.values.dir), run);
+    if (record?.backend === 'kfp') {
+      throw new CommandError(kfpNoLogs(record));
     }
     const json = parsed.values.json === true;
     const emit = (stepName: string, text: string): void => {
@@ -266,12 +327,15 @@ export async function clusterLogsCommand(argv: string[]): Promise<number> {
 
 export const CANCEL_USAGE = `usage: chard cancel RUN [OPTIONS]
 
-Stop a cluster run (Argo: spec.shutdown Terminate; running steps are stopped).
+Stop a cluster run: an Argo Workflow gets spec.shutdown Terminate (running steps are stopped);
+a Kubeflow Pipelines run (known from its record next to the notebook) is terminated.
+  --dir DIR                  where the run records are (default: .chard in the current directory)
+${KFP_OPTIONS_USAGE}
 ${CLUSTER_OPTIONS_USAGE}`;
 
 /** `chard cancel RUN`. */
 export async function clusterCancelCommand(argv: string[]): Promise<number> {
-  const parsed = parse(argv, CANCEL_USAGE);
+  const parsed = parse(argv, CANCEL_USAGE, { dir: { type: 'string' }, ...KFP_OPTIONS });
   if (typeof parsed === 'number') {
     return parsed;
   }
@@ -280,14 +344,25 @@ export async function clusterCancelCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const run = parsed.positionals[0];
+  const v = parsed.values;
   try {
-    const { client } = connect({
-      namespace: s(parsed.values.namespace),
-      context: s(parsed.values.context),
-      kubeconfig: s(parsed.values.kubeconfig)
-    });
-    await cancelWorkflow(client, run);
-    if (parsed.values.json) {
+    const { record } = localRecord(s(v.dir), run);
+    const kfpRunId = record?.backend === 'kfp' ? record.cluster?.kfpRunId : undefined;
+    if (kfpRunId) {
+      const kfp = connectKfp(
+        { 'kfp-endpoint': s(v['kfp-endpoint']), 'kfp-token-file': s(v['kfp-token-file']) },
+        record?.cluster?.kfpEndpoint
+      );
+      await kfp.terminateRun(kfpRunId);
+    } else {
+      const { client } = connect({
+        namespace: s(v.namespace),
+        context: s(v.context),
+        kubeconfig: s(v.kubeconfig)
+      });
+      await cancelWorkflow(client, run);
+    }
+    if (v.json) {
       process.stdout.write(
         `${JSON.stringify({ event: 'progress', run, time: new Date().toISOString(), message: 'cancel requested' })}\n`
       );

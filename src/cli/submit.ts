@@ -3,7 +3,6 @@
  * or Kubeflow Pipelines), with the notebook's workspace volumes snapshotted and mounted in every
  * step; `--watch` follows the run to its end, printing each step's log.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeNotebook } from '../core/analyze.js';
@@ -13,7 +12,6 @@ import type { ICompileOptions } from '../core/compile/options.js';
 import type { IPlan } from '../core/plan.js';
 import { isCompilable } from '../core/plan.js';
 import type { IRunRecord, RunEvent } from '../core/runs.js';
-import { createKfpClient } from '../server/kfp/client.js';
 import { followKfpRun, submitKfpRun } from '../server/kfp/run.js';
 import type { IKubeObject } from '../server/kube/client.js';
 import { followWorkflow } from '../server/kube/monitor.js';
@@ -26,6 +24,9 @@ import {
   CLUSTER_OPTIONS,
   CLUSTER_OPTIONS_USAGE,
   connect,
+  connectKfp,
+  KFP_OPTIONS,
+  KFP_OPTIONS_USAGE,
   progress,
   reportError
 } from './cluster.js';
@@ -45,8 +46,7 @@ mounts a volume restored from the snapshot where the notebook had it.
   --snapshot-timeout SECONDS how long to wait for snapshots to be ready (default 600)
   --live-pvc, --no-snapshot  mount the live PVCs read-only instead (ReadOnlyMany/ReadWriteMany only)
   --no-workspace             run without the workspace volumes
-  --kfp-endpoint URL         Kubeflow Pipelines API (default: the notebook's kfp_endpoint setting)
-  --kfp-token-file FILE      bearer token for the KFP API (e.g. a projected service-account token)
+${KFP_OPTIONS_USAGE}
   --experiment NAME          KFP experiment (default: the notebook's experiment)
 ${CLUSTER_OPTIONS_USAGE}`;
 
@@ -62,8 +62,7 @@ const SUBMIT_OPTIONS = {
   'live-pvc': { type: 'boolean' },
   'no-snapshot': { type: 'boolean' },
   'no-workspace': { type: 'boolean' },
-  'kfp-endpoint': { type: 'string' },
-  'kfp-token-file': { type: 'string' },
+  ...KFP_OPTIONS,
   experiment: { type: 'string' }
 } as const;
 
@@ -218,8 +217,8 @@ export async function submitCommand(argv: string[]): Promise<number> {
       onProgress
     });
     const record = result.record;
-    const existing = store.readRecord(record.id);
-    store.writeRecord(existing && result.attached ? existing : record);
+    const existing = result.attached ? store.readRecord(record.id) : null;
+    await store.writeRecord(existing ?? record);
     if (!json) {
       process.stdout.write(`${record.id}\n`);
     }
@@ -246,10 +245,14 @@ export async function submitCommand(argv: string[]): Promise<number> {
   }
 }
 
+type SubmitValues = ReturnType<
+  typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof SUBMIT_OPTIONS }>
+>['values'];
+
 async function submitKfp(
   plan: IPlan,
   notebook: string,
-  v: Record<string, unknown>,
+  v: SubmitValues,
   io: {
     json: boolean;
     onEvent: (e: RunEvent) => void;
@@ -257,32 +260,17 @@ async function submitKfp(
     store: RunRecordStore;
   }
 ): Promise<number> {
-  const endpoint =
-    (typeof v['kfp-endpoint'] === 'string' ? v['kfp-endpoint'] : undefined) ??
-    setting(plan, 'kfp_endpoint') ??
-    setting(plan, 'kfpEndpoint') ??
-    process.env.CHARD_KFP_ENDPOINT;
-  if (!endpoint) {
-    throw new CommandError(
-      '--via kfp needs a Kubeflow Pipelines endpoint: pass --kfp-endpoint URL ' +
-        '(in a Kubeflow notebook: http://ml-pipeline.kubeflow:8888) or set CHARD_KFP_ENDPOINT',
-      2
-    );
-  }
-  const tokenFile = typeof v['kfp-token-file'] === 'string' ? v['kfp-token-file'] : undefined;
-  if (tokenFile && !fs.existsSync(tokenFile)) {
-    throw new CommandError(`--kfp-token-file ${tokenFile}: no such file`, 2);
-  }
-  const kfp = createKfpClient({ endpoint, tokenFile, onRetry: io.onProgress });
-  const compiled = compileKfp(plan, typeof v.image === 'string' ? { image: v.image } : {});
-  const namespace = typeof v.namespace === 'string' ? v.namespace : undefined;
+  const kfp = connectKfp(
+    v,
+    setting(plan, 'kfp_endpoint') ?? setting(plan, 'kfpEndpoint'),
+    io.onProgress
+  );
+  const compiled = compileKfp(plan, v.image ? { image: v.image } : {});
+  const namespace = v.namespace;
   const result = await submitKfpRun(kfp, {
     pipelineName: plan.pipeline.name,
     specYaml: compiled.text,
-    experiment:
-      (typeof v.experiment === 'string' ? v.experiment : '') ||
-      plan.pipeline.experiment ||
-      'Default',
+    experiment: v.experiment || plan.pipeline.experiment || 'Default',
     namespace,
     runPrefix: dnsLabel(plan.pipeline.id || plan.pipeline.name, 40),
     parameters: Object.fromEntries(plan.parameters.map(p => [p.name, p.value])),
@@ -293,10 +281,10 @@ async function submitKfp(
     plan,
     result.runName,
     notebook,
-    { kfpRunId: result.runId, ...(namespace ? { namespace } : {}) },
+    { kfpRunId: result.runId, kfpEndpoint: kfp.endpoint, ...(namespace ? { namespace } : {}) },
     'kfp'
   );
-  io.store.writeRecord(record);
+  await io.store.writeRecord(record);
   if (!io.json) {
     process.stdout.write(`${record.id}\n`);
   }

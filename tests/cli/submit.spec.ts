@@ -7,9 +7,12 @@ import {
   clusterLogsCommand,
   clusterRunsCommand
 } from '../../src/cli/cluster.js';
+import { main } from '../../src/cli/main.js';
 import { submitCommand } from '../../src/cli/submit.js';
 import type { IFakeCluster } from '../support/kube/index.js';
 import { startCluster, tempDir, TRAINING, workflowCreates } from '../server/kube/helpers.js';
+
+type Obj = Record<string, unknown>;
 
 async function capture(
   fn: () => Promise<number>
@@ -51,9 +54,10 @@ describe('chard submit on a cluster', () => {
     await cluster.close();
   });
 
-  it('snapshots a named PVC, follows the run to Succeeded and prints and keeps each step log', async () => {
+  it('chard submit snapshots a named PVC, creates a Workflow whose steps mount the restored PVC, follows it to Succeeded and prints each step log', async () => {
     const r = await capture(() =>
-      submitCommand([
+      main([
+        'submit',
         notebook,
         '--snapshot-pvc',
         'workspace:/home/jovyan',
@@ -66,15 +70,61 @@ describe('chard submit on a cluster', () => {
     expect(r.code).toBe(0);
     const run = r.out.split('\n')[0];
     expect(run).toMatch(/^training-[0-9a-f]{10}-1$/);
-    expect(r.out).toMatch(new RegExp(`run ${run} succeeded`));
+    expect(r.out).toMatch(new RegExp(`run ${run} succeeded\n$`));
     expect(r.err).toMatch(/snapshotting PVC "workspace"/);
+
+    // The named PVC was snapshotted; the snapshot is ready and owned by the run.
+    const snaps = cluster.list('snapshot.storage.k8s.io', 'v1', 'volumesnapshots');
+    expect(snaps).toHaveLength(1);
+    const snap = snaps[0] as { metadata: Obj; spec: Obj; status: Obj };
+    expect(snap.spec.source).toEqual({ persistentVolumeClaimName: 'workspace' });
+    expect(snap.status.readyToUse).toBe(true);
+    expect(snap.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Workflow', name: run })
+    ]);
+    // The Workflow (accepted by the server's Argo schema) restores it into a claim every step
+    // mounts at the notebook's path, and Argo bound that claim to each step's pod.
+    const wf = cluster.get('argoproj.io', 'v1alpha1', 'workflows', cluster.namespace, run)!;
+    const spec = wf.spec as {
+      volumeClaimTemplates: { metadata: { name: string }; spec: Obj }[];
+      templates: { name: string; container?: { volumeMounts?: Obj[] } }[];
+    };
+    const restored = spec.volumeClaimTemplates.find(
+      c => (c.spec.dataSource as Obj | undefined)?.name === (snap.metadata.name as string)
+    );
+    expect(restored?.spec.dataSource).toMatchObject({ kind: 'VolumeSnapshot' });
+    expect(restored?.spec.resources).toEqual({ requests: { storage: '5Gi' } });
+    const steps = spec.templates.filter(t => t.container);
+    expect(steps).toHaveLength(5);
+    for (const t of steps) {
+      expect(t.container?.volumeMounts).toContainEqual({
+        name: restored?.metadata.name,
+        mountPath: '/home/jovyan'
+      });
+    }
+    const pods = cluster.list('', 'v1', 'pods', cluster.namespace);
+    expect(pods).toHaveLength(5);
+    for (const pod of pods) {
+      expect((pod.spec as { volumes: Obj[] }).volumes).toContainEqual({
+        name: restored?.metadata.name,
+        persistentVolumeClaim: { claimName: `${run}-${restored?.metadata.name}` }
+      });
+    }
+    expect((wf.status as Obj).phase).toBe('Succeeded');
+
+    // Every line of every step's log was printed, and kept next to the notebook.
     const logsDir = path.join(dir, '.chard', 'runs', run, 'logs');
     const logs = fs.readdirSync(logsDir);
     expect(logs).toHaveLength(5);
-    for (const file of logs) {
-      const text = fs.readFileSync(path.join(logsDir, file), 'utf-8');
-      const first = text.split('\n')[0];
-      expect(r.out).toContain(first);
+    for (const pod of pods) {
+      const meta = pod.metadata as { name: string; annotations: Record<string, string> };
+      const step = meta.annotations['workflows.argoproj.io/node-name'].split('.').pop() ?? '';
+      const text = cluster.podLogs.get(meta.name, 'main') ?? '';
+      expect(text).not.toBe('');
+      expect(fs.readFileSync(path.join(logsDir, `${step}.log`), 'utf-8')).toBe(text);
+      for (const line of text.trimEnd().split('\n')) {
+        expect(r.out).toContain(`] ${line}\n`);
+      }
     }
     const record = JSON.parse(
       fs.readFileSync(path.join(dir, '.chard', 'runs', run, 'run.json'), 'utf-8')
@@ -84,8 +134,6 @@ describe('chard submit on a cluster', () => {
       backend: 'argo',
       parameters: { EPOCHS: 5 }
     });
-    const wf = cluster.get('argoproj.io', 'v1alpha1', 'workflows', cluster.namespace, run)!;
-    expect(JSON.stringify(wf)).toContain('"kind":"VolumeSnapshot"');
 
     // The stored logs are printed by `chard logs`, even when the pods are gone.
     for (const pod of cluster.list('', 'v1', 'pods', cluster.namespace)) {
@@ -152,7 +200,66 @@ describe('chard submit on a cluster', () => {
   });
 });
 
-describe('chard submit --via kfp', () => {
+describe('chard submit --via kfp, chard cancel and chard logs of the run', () => {
+  it('terminates the KFP run through the endpoint it was submitted to; logs point to the KFP UI', async () => {
+    const { startFakeKfp } = await import('../server/kfp/fakekfp.js');
+    const kfp = await startFakeKfp({ pollsToFinish: 1000 });
+    try {
+      const dir = tempDir();
+      const notebook = path.join(dir, 'training.ipynb');
+      fs.copyFileSync(TRAINING, notebook);
+      const submitted = await capture(() =>
+        submitCommand([notebook, '--via', 'kfp', '--kfp-endpoint', kfp.url])
+      );
+      expect(submitted.code).toBe(0);
+      const run = submitted.out.trim();
+      const runId = String(kfp.runs[0].run_id);
+      const records = path.join(dir, '.chard');
+
+      const cancelled = await capture(() => clusterCancelCommand([run, '--dir', records]));
+      expect(cancelled.err).toBe('');
+      expect(cancelled).toMatchObject({ code: 0, out: `cancel requested for run ${run}\n` });
+      expect(kfp.requests).toContainEqual(
+        expect.objectContaining({
+          method: 'POST',
+          path: `/apis/v2beta1/runs/${runId}:terminate`,
+          status: 200
+        })
+      );
+      expect(kfp.runs[0].state).toBe('CANCELED');
+
+      const logs = await capture(() => clusterLogsCommand([run, '--dir', records]));
+      expect(logs.code).toBe(1);
+      expect(logs.out).toBe('');
+      expect(logs.err).toBe(
+        `chard: run ${run} ran on Kubeflow Pipelines, whose API serves no step logs: open it in ` +
+          `the Kubeflow Pipelines UI (Runs > "${run}", or #/runs/details/${runId} on the Pipelines UI)\n`
+      );
+
+      // Without the endpoint in the record, the run cannot be reached: a usage error.
+      const file = path.join(records, 'runs', run, 'run.json');
+      const record = JSON.parse(fs.readFileSync(file, 'utf-8')) as { cluster: Obj };
+      expect(record.cluster.kfpEndpoint).toBe(kfp.url);
+      delete record.cluster.kfpEndpoint;
+      fs.writeFileSync(file, JSON.stringify(record));
+      const saved = process.env.CHARD_KFP_ENDPOINT;
+      delete process.env.CHARD_KFP_ENDPOINT;
+      try {
+        const noEndpoint = await capture(() => clusterCancelCommand([run, '--dir', records]));
+        expect(noEndpoint.code).toBe(2);
+        expect(noEndpoint.err).toMatch(
+          /^chard: Kubeflow Pipelines needs an endpoint: pass --kfp-endpoint/
+        );
+      } finally {
+        if (saved !== undefined) {
+          process.env.CHARD_KFP_ENDPOINT = saved;
+        }
+      }
+    } finally {
+      await kfp.close();
+    }
+  });
+
   it('uploads the compiled pipeline and creates a run in the experiment', async () => {
     const { startFakeKfp } = await import('../server/kfp/fakekfp.js');
     const kfp = await startFakeKfp();

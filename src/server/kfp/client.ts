@@ -1,6 +1,6 @@
 /**
- * Kubeflow Pipelines v2beta1 REST API behind a small interface: upload a pipeline (or a new
- * version of it), find or create the experiment, create a run, poll it, terminate it. One place
+ * Kubeflow Pipelines v2beta1 REST API behind a small interface: create a pipeline, upload a
+ * version of it, find or create the experiment, create a run, poll it, terminate it. One place
  * retries (the shared policy), times out and turns failures into one-line messages.
  */
 import * as fs from 'node:fs';
@@ -59,14 +59,9 @@ export interface IKfpRun {
 export interface IKfpClient {
   readonly endpoint: string;
   findPipeline(name: string, namespace?: string): Promise<IKfpPipeline | null>;
-  uploadPipeline(
-    name: string,
-    specYaml: string,
-    description?: string,
-    namespace?: string
-  ): Promise<IKfpPipeline>;
+  /** A pipeline without versions (its versions are uploaded with names of our choosing). */
+  createPipeline(name: string, description?: string, namespace?: string): Promise<IKfpPipeline>;
   findVersion(pipelineId: string, name: string): Promise<IKfpPipelineVersion | null>;
-  latestVersion(pipelineId: string): Promise<IKfpPipelineVersion | null>;
   uploadVersion(pipelineId: string, name: string, specYaml: string): Promise<IKfpPipelineVersion>;
   findExperiment(name: string, namespace?: string): Promise<IKfpExperiment | null>;
   createExperiment(name: string, namespace?: string): Promise<IKfpExperiment>;
@@ -262,20 +257,16 @@ namespace Private {
       return (data.pipelines ?? []).find(p => p.display_name === name) ?? null;
     }
 
-    async uploadPipeline(
+    async createPipeline(
       name: string,
-      specYaml: string,
       description?: string,
       namespace?: string
     ): Promise<IKfpPipeline> {
       return this._request<IKfpPipeline>(
-        `upload pipeline "${name}"`,
+        `create pipeline "${name}"`,
         'POST',
-        '/apis/v2beta1/pipelines/upload',
-        {
-          query: { name, display_name: name, description, namespace },
-          form: this._form(specYaml)
-        }
+        '/apis/v2beta1/pipelines',
+        { json: { display_name: name, description, namespace } }
       );
     }
 
@@ -287,16 +278,6 @@ namespace Private {
         { query: { filter: equalsFilter('display_name', name), page_size: '10' } }
       );
       return (data.pipeline_versions ?? []).find(v => v.display_name === name) ?? null;
-    }
-
-    async latestVersion(pipelineId: string): Promise<IKfpPipelineVersion | null> {
-      const data = await this._request<{ pipeline_versions?: IKfpPipelineVersion[] }>(
-        'list pipeline versions',
-        'GET',
-        `/apis/v2beta1/pipelines/${encodeURIComponent(pipelineId)}/versions`,
-        { query: { sort_by: 'created_at desc', page_size: '1' } }
-      );
-      return data.pipeline_versions?.[0] ?? null;
     }
 
     async uploadVersion(

@@ -1,8 +1,9 @@
 /**
  * Submitting a compiled KFP pipeline spec as a Kubeflow Pipelines run, and following it by
- * polling. The pipeline is uploaded once (a new version, named by the spec's content hash, when
- * it exists), the run lands in the notebook's experiment, and a retried or repeated submit of the
- * same content attaches to the unfinished run of the same name instead of creating another.
+ * polling. The pipeline is created once; each distinct spec is uploaded once, as a version named
+ * by its content hash; the run lands in the notebook's experiment; and a retried or repeated
+ * submit of the same content attaches to the unfinished run of the same name instead of creating
+ * another.
  */
 import { createHash } from 'node:crypto';
 import type { ParameterValue } from '../../core/plan.js';
@@ -79,72 +80,38 @@ export async function submitKfpRun(
   options: KfpSubmit.IOptions
 ): Promise<KfpSubmit.IResult> {
   const progress = options.onProgress ?? (() => undefined);
-  const hash = createHash('sha256')
-    .update(JSON.stringify({ spec: options.specYaml, parameters: options.parameters }))
-    .digest('hex');
-  const versionName = `${options.pipelineName}-${hash.slice(0, 12)}`;
+  const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+  // The version is the spec alone; the run is the spec with its parameter values.
+  const versionName = `${options.pipelineName}-${sha256(options.specYaml).slice(0, 12)}`;
+  const hash = sha256(JSON.stringify({ spec: options.specYaml, parameters: options.parameters }));
   let pipeline = await client.findPipeline(options.pipelineName, options.namespace);
-  let versionId: string | null = null;
   if (!pipeline) {
-    progress(`uploading pipeline "${options.pipelineName}" to ${client.endpoint}`);
-    try {
-      pipeline = await client.uploadPipeline(
-        options.pipelineName,
-        options.specYaml,
-        options.description,
-        options.namespace
-      );
-      // The upload created the pipeline's first version from this very spec.
-      versionId = (await client.latestVersion(pipeline.pipeline_id))?.pipeline_version_id ?? null;
-    } catch (error) {
-      // Uploaded concurrently (or by a retried request): add a version to it below.
-      if (!(error instanceof KfpError) || error.status !== 409) {
-        throw error;
-      }
-      pipeline = await client.findPipeline(options.pipelineName, options.namespace);
-      if (!pipeline) {
-        throw error;
-      }
-    }
+    progress(`creating pipeline "${options.pipelineName}" on ${client.endpoint}`);
+    pipeline = await Private.createOrFind(
+      () => client.createPipeline(options.pipelineName, options.description, options.namespace),
+      () => client.findPipeline(options.pipelineName, options.namespace)
+    );
   }
-  if (versionId === null) {
-    const existingVersion = await client.findVersion(pipeline.pipeline_id, versionName);
-    if (existingVersion) {
-      versionId = existingVersion.pipeline_version_id;
-    } else {
-      progress(`uploading pipeline version "${versionName}"`);
-      try {
-        versionId = (
-          await client.uploadVersion(pipeline.pipeline_id, versionName, options.specYaml)
-        ).pipeline_version_id;
-      } catch (error) {
-        if (!(error instanceof KfpError) || error.status !== 409) {
-          throw error;
-        }
-        const found = await client.findVersion(pipeline.pipeline_id, versionName);
-        if (!found) {
-          throw error;
-        }
-        versionId = found.pipeline_version_id;
-      }
-    }
-  }
+  // Versions are named by content, the first one too: an identical spec is never uploaded twice.
   const pipelineId = pipeline.pipeline_id;
+  let versionId = (await client.findVersion(pipelineId, versionName))?.pipeline_version_id;
+  if (versionId === undefined) {
+    progress(`uploading pipeline version "${versionName}"`);
+    versionId = (
+      await Private.createOrFind(
+        () => client.uploadVersion(pipelineId, versionName, options.specYaml),
+        () => client.findVersion(pipelineId, versionName)
+      )
+    ).pipeline_version_id;
+  }
   const version = versionId;
   let experiment = await client.findExperiment(options.experiment, options.namespace);
   if (!experiment) {
     progress(`creating experiment "${options.experiment}"`);
-    try {
-      experiment = await client.createExperiment(options.experiment, options.namespace);
-    } catch (error) {
-      if (!(error instanceof KfpError) || error.status !== 409) {
-        throw error;
-      }
-      experiment = await client.findExperiment(options.experiment, options.namespace);
-      if (!experiment) {
-        throw error;
-      }
-    }
+    experiment = await Private.createOrFind(
+      () => client.createExperiment(options.experiment, options.namespace),
+      () => client.findExperiment(options.experiment, options.namespace)
+    );
   }
   const runBody = (name: string): Record<string, unknown> => ({
     display_name: name,
@@ -290,7 +257,7 @@ export async function followKfpRun(
     }
     const finished = !isFinished(record.status) && isFinished(next.status);
     record = next;
-    options.store?.writeRecord(record);
+    await options.store?.writeRecord(record);
     if (finished) {
       emit({
         event: 'run-finished',
@@ -302,5 +269,29 @@ export async function followKfpRun(
       return record;
     }
     await sleep(options.pollMs ?? 5000);
+  }
+}
+
+namespace Private {
+  /**
+   * Create something; when it already exists (409: created concurrently, or by a retried request
+   * whose first answer was lost) find it instead.
+   */
+  export async function createOrFind<T>(
+    create: () => Promise<T>,
+    find: () => Promise<T | null>
+  ): Promise<T> {
+    try {
+      return await create();
+    } catch (error) {
+      if (!(error instanceof KfpError) || error.status !== 409) {
+        throw error;
+      }
+      const found = await find();
+      if (!found) {
+        throw error;
+      }
+      return found;
+    }
   }
 }

@@ -16,6 +16,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function str(value: unknown): string | null {
   return typeof value === 'string' && value.length > 0 ? value : null;
 }
@@ -336,6 +340,7 @@ namespace Private {
     private _record: IRunRecord;
     private _wf: IKubeObject | null = null;
     private _logs: Promise<void> = Promise.resolve();
+    private _saving: Promise<void> = Promise.resolve();
     private readonly _logged = new Set<string>();
     private readonly _name: string;
 
@@ -366,8 +371,18 @@ namespace Private {
       });
     }
 
+    /** Queue a write of the record as it is now (writes stay in order). */
     private _save(): void {
-      this._options.store?.writeRecord(this._record);
+      const store = this._options.store;
+      if (!store) {
+        return;
+      }
+      const record = this._record;
+      this._saving = this._saving.then(() =>
+        store.writeRecord(record).catch((error: unknown) => {
+          this._progress(`cannot save the run record: ${errorText(error)}`);
+        })
+      );
     }
 
     private _apply(wf: IKubeObject): void {
@@ -419,7 +434,7 @@ namespace Private {
             this._progress(`no pod log for step "${step.name}" (its pod is gone)`);
             return;
           }
-          this._options.store?.writeLog(this._record.id, step.id, text);
+          await this._options.store?.writeLog(this._record.id, step.id, text);
           const time = new Date().toISOString();
           for (const line of text.replace(/\n$/, '').split('\n')) {
             if (text.length > 0) {
@@ -434,9 +449,7 @@ namespace Private {
             }
           }
         } catch (error) {
-          this._progress(
-            `cannot fetch the log of step "${step.name}": ${error instanceof Error ? error.message : String(error)}`
-          );
+          this._progress(`cannot fetch the log of step "${step.name}": ${errorText(error)}`);
         }
       });
     }
@@ -587,6 +600,7 @@ namespace Private {
       }
       await this._logs;
       this._save();
+      await this._saving;
       return this._record;
     }
   }

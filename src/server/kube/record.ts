@@ -1,11 +1,22 @@
 /**
- * Cluster run records next to the notebook: `.chard/runs/<run-id>/run.json` and
- * `.chard/runs/<run-id>/logs/<step-id>.log`, every file written atomically (temp file + rename)
- * so a reader never sees half a file and logs survive the pods' garbage collection.
+ * Cluster run records next to the notebook, in the local runner's layout:
+ * `.chard/runs/<run-id>/run.json` and `.chard/runs/<run-id>/logs/<step-id>.log`, written with the
+ * local runner's atomic writes so a reader never sees half a file and logs survive the pods'
+ * garbage collection.
  */
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { IRunRecord } from '../../core/runs.js';
+import {
+  chardDirFor,
+  errorReason,
+  isRunRecord,
+  RunRecordError,
+  runPaths,
+  writeFileAtomic,
+  writeJsonAtomic
+} from '../local/records.js';
 
 /** Names that may become a path component: DNS-1123-ish, nothing that climbs directories. */
 const SAFE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -17,26 +28,13 @@ function component(kind: string, name: string): string {
   return name;
 }
 
-/** Write `data` to `file` atomically. */
-export function writeFileAtomic(file: string, data: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    fs.writeFileSync(tmp, data, { mode: 0o644 });
-    fs.renameSync(tmp, file);
-  } catch (error) {
-    fs.rmSync(tmp, { force: true });
-    throw error;
-  }
-}
-
 export class RunRecordStore {
   /** `root` is the directory holding `runs/` (usually `<notebook dir>/.chard`). */
   constructor(readonly root: string) {}
 
   /** The store for a notebook: `.chard` next to it. */
   static forNotebook(notebookPath: string): RunRecordStore {
-    return new RunRecordStore(path.join(path.dirname(path.resolve(notebookPath)), '.chard'));
+    return new RunRecordStore(chardDirFor(notebookPath));
   }
 
   runDir(run: string): string {
@@ -44,31 +42,37 @@ export class RunRecordStore {
   }
 
   logPath(run: string, step: string): string {
-    return path.join(this.runDir(run), 'logs', `${component('step', step)}.log`);
+    return path.join(runPaths(this.runDir(run)).logs, `${component('step', step)}.log`);
   }
 
-  writeRecord(record: IRunRecord): void {
-    writeFileAtomic(
-      path.join(this.runDir(record.id), 'run.json'),
-      `${JSON.stringify(record, null, 2)}\n`
-    );
+  async writeRecord(record: IRunRecord): Promise<void> {
+    const dir = this.runDir(record.id);
+    await fsp.mkdir(dir, { recursive: true });
+    await writeJsonAtomic(runPaths(dir).runJson, record);
   }
 
+  /** The run's record; null when there is none; a RunRecordError when it is unreadable. */
   readRecord(run: string): IRunRecord | null {
-    const file = path.join(this.runDir(run), 'run.json');
+    const file = runPaths(this.runDir(run)).runJson;
     if (!fs.existsSync(file)) {
       return null;
     }
-    const data: unknown = JSON.parse(fs.readFileSync(file, 'utf-8'));
-    if (typeof data !== 'object' || data === null || (data as IRunRecord).version !== 1) {
-      throw new Error(`${file} is not a Chard run record`);
+    let data: unknown;
+    try {
+      data = JSON.parse(fs.readFileSync(file, 'utf-8'));
+    } catch (error) {
+      throw new RunRecordError(`${file}: cannot be read (${errorReason(error)})`);
     }
-    return data as IRunRecord;
+    if (!isRunRecord(data)) {
+      throw new RunRecordError(`${file}: not a Chard run record`);
+    }
+    return data;
   }
 
-  writeLog(run: string, step: string, text: string): string {
+  async writeLog(run: string, step: string, text: string): Promise<string> {
     const file = this.logPath(run, step);
-    writeFileAtomic(file, text);
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, text);
     return file;
   }
 

@@ -1,7 +1,7 @@
 /**
- * A small Kubeflow Pipelines v2beta1 REST server for tests: pipelines (multipart upload, new
- * versions), experiments, runs that move PENDING -> RUNNING -> SUCCEEDED when polled, terminate,
- * display_name EQUALS filters, and injectable failures.
+ * A small Kubeflow Pipelines v2beta1 REST server for tests: pipelines (created empty, versions
+ * uploaded as multipart), experiments, runs that move PENDING -> RUNNING -> SUCCEEDED when
+ * polled, terminate, display_name EQUALS filters, and injectable failures.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -87,21 +87,17 @@ export async function startFakeKfp(
       const name = filterName(url);
       return [200, { pipelines: pipelines.filter(x => name === null || x.display_name === name) }];
     }
-    if (method === 'POST' && p === '/apis/v2beta1/pipelines/upload') {
-      const name = url.searchParams.get('name') ?? '';
+    if (method === 'POST' && p === '/apis/v2beta1/pipelines') {
+      const data = JSON.parse(body.toString('utf-8')) as Obj;
+      const name = typeof data.display_name === 'string' ? data.display_name : '';
+      if (name === '') {
+        return [400, { error: 'pipeline display_name is required' }];
+      }
       if (pipelines.some(x => x.display_name === name)) {
         return [409, { error: `pipeline ${name} already exists`, code: 6 }];
       }
-      const spec = uploadFile(req, body);
-      uploads.push(spec);
       const pipeline = { pipeline_id: id('p'), display_name: name, created_at: now() };
       pipelines.push(pipeline);
-      versions.push({
-        pipeline_id: pipeline.pipeline_id,
-        pipeline_version_id: id('v'),
-        display_name: name,
-        created_at: now()
-      });
       return [200, pipeline];
     }
     if (method === 'POST' && p === '/apis/v2beta1/pipelines/upload_version') {

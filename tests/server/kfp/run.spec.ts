@@ -72,6 +72,11 @@ describe('Kubeflow Pipelines submit', () => {
     });
     const result = await submitKfpRun(client, options);
     expect(kfp.uploads).toEqual([SPEC]);
+    expect(kfp.pipelines).toEqual([expect.objectContaining({ display_name: 'training' })]);
+    // The first version is named by its content, as every later one.
+    expect(kfp.versions).toEqual([
+      expect.objectContaining({ display_name: expect.stringMatching(/^training-[0-9a-f]{12}$/) })
+    ]);
     expect(kfp.experiments).toEqual([expect.objectContaining({ display_name: 'notebooks' })]);
     expect(kfp.runs).toHaveLength(1);
     expect(kfp.runs[0]).toMatchObject({
@@ -108,6 +113,21 @@ describe('Kubeflow Pipelines submit', () => {
     const again = await submitKfpRun(client, options);
     expect(again).toMatchObject({ runId: first.runId, attached: true });
     expect(kfp.runs).toHaveLength(2);
+  });
+
+  it('never uploads an identical spec twice: a finished run is submitted again, with other parameter values too', async () => {
+    kfp = await startFakeKfp({ pollsToFinish: 1 });
+    const client = createKfpClient({ endpoint: kfp.url, retry: { baseDelayMs: 5 } });
+    const first = await submitKfpRun(client, options);
+    expect((await client.getRun(first.runId)).state).toBe('SUCCEEDED');
+    const again = await submitKfpRun(client, options);
+    const otherParams = await submitKfpRun(client, { ...options, parameters: { EPOCHS: 9 } });
+    expect(kfp.uploads).toEqual([SPEC]);
+    expect(kfp.versions).toHaveLength(1);
+    expect([again.versionId, otherParams.versionId]).toEqual([first.versionId, first.versionId]);
+    // Each is a run of its own: the first one had finished.
+    expect(again).toMatchObject({ attached: false, runName: first.runName.replace(/-1$/, '-2') });
+    expect(new Set(kfp.runs.map(r => r.run_id)).size).toBe(3);
   });
 
   it('a create whose answer was lost is found, not repeated; 429/5xx are retried; 4xx are not', async () => {
