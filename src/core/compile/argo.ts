@@ -2,9 +2,9 @@
  * The `argo` target: a plan compiled into one Argo `Workflow` (argoproj.io/v1alpha1).
  *
  * One DAG template with a task per step (dependencies = the plan's parents); each step a
- * container template running the step runtime through the bootstrap (payload.ts): the
- * bootstrap and the step spec are raw input artifacts of the step, the runtime a raw workflow
- * argument artifact passed down by the DAG. Values pass
+ * container template running the step runtime through the bootstrap (payload.ts): the step
+ * spec is a raw input artifact of the step, the bootstrap and the runtime raw workflow argument
+ * artifacts the DAG passes down to every task, so they are carried once. Values pass
  * between steps on the marshal volume (a volumeClaimTemplate mounted at /chard/data in every
  * step, in the data-dir layout of stepspec.ts); workspace volumes are mounted where the
  * notebook had them. User data reaches the cluster only as base64 (see payload.ts), and a final
@@ -14,12 +14,18 @@ import type { IWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1
 import type { IPlan, IStep, IVolume } from '../plan.js';
 import { buildStepSpec } from '../stepspec.js';
 import { base64Encode, sha256Hex } from './hash.js';
-import { ARGO_PARAMETER_NAME, freeName, generateNamePrefix } from './names.js';
+import {
+  ARGO_PARAMETER_NAME,
+  freeName,
+  generateNamePrefix,
+  isDnsSubdomain,
+  isQuantity
+} from './names.js';
 import type { ICompileOptions, ICompileResult, ISettings } from './options.js';
 import type { AccessMode } from './options.js';
 import { ACCESS_MODES, CompileError, resolveSettings } from './options.js';
 import { BOOTSTRAP_SOURCE, assertInert, inertParameterText } from './payload.js';
-import { toYaml } from './serialize.js';
+import { compareText, toYaml } from './serialize.js';
 import { checkPlan, parentIds, stepImage, withParameters } from './steps.js';
 
 export type ArgoWorkflow = IWorkflow;
@@ -66,20 +72,25 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
     Private.stepTemplate(plan, step, settings, workspace.mounts, allowed)
   );
   const dagName = freeName('pipeline', new Set(plan.steps.map(s => s.id)));
-  // The runtime (tens of KiB) is carried once, as a workflow argument the DAG hands to every
-  // task, rather than once per step: a Workflow object must stay well under etcd's 1.5 MiB.
-  const runtimeRef = `{{inputs.artifacts.${ArgoNames.RUNTIME}}}`;
-  allowed.add(runtimeRef);
+  // The bootstrap and the runtime (tens of KiB) are carried once, as workflow arguments the DAG
+  // hands to every task, rather than once per step: a Workflow object must stay well under
+  // etcd's 1.5 MiB.
+  const shared = [ArgoNames.BOOTSTRAP, ArgoNames.RUNTIME];
+  const passed = shared.map(name => {
+    const from = `{{inputs.artifacts.${name}}}`;
+    allowed.add(from);
+    return { name, from };
+  });
   const dag: Template = {
     name: dagName,
-    inputs: { artifacts: [{ name: ArgoNames.RUNTIME }] },
+    inputs: { artifacts: shared.map(name => ({ name })) },
     dag: {
       tasks: plan.steps.map(step => {
         const dependencies = parentIds(plan, step);
         const task = {
           name: step.id,
           template: step.id,
-          arguments: { artifacts: [{ name: ArgoNames.RUNTIME, from: runtimeRef }] }
+          arguments: { artifacts: passed.map(a => ({ ...a })) }
         };
         return dependencies.length > 0 ? { ...task, dependencies } : task;
       })
@@ -92,7 +103,10 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
     volumeClaimTemplates: [Private.marshalClaim(settings), ...workspace.claims]
   };
   spec.arguments = {
-    artifacts: [{ name: ArgoNames.RUNTIME, raw: { data: base64Encode(settings.runtimeSource) } }]
+    artifacts: [
+      { name: ArgoNames.BOOTSTRAP, raw: { data: BOOTSTRAP_SOURCE } },
+      { name: ArgoNames.RUNTIME, raw: { data: base64Encode(settings.runtimeSource) } }
+    ]
   };
   if (settings.parameters.length > 0) {
     spec.arguments.parameters = settings.parameters.map(p => ({
@@ -154,9 +168,6 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
 }
 
 namespace Private {
-  const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
-  const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
   export interface IWorkspace {
     claims: ClaimTemplate[];
     volumes: Volume[];
@@ -220,13 +231,13 @@ namespace Private {
   }
 
   function checkName(value: string, what: string): void {
-    if (!DNS_SUBDOMAIN.test(value) || value.length > 253) {
+    if (!isDnsSubdomain(value)) {
       throw new CompileError(`${what} ${JSON.stringify(value)} is not a valid Kubernetes name`);
     }
   }
 
   function claimFor(volume: IVolume, name: string, what: string): ClaimTemplate {
-    if (volume.size === undefined || !QUANTITY.test(volume.size)) {
+    if (volume.size === undefined || !isQuantity(volume.size)) {
       throw new CompileError(
         `${what}: a volume Chard creates needs a size such as 10Gi (got ${JSON.stringify(volume.size ?? '')})`
       );
@@ -323,7 +334,7 @@ namespace Private {
       name: step.id,
       inputs: {
         artifacts: [
-          { name: ArgoNames.BOOTSTRAP, path: ArgoPaths.BOOTSTRAP, raw: { data: BOOTSTRAP_SOURCE } },
+          { name: ArgoNames.BOOTSTRAP, path: ArgoPaths.BOOTSTRAP },
           { name: ArgoNames.RUNTIME, path: ArgoPaths.RUNTIME },
           {
             name: ArgoNames.SPEC,
@@ -361,7 +372,7 @@ namespace Private {
   function envFromSecrets(step: IStep): NonNullable<Container['env']> {
     const seen = new Set<string>();
     const env = [...step.secrets]
-      .sort((a, b) => (a.env < b.env ? -1 : a.env > b.env ? 1 : 0))
+      .sort((a, b) => compareText(a.env, b.env))
       .map(s => {
         if (seen.has(s.env)) {
           throw new CompileError(

@@ -8,10 +8,19 @@ import { compileArgo } from './argo.js';
 import { compileKfp } from './kfp.js';
 import type { CompileTarget, ICompileOptions, ICompileResult } from './options.js';
 import { CompileError, resolveSettings } from './options.js';
+import { withParameters } from './steps.js';
 
 export { compileArgo, ArgoNames, ArgoPaths } from './argo.js';
 export type { ArgoWorkflow } from './argo.js';
-export { compileKfp, KFP_DATA_DIR, KFP_METRICS_ARTIFACT, KFP_SDK_VERSION } from './kfp.js';
+export {
+  compileKfp,
+  KFP_DATA_DIR,
+  KFP_METRICS_ARTIFACT,
+  KFP_RUNTIME_ARTIFACT,
+  KFP_RUNTIME_FILES,
+  KFP_RUNTIME_TASK,
+  KFP_SDK_VERSION
+} from './kfp.js';
 export * from './options.js';
 export { sha256Hex, base64Encode } from './hash.js';
 export { BOOTSTRAP_SOURCE, PARAM_B64_PREFIX } from './payload.js';
@@ -54,7 +63,7 @@ export function stepCodeListing(
 ): string {
   const step = findStep(plan, nameOrId);
   const settings = resolveSettings(plan, options);
-  const spec = buildStepSpec({ ...plan, parameters: settings.parameters }, step, {
+  const spec = buildStepSpec(withParameters(plan, settings), step, {
     dataDir: '',
     workdir: settings.workdir
   });

@@ -7,6 +7,13 @@
  * `--input NAME={{$.inputs.artifacts['NAME'].path}}` and writes an output directory to
  * `--output NAME={{$.outputs.artifacts['NAME'].path}}`, which the KFP launcher uploads.
  *
+ * The step runtime (tens of KiB) and the bootstrap (a few) travel once: a first task,
+ * `chard-runtime`, carries them base64 in its arguments and saves them into its output artifact,
+ * a directory every step reads as an input artifact and runs `python3 DIR/bootstrap.py` from
+ * (the runtime checked against its sha256). Repeating them in every executor would make a
+ * 20-step spec weigh megabytes. A step with metrics has a `system.Metrics` output artifact whose
+ * metadata the bootstrap fills with the metric values, which the KFP UI shows as scalar metrics.
+ *
  * Kubernetes-only settings (workspace PVC mounts, secrets as env, pod labels and annotations,
  * image pull policy, deadlines) go into a second YAML document, the Kubernetes platform spec
  * (`platforms.kubernetes.deploymentSpec.executors.exec-<id>`, field names from kfp-kubernetes'
@@ -15,19 +22,35 @@
 import type { IParameter, IPlan, IStep, IVolume, ParameterType } from '../plan.js';
 import { buildStepSpec } from '../stepspec.js';
 import { base64Encode, sha256Hex } from './hash.js';
-import { KFP_IO_NAME } from './names.js';
+import { KFP_IO_NAME, freeName } from './names.js';
 import type { ICompileOptions, ICompileResult, ISettings } from './options.js';
 import { CompileError, resolveSettings } from './options.js';
 import { BOOTSTRAP_SOURCE, assertInert, chunk, inertParameterText } from './payload.js';
-import { toYaml } from './serialize.js';
-import { checkPlan, parentIds, stepImage, withParameters } from './steps.js';
+import { compareText, toYaml } from './serialize.js';
+import {
+  checkPlan,
+  idsByName,
+  parentIds,
+  pipelineImage,
+  stepImage,
+  withParameters
+} from './steps.js';
 
 /** `sdkVersion` written into the spec. */
 export const KFP_SDK_VERSION = 'chard-0.1.0';
 /** Data dir inside a KFP step container (only metrics land there; values are artifacts). */
 export const KFP_DATA_DIR = '/tmp/chard/data';
-/** Output artifact holding a step's recorded metrics as JSON (steps with metrics only). */
-export const KFP_METRICS_ARTIFACT = 'chard_metrics';
+/**
+ * The `system.Metrics` output artifact of a step with metrics (`metrics_2`, ... when the step
+ * has an output of that name).
+ */
+export const KFP_METRICS_ARTIFACT = 'metrics';
+/** The task that ships the runtime (`chard-runtime-2`, ... when a step has that id). */
+export const KFP_RUNTIME_TASK = 'chard-runtime';
+/** Its output artifact, an input of every step (renamed like metrics when a value has its name). */
+export const KFP_RUNTIME_ARTIFACT = 'chard_runtime';
+/** The files in that artifact (a directory), as the bootstrap's `--save` writes them. */
+export const KFP_RUNTIME_FILES = { bootstrap: 'bootstrap.py', runtime: 'chard_runtime.py' };
 
 const PARAMETER_TYPES: Record<ParameterType, string> = {
   int: 'NUMBER_INTEGER',
@@ -47,22 +70,28 @@ export function compileKfp(plan: IPlan, options: ICompileOptions = {}): ICompile
     Private.checkIoName(p.name, 'pipeline parameter');
   }
   const mounts = Private.pvcMounts(plan.pipeline.volumes, warnings);
-  const components: Json = {};
-  const executors: Json = {};
-  const platformExecutors: Json = {};
-  const tasks: Json = {};
   const allowed = new Set<string>();
+  const runtimeTask = freeName(KFP_RUNTIME_TASK, new Set(plan.steps.map(s => s.id)));
+  const runtime = Private.runtimeTask(plan, settings, runtimeTask, allowed);
+  const components: Json = { [`comp-${runtimeTask}`]: runtime.component };
+  const executors: Json = { [`exec-${runtimeTask}`]: runtime.executor };
+  const platformExecutors: Json = {};
+  const tasks: Json = { [runtimeTask]: runtime.task };
+  if (settings.imagePullPolicy !== undefined) {
+    platformExecutors[`exec-${runtimeTask}`] = { imagePullPolicy: settings.imagePullPolicy };
+  }
 
   for (const step of plan.steps) {
+    const io = Private.stepIo(step);
     const component = `comp-${step.id}`;
     const executor = `exec-${step.id}`;
-    components[component] = Private.component(step, settings, executor);
-    executors[executor] = Private.executor(plan, step, settings, allowed, warnings);
+    components[component] = Private.component(step, settings, executor, io);
+    executors[executor] = Private.executor(plan, step, settings, io, allowed, warnings);
     const platform = Private.platform(step, settings, mounts);
     if (Object.keys(platform).length > 0) {
       platformExecutors[executor] = platform;
     }
-    tasks[step.id] = Private.task(plan, step, settings, component);
+    tasks[step.id] = Private.task(plan, step, settings, component, io, runtimeTask);
   }
 
   const pipelineInfo: Json = { name: plan.pipeline.id };
@@ -109,7 +138,25 @@ export function compileKfp(plan: IPlan, options: ICompileOptions = {}): ICompile
 }
 
 namespace Private {
-  const ARTIFACT_TYPE = { schemaTitle: 'system.Artifact', schemaVersion: '0.0.1' };
+  const ARTIFACT = { schemaTitle: 'system.Artifact', schemaVersion: '0.0.1' };
+  const METRICS = { schemaTitle: 'system.Metrics', schemaVersion: '0.0.1' };
+  /** The KFP placeholder for the whole executor input (JSON), as KFP's Python components use. */
+  const EXECUTOR_INPUT = '{{$}}';
+
+  /** Names of a step's own artifacts that must not collide with its values. */
+  export interface IStepIo {
+    /** Input artifact the runtime arrives in. */
+    runtime: string;
+    /** Output artifact of the metrics (steps with metrics only). */
+    metrics?: string;
+  }
+
+  export function stepIo(step: IStep): IStepIo {
+    const runtime = freeName(KFP_RUNTIME_ARTIFACT, new Set(step.inputs), '_');
+    return step.metrics.length > 0
+      ? { runtime, metrics: freeName(KFP_METRICS_ARTIFACT, new Set(step.outputs), '_') }
+      : { runtime };
+  }
 
   export function checkIoName(name: string, what: string): void {
     if (!KFP_IO_NAME.test(name)) {
@@ -134,14 +181,58 @@ namespace Private {
     return lines.join('\n');
   }
 
-  export function component(step: IStep, settings: ISettings, executor: string): Json {
-    const out: Json = { executorLabel: executor };
-    const inputs: Json = {};
-    if (step.inputs.length > 0) {
-      inputs.artifacts = Object.fromEntries(
-        step.inputs.map(name => [name, { artifactType: { ...ARTIFACT_TYPE } }])
-      );
+  function artifacts(names: readonly string[], type: Json): Json {
+    return Object.fromEntries(names.map(name => [name, { artifactType: { ...type } }]));
+  }
+
+  /**
+   * The first task: its executor carries the bootstrap and the runtime (base64) and saves them
+   * as its output artifact. It is cached whenever a step is: a step's cache key covers its input
+   * artifacts, so a fresh runtime artifact in every run would make every cached step miss.
+   */
+  export function runtimeTask(
+    plan: IPlan,
+    settings: ISettings,
+    id: string,
+    allowed: Set<string>
+  ): { component: Json; executor: Json; task: Json } {
+    const args: string[] = [];
+    for (const part of chunk(base64Encode(settings.runtimeSource))) {
+      args.push('--runtime-b64', part);
     }
+    for (const part of chunk(base64Encode(BOOTSTRAP_SOURCE))) {
+      args.push('--bootstrap-b64', part);
+    }
+    const path = `{{$.outputs.artifacts['${KFP_RUNTIME_ARTIFACT}'].path}}`;
+    allowed.add(path);
+    args.push('--save', path);
+    const cached = plan.steps.some(step => step.cache ?? settings.cache);
+    const task: Json = {
+      cachingOptions: cached ? { enableCache: true } : {},
+      componentRef: { name: `comp-${id}` },
+      taskInfo: { name: id }
+    };
+    if (settings.retryLimit > 0) {
+      task.retryPolicy = { maxRetryCount: settings.retryLimit };
+    }
+    const container = {
+      args,
+      command: ['python3', '-c', BOOTSTRAP_SOURCE],
+      image: pipelineImage(plan, settings)
+    };
+    return {
+      component: {
+        executorLabel: `exec-${id}`,
+        outputDefinitions: { artifacts: artifacts([KFP_RUNTIME_ARTIFACT], ARTIFACT) }
+      },
+      executor: { container },
+      task
+    };
+  }
+
+  export function component(step: IStep, settings: ISettings, executor: string, io: IStepIo): Json {
+    const out: Json = { executorLabel: executor };
+    const inputs: Json = { artifacts: artifacts([...step.inputs, io.runtime], ARTIFACT) };
     const types = new Map(settings.parameters.map(p => [p.name, p.type]));
     if (step.parameters.length > 0) {
       inputs.parameters = Object.fromEntries(
@@ -151,24 +242,13 @@ namespace Private {
         ])
       );
     }
-    if (Object.keys(inputs).length > 0) {
-      out.inputDefinitions = inputs;
+    out.inputDefinitions = inputs;
+    const outputs = artifacts(step.outputs, ARTIFACT);
+    if (io.metrics !== undefined) {
+      Object.assign(outputs, artifacts([io.metrics], METRICS));
     }
-    const outputs = [...step.outputs];
-    if (step.metrics.length > 0) {
-      if (outputs.includes(KFP_METRICS_ARTIFACT)) {
-        throw new CompileError(
-          `step ${JSON.stringify(step.name)}: the name ${KFP_METRICS_ARTIFACT} is reserved for metrics`
-        );
-      }
-      outputs.push(KFP_METRICS_ARTIFACT);
-    }
-    if (outputs.length > 0) {
-      out.outputDefinitions = {
-        artifacts: Object.fromEntries(
-          outputs.map(name => [name, { artifactType: { ...ARTIFACT_TYPE } }])
-        )
-      };
+    if (Object.keys(outputs).length > 0) {
+      out.outputDefinitions = { artifacts: outputs };
     }
     return out;
   }
@@ -177,6 +257,7 @@ namespace Private {
     plan: IPlan,
     step: IStep,
     settings: ISettings,
+    io: IStepIo,
     allowed: Set<string>,
     warnings: string[]
   ): Json {
@@ -185,17 +266,19 @@ namespace Private {
       workdir: settings.workdir
     });
     const args: string[] = [];
-    for (const part of chunk(base64Encode(settings.runtimeSource))) {
-      args.push('--runtime-b64', part);
-    }
-    for (const part of chunk(base64Encode(JSON.stringify(spec)))) {
-      args.push('--spec-b64', part);
-    }
-    args.push('--data-dir', KFP_DATA_DIR);
     const placeholder = (flag: string, value: string): void => {
       allowed.add(value);
       args.push(flag, value);
     };
+    const files = `{{$.inputs.artifacts['${io.runtime}'].path}}`;
+    const bootstrap = `${files}/${KFP_RUNTIME_FILES.bootstrap}`;
+    allowed.add(bootstrap);
+    placeholder('--runtime-file', `${files}/${KFP_RUNTIME_FILES.runtime}`);
+    args.push('--runtime-sha256', sha256Hex(settings.runtimeSource));
+    for (const part of chunk(base64Encode(JSON.stringify(spec)))) {
+      args.push('--spec-b64', part);
+    }
+    args.push('--data-dir', KFP_DATA_DIR);
     for (const name of step.parameters) {
       checkIoName(name, 'pipeline parameter');
       placeholder('--param', `${name}={{$.inputs.parameters['${name}']}}`);
@@ -208,12 +291,13 @@ namespace Private {
       checkIoName(name, `step ${JSON.stringify(step.name)}: output`);
       placeholder('--output', `${name}={{$.outputs.artifacts['${name}'].path}}`);
     }
-    if (step.metrics.length > 0) {
-      placeholder('--metrics-file', `{{$.outputs.artifacts['${KFP_METRICS_ARTIFACT}'].path}}`);
+    if (io.metrics !== undefined) {
+      placeholder('--kfp-metrics', `${io.metrics}={{$.outputs.artifacts['${io.metrics}'].path}}`);
+      placeholder('--kfp-executor-input', EXECUTOR_INPUT);
     }
     const container: Json = {
       args,
-      command: ['python3', '-c', BOOTSTRAP_SOURCE],
+      command: ['python3', bootstrap],
       image: stepImage(plan, step, settings)
     };
     const resources = resourcesFor(step, warnings);
@@ -226,9 +310,7 @@ namespace Private {
   /** `limit:` tags as a KFP ResourceSpec: cpu, memory and one accelerator (extended resource). */
   function resourcesFor(step: IStep, warnings: string[]): Json {
     const out: Json = {};
-    for (const [key, value] of Object.entries(step.limits).sort(([a], [b]) =>
-      a < b ? -1 : a > b ? 1 : 0
-    )) {
+    for (const [key, value] of Object.entries(step.limits).sort(([a], [b]) => compareText(a, b))) {
       if (key === 'cpu') {
         out.resourceCpuLimit = value;
         out.resourceCpuRequest = value;
@@ -247,41 +329,42 @@ namespace Private {
     return out;
   }
 
-  export function task(plan: IPlan, step: IStep, settings: ISettings, component: string): Json {
+  export function task(
+    plan: IPlan,
+    step: IStep,
+    settings: ISettings,
+    component: string,
+    io: IStepIo,
+    runtimeTask: string
+  ): Json {
     const enableCache = step.cache ?? settings.cache;
     const out: Json = {
       // As the KFP compiler writes it: a disabled cache is an empty cachingOptions.
       cachingOptions: enableCache ? { enableCache: true } : {},
       componentRef: { name: component },
+      // Producers of the task's input artifacts, as the KFP compiler lists them.
+      dependentTasks: [...parentIds(plan, step), runtimeTask].sort(compareText),
       taskInfo: { name: step.name }
     };
-    const parents = parentIds(plan, step).sort();
-    if (parents.length > 0) {
-      out.dependentTasks = parents;
-    }
-    const ids = new Map(plan.steps.map(s => [s.name, s.id]));
-    const inputs: Json = {};
-    if (step.inputs.length > 0) {
-      inputs.artifacts = Object.fromEntries(
-        step.inputs.map(name => [
+    const ids = idsByName(plan);
+    const artifacts = (producerTask: string, outputArtifactKey: string): Json => ({
+      taskOutputArtifact: { outputArtifactKey, producerTask }
+    });
+    const inputs: Json = {
+      artifacts: Object.fromEntries([
+        ...step.inputs.map(name => [
           name,
-          {
-            taskOutputArtifact: {
-              outputArtifactKey: name,
-              producerTask: ids.get(step.inputSources[name]) as string
-            }
-          }
-        ])
-      );
-    }
+          artifacts(ids.get(step.inputSources[name]) as string, name)
+        ]),
+        [io.runtime, artifacts(runtimeTask, KFP_RUNTIME_ARTIFACT)]
+      ])
+    };
     if (step.parameters.length > 0) {
       inputs.parameters = Object.fromEntries(
         step.parameters.map(name => [name, { componentInputParameter: name }])
       );
     }
-    if (Object.keys(inputs).length > 0) {
-      out.inputs = inputs;
-    }
+    out.inputs = inputs;
     if (settings.retryLimit > 0) {
       out.retryPolicy = { maxRetryCount: settings.retryLimit };
     }
@@ -344,9 +427,7 @@ namespace Private {
         bySecret.set(s.secret, list);
       }
       out.secretAsEnv = [...bySecret.keys()].sort().map(secret => ({
-        keyToEnv: (bySecret.get(secret) ?? []).sort((a, b) =>
-          a.envVar < b.envVar ? -1 : a.envVar > b.envVar ? 1 : 0
-        ),
+        keyToEnv: (bySecret.get(secret) ?? []).sort((a, b) => compareText(a.envVar, b.envVar)),
         secretName: secret,
         secretNameParameter: { runtimeValue: { constant: secret } }
       }));

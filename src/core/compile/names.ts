@@ -1,15 +1,32 @@
 /**
- * Kubernetes-facing names the compilers derive. Step ids are already DNS-1123 labels, unique
- * in the plan (the analysis guarantees it); these helpers only add fixed, collision-free names.
+ * Kubernetes-facing names the compilers check or derive. Step ids are already DNS-1123 labels,
+ * unique in the plan (the analysis guarantees it); these helpers check names given in settings
+ * and metadata and add fixed, collision-free names.
  */
+import { isDnsLabel } from '../names.js';
+
+export { isDnsLabel };
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+
+/** Is `name` a DNS-1123 subdomain (claims, storage classes, snapshots, service accounts)? */
+export function isDnsSubdomain(name: string): boolean {
+  return name.length <= 253 && DNS_SUBDOMAIN.test(name);
+}
+
+/** Is `value` a Kubernetes quantity of the plain kind Chard writes (`10Gi`, `0.5`, `500M`)? */
+export function isQuantity(value: string): boolean {
+  return QUANTITY.test(value);
+}
 
 /** A name not in `taken`: `base`, else `base-2`, `base-3`, ... (deterministic). */
-export function freeName(base: string, taken: ReadonlySet<string>): string {
+export function freeName(base: string, taken: ReadonlySet<string>, separator = '-'): string {
   if (!taken.has(base)) {
     return base;
   }
   for (let i = 2; ; i++) {
-    const candidate = `${base}-${i}`;
+    const candidate = `${base}${separator}${i}`;
     if (!taken.has(candidate)) {
       return candidate;
     }

@@ -6,6 +6,7 @@
 import { RUNTIME_SOURCE } from '../generated/runtime.js';
 import { isRecord } from '../notebook.js';
 import type { IParameter, IPlan, ParameterType, ParameterValue } from '../plan.js';
+import { isDnsLabel, isDnsSubdomain, isQuantity } from './names.js';
 
 export type CompileTarget = 'argo' | 'kfp';
 
@@ -105,9 +106,6 @@ export interface ISettings {
 export const DEFAULT_IMAGE = 'python:3.12-slim';
 export const DEFAULT_MARSHAL_SIZE = '5Gi';
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 /** An OCI image reference: registry/path:tag@digest, no white space, braces or quotes. */
 const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@+]*$/;
 export const ACCESS_MODES: ReadonlySet<string> = new Set([
@@ -200,14 +198,14 @@ export function resolveSettings(plan: IPlan, options: ICompileOptions = {}): ISe
     podGC: Private.oneOf(pick(options.podGC, meta.podGC), POD_GC, 'podGC') as
       PodGCStrategy | undefined,
     ttlStrategy: Private.ttl(pick(options.ttlStrategy, meta.ttlStrategy)),
-    namespace: Private.name(pick(options.namespace, meta.namespace), DNS_LABEL, 63, 'namespace'),
+    namespace: Private.name(pick(options.namespace, meta.namespace), isDnsLabel, 63, 'namespace'),
     serviceAccountName: Private.name(
       pick(options.serviceAccountName, meta.serviceAccountName),
-      DNS_SUBDOMAIN,
+      isDnsSubdomain,
       253,
       'serviceAccountName'
     ),
-    workflowName: Private.name(options.workflowName, DNS_LABEL, 63, 'workflow name'),
+    workflowName: Private.name(options.workflowName, isDnsLabel, 63, 'workflow name'),
     workdir: Private.workdir(pick(options.workdir, meta.workdir) ?? ''),
     cache: pick(options.cache, meta.cache) ?? false,
     ownerReferences: (options.ownerReferences ?? []).map(Private.ownerReference),
@@ -234,87 +232,67 @@ namespace Private {
   }
 
   export namespace Metadata {
-    const where = (key: string): string => `notebook metadata chard.${key}`;
+    type Data = Record<string, unknown>;
+    const where = (path: string): string => `notebook metadata chard.${path}`;
 
-    function str(data: Record<string, unknown>, key: string, path = key): string | undefined {
-      const value = data[key];
+    /** The member at `path` (`key` or `parent.key`) of `data`; undefined or null mean unset. */
+    function field<T>(
+      data: Data,
+      path: string,
+      valid: (value: unknown) => value is T,
+      expected: string
+    ): T | undefined {
+      const value = data[path.slice(path.lastIndexOf('.') + 1)];
       if (value === undefined || value === null) {
         return undefined;
       }
-      if (typeof value !== 'string') {
-        throw new CompileError(`${where(path)} must be a string, not ${JSON.stringify(value)}`);
+      if (!valid(value)) {
+        throw new CompileError(`${where(path)} must be ${expected}, not ${JSON.stringify(value)}`);
       }
       return value;
     }
 
-    function num(data: Record<string, unknown>, key: string, path = key): number | undefined {
-      const value = data[key];
-      if (value === undefined || value === null) {
-        return undefined;
-      }
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-        throw new CompileError(
-          `${where(path)} must be a whole number of at least 0, not ${JSON.stringify(value)}`
-        );
-      }
-      return value;
-    }
+    const isString = (v: unknown): v is string => typeof v === 'string';
+    const isCount = (v: unknown): v is number =>
+      typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+    const str = (data: Data, path: string): string | undefined =>
+      field(data, path, isString, 'a string');
+    const num = (data: Data, path: string): number | undefined =>
+      field(data, path, isCount, 'a whole number of at least 0');
+    const object = (data: Data, path: string): Data =>
+      field(data, path, isRecord, 'an object') ?? {};
 
-    export function read(chard: Record<string, unknown>): IMetadata {
-      const marshalRaw = chard.marshalVolume;
-      if (marshalRaw !== undefined && !isRecord(marshalRaw)) {
-        throw new CompileError(`${where('marshalVolume')} must be an object`);
-      }
-      const marshalData = marshalRaw ?? {};
-      const accessModes = marshalData.accessModes;
-      if (
-        accessModes !== undefined &&
-        !(Array.isArray(accessModes) && accessModes.every(m => typeof m === 'string'))
-      ) {
-        throw new CompileError(`${where('marshalVolume.accessModes')} must be a list of strings`);
-      }
-      const ttlRaw = chard.ttlStrategy;
-      if (ttlRaw !== undefined && !isRecord(ttlRaw)) {
-        throw new CompileError(`${where('ttlStrategy')} must be an object`);
-      }
-      const cache = chard.cache;
-      if (cache !== undefined && typeof cache !== 'boolean') {
-        throw new CompileError(`${where('cache')} must be true or false`);
-      }
+    export function read(chard: Data): IMetadata {
+      const marshal = object(chard, 'marshalVolume');
+      const ttl = field(chard, 'ttlStrategy', isRecord, 'an object');
       return {
         image: str(chard, 'image'),
         imagePullPolicy: str(chard, 'imagePullPolicy'),
         marshalVolume: defined({
-          size: str(marshalData, 'size', 'marshalVolume.size'),
-          storageClass: str(marshalData, 'storageClass', 'marshalVolume.storageClass'),
-          accessModes: accessModes as AccessMode[] | undefined
+          size: str(marshal, 'marshalVolume.size'),
+          storageClass: str(marshal, 'marshalVolume.storageClass'),
+          accessModes: field(
+            marshal,
+            'marshalVolume.accessModes',
+            isStrings,
+            'a list of strings'
+          ) as AccessMode[] | undefined
         }),
         retryLimit: num(chard, 'retryLimit'),
         activeDeadlineSeconds: num(chard, 'activeDeadlineSeconds'),
         podGC: str(chard, 'podGC'),
-        ttlStrategy: ttlRaw
+        ttlStrategy: ttl
           ? defined({
-              secondsAfterCompletion: num(
-                ttlRaw,
-                'secondsAfterCompletion',
-                'ttlStrategy.secondsAfterCompletion'
-              ),
-              secondsAfterSuccess: num(
-                ttlRaw,
-                'secondsAfterSuccess',
-                'ttlStrategy.secondsAfterSuccess'
-              ),
-              secondsAfterFailure: num(
-                ttlRaw,
-                'secondsAfterFailure',
-                'ttlStrategy.secondsAfterFailure'
-              )
+              secondsAfterCompletion: num(ttl, 'ttlStrategy.secondsAfterCompletion'),
+              secondsAfterSuccess: num(ttl, 'ttlStrategy.secondsAfterSuccess'),
+              secondsAfterFailure: num(ttl, 'ttlStrategy.secondsAfterFailure')
             })
           : undefined,
         namespace: str(chard, 'namespace'),
         serviceAccountName: str(chard, 'serviceAccountName'),
         workdir: str(chard, 'workdir'),
-        cache
+        cache: field(chard, 'cache', (v): v is boolean => typeof v === 'boolean', 'true or false')
       };
     }
   }
@@ -357,13 +335,14 @@ namespace Private {
     return value;
   }
 
+  /** `valid` checks the name's form and length; `max` is only named in the message. */
   export function name(
     value: string | undefined,
-    pattern: RegExp,
+    valid: (name: string) => boolean,
     max: number,
     what: string
   ): string | undefined {
-    if (value !== undefined && (!pattern.test(value) || value.length > max)) {
+    if (value !== undefined && !valid(value)) {
       throw new CompileError(
         `${what} ${JSON.stringify(value)} is not a valid Kubernetes name ` +
           `(lowercase letters, digits and '-', at most ${max} characters)`
@@ -382,7 +361,7 @@ namespace Private {
 
   export function marshalVolume(value: Partial<IMarshalVolume>): IMarshalVolume {
     const size = value.size ?? DEFAULT_MARSHAL_SIZE;
-    if (!QUANTITY.test(size)) {
+    if (!isQuantity(size)) {
       throw new CompileError(
         `marshal volume size ${JSON.stringify(size)} is not a Kubernetes quantity such as 5Gi`
       );
@@ -394,7 +373,7 @@ namespace Private {
     for (const mode of accessModes) {
       oneOf(mode, ACCESS_MODES, 'marshal volume access mode');
     }
-    const storageClass = name(value.storageClass, DNS_SUBDOMAIN, 253, 'marshal storage class');
+    const storageClass = name(value.storageClass, isDnsSubdomain, 253, 'marshal storage class');
     const modes = [...accessModes] as AccessMode[];
     return storageClass === undefined
       ? { size, accessModes: modes }

@@ -29,3 +29,8 @@ export function toYaml(documents: readonly unknown[], comment?: string): string 
     })
     .join('---\n');
 }
+
+/** Order strings by UTF-16 code units, independent of the locale (deterministic output). */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

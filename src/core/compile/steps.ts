@@ -4,10 +4,9 @@
  */
 import type { IPlan, IStep } from '../plan.js';
 import { isCompilable } from '../plan.js';
+import { isDnsLabel } from './names.js';
 import { CompileError, checkImage } from './options.js';
 import type { ISettings } from './options.js';
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Refuse plans with error diagnostics or broken invariants (ids, parents, producers). */
 export function checkPlan(plan: IPlan): void {
@@ -20,7 +19,7 @@ export function checkPlan(plan: IPlan): void {
   if (plan.steps.length === 0) {
     throw new CompileError('the notebook has no steps to compile');
   }
-  if (!DNS_LABEL.test(plan.pipeline.id) || plan.pipeline.id.length > 63) {
+  if (!isDnsLabel(plan.pipeline.id)) {
     throw new CompileError(
       `pipeline id ${JSON.stringify(plan.pipeline.id)} is not a Kubernetes name (DNS-1123 label)`
     );
@@ -28,7 +27,7 @@ export function checkPlan(plan: IPlan): void {
   const names = new Set<string>();
   const ids = new Set<string>();
   for (const step of plan.steps) {
-    if (!DNS_LABEL.test(step.id) || step.id.length > 63) {
+    if (!isDnsLabel(step.id)) {
       throw new CompileError(
         `step ${JSON.stringify(step.name)}: id ${JSON.stringify(step.id)} is not a Kubernetes name`
       );
@@ -61,9 +60,13 @@ export function checkPlan(plan: IPlan): void {
 
 /** The image a step runs in: its `image:` tag, the pipeline's, the notebook server's, the default. */
 export function stepImage(plan: IPlan, step: IStep, settings: ISettings): string {
-  if (step.image !== undefined) {
-    return checkImage(step.image, `step ${JSON.stringify(step.name)}: image`);
-  }
+  return step.image === undefined
+    ? pipelineImage(plan, settings)
+    : checkImage(step.image, `step ${JSON.stringify(step.name)}: image`);
+}
+
+/** The image of steps without an `image:` tag: `--image`, the notebook's, the server's, the default. */
+export function pipelineImage(plan: IPlan, settings: ISettings): string {
   if (settings.image !== undefined) {
     return settings.image;
   }

@@ -61,6 +61,7 @@ function expectInert(plan: IPlan): void {
   plan.parameters.forEach((p, i) => expect(decodeParam(args[i].value)).toBe(textOf(p.value)));
   // The only tags Argo could substitute are the references Chard wrote.
   const allowed = new Set([
+    '{{inputs.artifacts.chard-bootstrap}}',
     '{{inputs.artifacts.chard-runtime}}',
     ...plan.parameters.map(p => `{{workflow.parameters.${p.name}}}`)
   ]);
@@ -86,6 +87,15 @@ function expectInert(plan: IPlan): void {
   for (const step of plan.steps) {
     expect(kfpPayload.get(`exec-${step.id}`)?.spec.code).toEqual(stepCode(plan, step));
     expect(spec.root.dag.tasks[step.id].taskInfo.name).toBe(step.name);
+    // Chard's own artifacts (the runtime in, the metrics out) never take a value's name.
+    const component = spec.components[`comp-${step.id}`];
+    const outputs = (component.outputDefinitions?.artifacts ?? {}) as Json;
+    const metrics = Object.keys(outputs).filter(
+      n => outputs[n].artifactType.schemaTitle === 'system.Metrics'
+    );
+    expect(metrics).toHaveLength(step.metrics.length > 0 ? 1 : 0);
+    expect(Object.keys(outputs).sort()).toEqual([...step.outputs, ...metrics].sort());
+    expect(Object.keys(component.inputDefinitions.artifacts)).toHaveLength(step.inputs.length + 1);
   }
   for (const p of plan.parameters) {
     const value = spec.root.inputDefinitions.parameters[p.name].defaultValue as ParameterValue;
@@ -93,8 +103,9 @@ function expectInert(plan: IPlan): void {
   }
   const executors = JSON.stringify(spec.deploymentSpec);
   for (const tag of tags(executors)) {
+    // KFP placeholders only: parameters, artifact paths and the executor input (metrics).
     expect(tag).toMatch(
-      /^\{\{\$\.(inputs|outputs)\.(parameters|artifacts)\['[\p{L}\p{N}_]+'\](\.path)?\}\}$/u
+      /^\{\{\$(\.(inputs|outputs)\.(parameters|artifacts)\['[\p{L}\p{N}_]+'\](\.path)?)?\}\}$/u
     );
   }
 }
@@ -311,7 +322,12 @@ function randomPlan(seed: number): IPlan {
   for (let i = 0; i < count; i++) {
     const outputs = Array.from({ length: Math.floor(rnd() * 3) }, (_, k) =>
       identifier(rnd, `v${i}_${k}_`, true)
-    ).sort();
+    );
+    if (rnd() < 0.2) {
+      // Values named like the artifacts Chard adds in KFP.
+      outputs.push(i % 2 === 0 ? 'metrics' : 'chard_runtime');
+    }
+    outputs.sort();
     const available = steps.flatMap(s => s.outputs.map(o => [o, s.name] as const));
     const inputs = [...new Set(available.filter(() => rnd() < 0.5).map(([o]) => o))].sort();
     const inputSources = Object.fromEntries(
@@ -335,6 +351,7 @@ function randomPlan(seed: number): IPlan {
           inputSources,
           parents,
           parameters: params,
+          metrics: rnd() < 0.3 ? [identifier(rnd, 'score_', true)] : [],
           annotations,
           limits: rnd() < 0.3 ? { cpu: '1', memory: '1Gi' } : {},
           secrets:

@@ -2,9 +2,19 @@ import { readFileSync } from 'node:fs';
 import { compileKfp } from '../../../src/core/compile/kfp.js';
 import { CompileError } from '../../../src/core/compile/options.js';
 import { BOOTSTRAP_SOURCE } from '../../../src/core/compile/payload.js';
+import { base64Encode, sha256Hex } from '../../../src/core/compile/hash.js';
+import { RUNTIME_SOURCE } from '../../../src/core/generated/runtime.js';
 import { stepCode } from '../../../src/core/plan.js';
 import type { IPlan } from '../../../src/core/plan.js';
-import { STUB_RUNTIME, expectGolden, kfpPayloads, loadPlan, yamlDocuments } from './support.js';
+import {
+  STUB_RUNTIME,
+  decodeBase64,
+  expectGolden,
+  flagValues,
+  kfpPayloads,
+  loadPlan,
+  yamlDocuments
+} from './support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -89,16 +99,16 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     expect(text.startsWith('# PIPELINE DEFINITION\n# Name: churn\n')).toBe(true);
   });
 
-  it('has one component and executor per step, and tasks keyed by step id', () => {
-    expect(Object.keys(spec.components).sort()).toEqual(plan.steps.map(s => `comp-${s.id}`).sort());
-    expect(Object.keys(spec.deploymentSpec.executors).sort()).toEqual(
-      plan.steps.map(s => `exec-${s.id}`).sort()
-    );
+  it('has the runtime task, one component and executor per step, and tasks keyed by step id', () => {
+    const keys = ['chard-runtime', ...plan.steps.map(s => s.id)].sort();
+    expect(Object.keys(spec.components).sort()).toEqual(keys.map(k => `comp-${k}`));
+    expect(Object.keys(spec.deploymentSpec.executors).sort()).toEqual(keys.map(k => `exec-${k}`));
+    expect(Object.keys(spec.root.dag.tasks).sort()).toEqual(keys);
     const results = spec.root.dag.tasks[ids.results];
     expect(results.taskInfo).toEqual({ name: 'results' });
     expect(results.componentRef).toEqual({ name: `comp-${ids.results}` });
     expect(results.dependentTasks).toEqual(
-      [ids.train_logreg, ids.train_forest, ids.train_gbm].sort()
+      [ids.train_logreg, ids.train_forest, ids.train_gbm, 'chard-runtime'].sort()
     );
     expect(spec.components[`comp-${ids.results}`].executorLabel).toBe(`exec-${ids.results}`);
   });
@@ -131,13 +141,98 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     expect(args).toContain("SEED={{$.inputs.parameters['SEED']}}");
   });
 
-  it("runs the bootstrap with python3 -c and carries exactly each step's code", () => {
+  it('carries the bootstrap and the runtime once, in the chard-runtime task', () => {
+    const runtime = spec.deploymentSpec.executors['exec-chard-runtime'].container;
+    expect(runtime.command).toEqual(['python3', '-c', BOOTSTRAP_SOURCE]);
+    expect(runtime.image).toBe('python:3.11');
+    expect(decodeBase64(flagValues(runtime.args, '--bootstrap-b64').join(''))).toBe(
+      BOOTSTRAP_SOURCE
+    );
+    expect(flagValues(runtime.args, '--save')).toEqual([
+      "{{$.outputs.artifacts['chard_runtime'].path}}"
+    ]);
+    expect(spec.root.dag.tasks['chard-runtime']).toEqual({
+      // Cached because a step is (train_logreg has `cache:`), so that step's cache key holds.
+      cachingOptions: { enableCache: true },
+      componentRef: { name: 'comp-chard-runtime' },
+      retryPolicy: { maxRetryCount: 2 },
+      taskInfo: { name: 'chard-runtime' }
+    });
+    // The real runtime's text appears once, in that task's arguments.
+    const real = compileKfp(plan);
+    const encoded = base64Encode(RUNTIME_SOURCE).slice(0, 2000);
+    expect(real.text.split(encoded)).toHaveLength(2);
+    expect(real.text.split(BOOTSTRAP_SOURCE.split('\n')[0])).toHaveLength(2);
+  });
+
+  it("runs each step's bootstrap from the runtime artifact and carries exactly its code", () => {
     for (const step of plan.steps) {
       const p = kfpPayloads(spec).get(`exec-${step.id}`)!;
-      expect(p.command).toEqual(['python3', '-c', BOOTSTRAP_SOURCE]);
+      expect(p.command).toEqual([
+        'python3',
+        "{{$.inputs.artifacts['chard_runtime'].path}}/bootstrap.py"
+      ]);
+      expect(p.args.slice(0, 4)).toEqual([
+        '--runtime-file',
+        "{{$.inputs.artifacts['chard_runtime'].path}}/chard_runtime.py",
+        '--runtime-sha256',
+        sha256Hex(STUB_RUNTIME)
+      ]);
       expect(p.spec.code).toEqual(stepCode(plan, step));
       expect(p.runtime).toBe(STUB_RUNTIME);
+      expect(spec.components[`comp-${step.id}`].inputDefinitions.artifacts.chard_runtime).toEqual({
+        artifactType: { schemaTitle: 'system.Artifact', schemaVersion: '0.0.1' }
+      });
+      expect(spec.root.dag.tasks[step.id].inputs.artifacts.chard_runtime).toEqual({
+        taskOutputArtifact: { outputArtifactKey: 'chard_runtime', producerTask: 'chard-runtime' }
+      });
     }
+  });
+
+  it('gives a step with metrics a system.Metrics output the bootstrap fills for the KFP UI', () => {
+    const results = spec.components[`comp-${ids.results}`];
+    expect(results.outputDefinitions.artifacts).toEqual({
+      metrics: { artifactType: { schemaTitle: 'system.Metrics', schemaVersion: '0.0.1' } }
+    });
+    const args = kfpPayloads(spec).get(`exec-${ids.results}`)!.args;
+    expect(flagValues(args, '--kfp-metrics')).toEqual([
+      "metrics={{$.outputs.artifacts['metrics'].path}}"
+    ]);
+    expect(flagValues(args, '--kfp-executor-input')).toEqual(['{{$}}']);
+    // Steps without metrics have neither.
+    const forest = kfpPayloads(spec).get(`exec-${ids.train_forest}`)!.args;
+    expect(forest).not.toContain('--kfp-metrics');
+    expect(forest).not.toContain('{{$}}');
+  });
+
+  it("renames Chard's artifacts and runtime task away from the notebook's names", () => {
+    const named = loadPlan('classes');
+    const setup = named.steps.find(s => s.name === 'setup')!;
+    const square = named.steps.find(s => s.name === 'square')!;
+    setup.id = 'chard-runtime';
+    setup.outputs = [...setup.outputs, 'chard_runtime'];
+    square.inputs = [...square.inputs, 'chard_runtime'];
+    square.inputSources = { ...square.inputSources, chard_runtime: 'setup' };
+    square.outputs = [...square.outputs, 'metrics'];
+    square.metrics = ['sq'];
+    named.steps.find(s => s.name === 'combine')!.inputs.push('metrics');
+    const combine = named.steps.find(s => s.name === 'combine')!;
+    combine.inputSources = { ...combine.inputSources, metrics: 'square' };
+    const renamed = compile(named).spec;
+    expect(renamed.root.dag.tasks['chard-runtime-2'].taskInfo).toEqual({ name: 'chard-runtime-2' });
+    expect(renamed.root.dag.tasks['chard-runtime'].taskInfo).toEqual({ name: 'setup' });
+    const sq = renamed.root.dag.tasks[square.id].inputs.artifacts;
+    expect(sq.chard_runtime.taskOutputArtifact).toEqual({
+      outputArtifactKey: 'chard_runtime',
+      producerTask: 'chard-runtime'
+    });
+    expect(sq.chard_runtime_2.taskOutputArtifact).toEqual({
+      outputArtifactKey: 'chard_runtime',
+      producerTask: 'chard-runtime-2'
+    });
+    const outputs = renamed.components[`comp-${square.id}`].outputDefinitions.artifacts;
+    expect(outputs.metrics.artifactType.schemaTitle).toBe('system.Artifact');
+    expect(outputs.metrics_2.artifactType.schemaTitle).toBe('system.Metrics');
   });
 
   it('maps limits to the container resources, an extended resource to the accelerator', () => {

@@ -2,15 +2,16 @@
  * The compiled manifests actually run: each step's container command is executed with the real
  * local Python (Debian's /usr/bin/python3 with numpy, pandas, scikit-learn) and the real step
  * runtime, doing only what the orchestrator would do (Argo: write the raw artifacts to their
- * paths and substitute `{{workflow.parameters.X}}`; KFP: resolve the `{{$...}}` placeholders).
+ * paths and substitute `{{workflow.parameters.X}}`; KFP: run the tasks in order, resolve the
+ * `{{$...}}` placeholders and hand the executor input to `{{$}}`, as the KFP launcher does).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { analyzeNotebook } from '../../../src/core/analyze.js';
-import { compileArgo } from '../../../src/core/compile/argo.js';
-import { compileKfp } from '../../../src/core/compile/kfp.js';
+import { ArgoPaths, compileArgo } from '../../../src/core/compile/argo.js';
+import { KFP_DATA_DIR, KFP_RUNTIME_TASK, compileKfp } from '../../../src/core/compile/kfp.js';
 import type { IPlan } from '../../../src/core/plan.js';
 import { makeNotebook } from '../fixtures.js';
 
@@ -52,8 +53,11 @@ const notebook = makeNotebook([
       '    "fn": fn(21) == 42,\n' +
       '    "box": box == Box([1, 2]),\n' +
       '}\n' +
-      'print("CHECKS " + json.dumps({"checks": checks, "label": label}))'
-  }
+      'print("CHECKS " + json.dumps({"checks": checks, "label": label}))\n' +
+      'score = sum(checks.values()) / len(checks)\n' +
+      'note = label'
+  },
+  { tags: ['pipeline-metrics'], src: 'print(score)\nprint(note)' }
 ]);
 
 function pythonAvailable(): boolean {
@@ -77,6 +81,8 @@ function checksFrom(stdout: string): { checks: Record<string, boolean>; label: s
 }
 
 const ALL_TRUE = { arr: true, df: true, model: true, info: true, fn: true, box: true };
+/** The pipeline-metrics values the check step records. */
+const METRICS = { note: '{{workflow.name}}', score: 1 };
 
 describe('compiled steps run with the real runtime and local Python', () => {
   let root: string;
@@ -108,7 +114,7 @@ describe('compiled steps run with the real runtime and local Python', () => {
     const dag = (workflow.spec.templates as Json[]).find(
       x => x.name === workflow.spec.entrypoint
     ) as Json;
-    expect(dag.inputs.artifacts).toEqual([{ name: 'chard-runtime' }]);
+    expect(dag.inputs.artifacts).toEqual([{ name: 'chard-bootstrap' }, { name: 'chard-runtime' }]);
     const argArtifacts = new Map<string, string>(
       (workflow.spec.arguments.artifacts as { name: string; raw: { data: string } }[]).map(a => [
         a.name,
@@ -122,7 +128,10 @@ describe('compiled steps run with the real runtime and local Python', () => {
       const t = (workflow.spec.templates as Json[]).find(x => x.name === step.id) as Json;
       const dir = join(root, step.id);
       mkdirSync(dir);
-      const paths = new Map<string, string>([['/chard/data', data]]);
+      const paths = new Map<string, string>([
+        [ArgoPaths.DATA, data],
+        [ArgoPaths.METRICS, join(dir, 'metrics.json')]
+      ]);
       for (const a of t.inputs.artifacts as {
         name: string;
         path: string;
@@ -159,35 +168,60 @@ describe('compiled steps run with the real runtime and local Python', () => {
     const result = checksFrom(stdout);
     expect(result.checks).toEqual(ALL_TRUE);
     expect(result.label).toBe('{{workflow.name}}');
+    // What Argo reads into the step's `metrics` output parameter.
+    const check = plan.steps[1].id;
+    expect(JSON.parse(readFileSync(join(root, check, 'metrics.json'), 'utf8'))).toEqual(METRICS);
   });
 
-  it('kfp: every value travels as an artifact and arrives unchanged', () => {
+  it('kfp: the runtime and every value travel as artifacts and arrive unchanged', () => {
     const spec = compileKfp(plan).documents[0] as Json;
     const defaults = spec.root.inputDefinitions.parameters as Record<
       string,
       { defaultValue: unknown }
     >;
+    const executorInput = (task: string, outputs: string[]): string =>
+      JSON.stringify({
+        outputs: {
+          artifacts: Object.fromEntries(
+            outputs.map(n => [
+              n,
+              { artifacts: [{ name: n, uri: `minio://mlpipeline/run/${task}/${n}` }] }
+            ])
+          ),
+          outputFile: join(root, task, 'executor_output.json')
+        }
+      });
     let stdout = '';
-    for (const step of plan.steps) {
-      const container = spec.deploymentSpec.executors[`exec-${step.id}`].container as Json;
-      const task = spec.root.dag.tasks[step.id] as Json;
+    // The runtime task first (every step depends on it), then the steps in plan order.
+    for (const id of [KFP_RUNTIME_TASK, ...plan.steps.map(s => s.id)]) {
+      const task = spec.root.dag.tasks[id] as Json;
+      const component = spec.components[task.componentRef.name] as Json;
+      const container = spec.deploymentSpec.executors[component.executorLabel].container as Json;
+      expect(task.dependentTasks ?? []).toEqual(
+        id === KFP_RUNTIME_TASK ? [] : expect.arrayContaining([KFP_RUNTIME_TASK])
+      );
       const producers = (task.inputs?.artifacts ?? {}) as Record<
         string,
         { taskOutputArtifact: { producerTask: string; outputArtifactKey: string } }
       >;
+      const outputs = Object.keys(component.outputDefinitions?.artifacts ?? {});
       const resolve = (arg: string): string =>
-        arg
-          .replace(/\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}/g, (_, n: string) =>
-            String(defaults[n].defaultValue)
-          )
-          .replace(/\{\{\$\.inputs\.artifacts\['([^']+)'\]\.path\}\}/g, (_, n: string) => {
-            const src = producers[n].taskOutputArtifact;
-            return join(root, src.producerTask, src.outputArtifactKey);
-          })
-          .replace(/\{\{\$\.outputs\.artifacts\['([^']+)'\]\.path\}\}/g, (_, n: string) =>
-            join(root, step.id, n)
-          );
-      mkdirSync(join(root, step.id), { recursive: true });
+        arg === '{{$}}'
+          ? executorInput(id, outputs)
+          : arg === KFP_DATA_DIR
+            ? join(root, 'data')
+            : arg
+                .replace(/\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}/g, (_, n: string) =>
+                  String(defaults[n].defaultValue)
+                )
+                .replace(/\{\{\$\.inputs\.artifacts\['([^']+)'\]\.path\}\}/g, (_, n: string) => {
+                  const src = producers[n].taskOutputArtifact;
+                  return join(root, src.producerTask, src.outputArtifactKey);
+                })
+                .replace(/\{\{\$\.outputs\.artifacts\['([^']+)'\]\.path\}\}/g, (_, n: string) =>
+                  join(root, id, n)
+                );
+      mkdirSync(join(root, id), { recursive: true });
       const argv = [...(container.command as string[]), ...(container.args as string[])].map(
         resolve
       );
@@ -202,5 +236,22 @@ describe('compiled steps run with the real runtime and local Python', () => {
     const result = checksFrom(stdout);
     expect(result.checks).toEqual(ALL_TRUE);
     expect(result.label).toBe('{{workflow.name}}');
+    // The metrics artifact holds the values; the executor output gives them to KFP as the
+    // artifact's metadata, which the KFP UI lists as scalar metrics.
+    const check = plan.steps[1].id;
+    expect(JSON.parse(readFileSync(join(root, check, 'metrics'), 'utf8'))).toEqual(METRICS);
+    expect(JSON.parse(readFileSync(join(root, check, 'executor_output.json'), 'utf8'))).toEqual({
+      artifacts: {
+        metrics: {
+          artifacts: [
+            {
+              name: 'metrics',
+              uri: `minio://mlpipeline/run/${check}/metrics`,
+              metadata: { ...METRICS, display_name: 'metrics' }
+            }
+          ]
+        }
+      }
+    });
   });
 });

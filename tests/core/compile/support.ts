@@ -67,7 +67,14 @@ export function argoPayloads(
     arguments: { artifacts: IArgoArtifact[] };
   };
   const templates = wfSpec.templates;
-  const runtimeArtifact = wfSpec.arguments.artifacts.find(a => a.name === 'chard-runtime');
+  // The bootstrap and the runtime: workflow arguments the DAG passes down to every step.
+  const argument = (name: string): string => {
+    const artifact = wfSpec.arguments.artifacts.find(a => a.name === name);
+    if (!artifact?.raw) {
+      throw new Error(`the workflow has no raw argument artifact ${name}`);
+    }
+    return artifact.raw.data;
+  };
   const out = new Map<
     string,
     { spec: IStepSpec; runtime: string; bootstrap: string; command: string[] }
@@ -85,8 +92,8 @@ export function argoPayloads(
     };
     out.set(t.name, {
       spec: JSON.parse(decodeBase64(raw('chard-spec'))) as IStepSpec,
-      runtime: decodeBase64(runtimeArtifact?.raw?.data ?? ''),
-      bootstrap: raw('chard-bootstrap'),
+      runtime: decodeBase64(argument('chard-runtime')),
+      bootstrap: argument('chard-bootstrap'),
       command: t.container.command
     });
   }
@@ -104,23 +111,34 @@ export function flagValues(args: string[], flag: string): string[] {
   return out;
 }
 
-/** The step specs a KFP pipeline spec carries, by executor name. */
-export function kfpPayloads(
-  pipelineSpec: unknown
-): Map<string, { spec: IStepSpec; runtime: string; args: string[]; command: string[] }> {
+export interface IKfpPayload {
+  spec: IStepSpec;
+  /** The runtime source the `chard-runtime` task saves for every step. */
+  runtime: string;
+  args: string[];
+  command: string[];
+}
+
+/** The step specs a KFP pipeline spec carries, by executor name (steps only). */
+export function kfpPayloads(pipelineSpec: unknown): Map<string, IKfpPayload> {
   const executors = ((pipelineSpec as Json).deploymentSpec as Json).executors as Record<
     string,
     { container: { args: string[]; command: string[] } }
   >;
-  const out = new Map<
-    string,
-    { spec: IStepSpec; runtime: string; args: string[]; command: string[] }
-  >();
+  const runtimeArgs = executors['exec-chard-runtime']?.container.args;
+  if (!runtimeArgs) {
+    throw new Error('the pipeline spec has no exec-chard-runtime executor');
+  }
+  const runtime = decodeBase64(flagValues(runtimeArgs, '--runtime-b64').join(''));
+  const out = new Map<string, IKfpPayload>();
   for (const [name, executor] of Object.entries(executors)) {
     const args = executor.container.args;
+    if (name === 'exec-chard-runtime') {
+      continue;
+    }
     out.set(name, {
       spec: JSON.parse(decodeBase64(flagValues(args, '--spec-b64').join(''))) as IStepSpec,
-      runtime: decodeBase64(flagValues(args, '--runtime-b64').join('')),
+      runtime,
       args,
       command: executor.container.command
     });
