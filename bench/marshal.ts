@@ -3,10 +3,13 @@
  * through the embedded step runtime (the exact code shipped in manifests), next to `cp` of the
  * same file on the same disk, measured in the same run.
  *
- * Figures: the runtime's own save and load times (what it logs: write + sha256 + fsync + rename,
- * then sha256 verify + map), the whole step processes (interpreter start, numpy import, building
- * the array), `cp` alone and `cp` followed by `sync` (the runtime fsyncs each value; cp does not).
- * Target (issue 3): marshalling at least half of cp's throughput.
+ * Each of ROUNDS rounds runs the producing step, the consuming step and `cp`, one after the
+ * other, so every ratio compares figures taken under the same load (the machine is shared).
+ * Figures per round and their medians: the runtime's own save time (write + CRC-32 chunks +
+ * rename; no fsync) and load time (map + CRC-32 verify), both directions together, the whole
+ * step processes (interpreter start, numpy import, building the array) and `cp` alone; `cp`
+ * followed by `sync` once at the end for reference.
+ * Target (issue 3): marshalling (save + load) at least half of cp's throughput.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,11 +21,20 @@ import type { IStepSpec } from '../src/core/stepspec.js';
 const PYTHON = process.env.CHARD_PYTHON ?? '/usr/bin/python3';
 const GIB = 1024 ** 3;
 const ELEMENTS = GIB / 8;
+const ROUNDS = 3;
+const TARGET = 0.5;
 
 interface IProcessResult {
   code: number | null;
   stderr: string;
   seconds: number;
+}
+
+interface IRound {
+  save: number;
+  load: number;
+  steps: number;
+  cp: number;
 }
 
 function runProcess(command: string, args: string[], cwd: string): Promise<IProcessResult> {
@@ -39,6 +51,14 @@ function runProcess(command: string, args: string[], cwd: string): Promise<IProc
       resolve({ code, stderr, seconds: (performance.now() - started) / 1000 });
     });
   });
+}
+
+async function mustRun(command: string, args: string[], cwd: string): Promise<IProcessResult> {
+  const result = await runProcess(command, args, cwd);
+  if (result.code !== 0) {
+    throw new Error(`bench: ${command} exited ${String(result.code)}:\n${result.stderr}`);
+  }
+  return result;
 }
 
 /** The runtime logs `chard: saved|loaded NAME (...) in S s`; return S. */
@@ -71,20 +91,44 @@ function spec(
   };
 }
 
-function mbps(bytes: number, seconds: number): string {
-  return `${(bytes / 1e6 / seconds).toFixed(0)} MB/s`;
+const PRODUCE = spec(
+  'produce',
+  `import numpy as np\nx = np.arange(${ELEMENTS}, dtype=np.float64)\n`,
+  [],
+  ['x']
+);
+const CONSUME = spec(
+  'consume',
+  `assert x.shape == (${ELEMENTS},) and x[-1] == ${ELEMENTS - 1}\n`,
+  [{ name: 'x', from: 'produce', fromId: 'produce' }],
+  []
+);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
-async function step(dir: string, runtime: string, stepSpec: IStepSpec): Promise<IProcessResult> {
-  const file = join(dir, `${stepSpec.stepId}.json`);
-  writeFileSync(file, JSON.stringify(stepSpec));
-  const result = await runProcess(PYTHON, [runtime, '--spec', file], dir);
-  if (result.code !== 0) {
-    throw new Error(
-      `bench: step ${stepSpec.step} exited ${String(result.code)}:\n${result.stderr}`
-    );
+function rate(bytes: number, seconds: number): string {
+  return `${seconds.toFixed(3)} s ${(bytes / 1e6 / seconds).toFixed(0).padStart(5)} MB/s`;
+}
+
+async function round(dir: string, runtime: string, valueFile: string): Promise<IRound> {
+  rmSync(join(dir, 'data'), { recursive: true, force: true });
+  const steps: IProcessResult[] = [];
+  for (const stepSpec of [PRODUCE, CONSUME]) {
+    const file = join(dir, `${stepSpec.stepId}.json`);
+    writeFileSync(file, JSON.stringify(stepSpec));
+    steps.push(await mustRun(PYTHON, [runtime, '--spec', file], dir));
   }
-  return result;
+  const copy = await mustRun('cp', [valueFile, join(dir, 'copy.npy')], dir);
+  rmSync(join(dir, 'copy.npy'));
+  return {
+    save: loggedSeconds(steps[0].stderr, 'saved'),
+    load: loggedSeconds(steps[1].stderr, 'loaded'),
+    steps: steps[0].seconds + steps[1].seconds,
+    cp: copy.seconds
+  };
 }
 
 export async function run(): Promise<void> {
@@ -94,63 +138,63 @@ export async function run(): Promise<void> {
   try {
     const runtime = join(dir, 'chard_runtime.py');
     writeFileSync(runtime, RUNTIME_SOURCE);
-    const produce = await step(
-      dir,
-      runtime,
-      spec(
-        'produce',
-        `import numpy as np\nx = np.arange(${ELEMENTS}, dtype=np.float64)\n`,
-        [],
-        ['x']
-      )
-    );
-    const consume = await step(
-      dir,
-      runtime,
-      spec(
-        'consume',
-        `assert x.shape == (${ELEMENTS},) and x[-1] == ${ELEMENTS - 1}\n`,
-        [{ name: 'x', from: 'produce', fromId: 'produce' }],
-        []
-      )
-    );
     const valueFile = join(dir, 'data', 'produce', 'x', 'value.npy');
+    const rounds: IRound[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      rounds.push(await round(dir, runtime, valueFile));
+    }
     const bytes = statSync(valueFile).size;
-    const copy = await runProcess('cp', [valueFile, join(dir, 'copy.npy')], dir);
-    rmSync(join(dir, 'copy.npy'));
-    const copySync = await runProcess(
+    const copySync = await mustRun(
       'sh',
       ['-c', 'cp "$0" "$1" && sync', valueFile, join(dir, 'copy.npy')],
       dir
     );
-    if (copy.code !== 0 || copySync.code !== 0) {
-      throw new Error(`bench: cp failed: ${copy.stderr}${copySync.stderr}`);
-    }
 
-    const save = loggedSeconds(produce.stderr, 'saved');
-    const load = loggedSeconds(consume.stderr, 'loaded');
-    const marshal = save + load;
+    const ratios = rounds.map(r => r.cp / (r.save + r.load));
+    const pick = (f: (r: IRound) => number): number => median(rounds.map(f));
     console.log(`value: ${(bytes / GIB).toFixed(2)} GiB float64 .npy, ${PYTHON}, dir ${dir}`);
-    console.log(`save (write+sha256+fsync+rename)   ${save.toFixed(3)} s  ${mbps(bytes, save)}`);
-    console.log(`load (sha256 verify + map)         ${load.toFixed(3)} s  ${mbps(bytes, load)}`);
     console.log(
-      `marshal step->step (save+load)     ${marshal.toFixed(3)} s  ${mbps(bytes, marshal)}`
+      `rounds (save + load vs cp): ${rounds
+        .map(
+          (r, i) =>
+            `#${i + 1} ${(r.save + r.load).toFixed(2)} s vs ${r.cp.toFixed(2)} s = ${ratios[i].toFixed(2)}`
+        )
+        .join(', ')}`
+    );
+    console.log(`medians of ${ROUNDS} rounds:`);
+    console.log(
+      `  save (write + CRC-32 chunks + rename)  ${rate(
+        bytes,
+        pick(r => r.save)
+      )}`
     );
     console.log(
-      `whole step processes (incl. start)  ${(produce.seconds + consume.seconds).toFixed(3)} s ` +
-        `(produce ${produce.seconds.toFixed(2)} s, consume ${consume.seconds.toFixed(2)} s)`
+      `  load (map + CRC-32 verify)             ${rate(
+        bytes,
+        pick(r => r.load)
+      )}`
     );
     console.log(
-      `cp                                 ${copy.seconds.toFixed(3)} s  ${mbps(bytes, copy.seconds)}`
+      `  marshal step->step (save + load)       ${rate(
+        bytes,
+        pick(r => r.save + r.load)
+      )}`
     );
     console.log(
-      `cp + sync                          ${copySync.seconds.toFixed(3)} s  ${mbps(bytes, copySync.seconds)}`
+      `  cp                                     ${rate(
+        bytes,
+        pick(r => r.cp)
+      )}`
     );
-    const ratio = copy.seconds / marshal;
-    const ratioSync = copySync.seconds / marshal;
     console.log(
-      `ratio marshal/cp = ${ratio.toFixed(2)} (target >= 0.5: ${ratio >= 0.5 ? 'met' : 'NOT met'}); ` +
-        `marshal/(cp+sync) = ${ratioSync.toFixed(2)}`
+      `  whole step processes (incl. start)     ${pick(r => r.steps).toFixed(3)} s (Python start, ` +
+        `numpy import, building the array)`
+    );
+    console.log(`cp + sync (once, for reference)          ${rate(bytes, copySync.seconds)}`);
+    const ratio = median(ratios);
+    console.log(
+      `ratio marshal/cp = ${ratio.toFixed(2)} (median of rounds; target >= ${TARGET}: ` +
+        `${ratio >= TARGET ? 'met' : 'NOT met'})`
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@
 
 The contract is documented in src/core/stepspec.ts. In order, the runtime:
   1. restores the pipeline parameters (spec defaults, overridden by --param, parsed by type),
-  2. verifies every input value (manifest size + sha256) and loads it,
+  2. verifies every input value (its size and checksums, see "Files" below) and loads it,
   3. runs the code blocks (imports, functions, then the step's cells) in one global namespace
      whose ``__name__`` is ``'__main__'``, in the working directory, with IPython syntax support,
   4. saves the outputs (atomically, next to a manifest) and records the metrics.
@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import linecache
+import math
 import os
 import pickle
 import re
@@ -36,13 +37,12 @@ import shlex
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import types
+import zlib
 
 RUNTIME_FILE = os.path.abspath(__file__)
-CHUNK = 16 * 1024 * 1024
 MANIFEST = "manifest.json"
 VALUE_STEM = "value"
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -202,33 +202,52 @@ def resolve_parameters(spec, overrides):
 
 
 # ---------------------------------------------------------------------------------------------
-# Files: atomic writes and hashing
+# Files: atomic writes and integrity
+#
+# A value file is written under a temporary name in its own directory and renamed into place;
+# its manifest is written the same way after it. A reader therefore sees no value or a whole
+# one, and checks its size and digests before using it. Nothing is fsynced: values are scratch
+# data for the next steps, and a file that a machine crash left torn is refused by that check.
+#
+# Integrity schemes (the manifest's "hash"):
+#   "sha256"              the sha256 of the file ("sha256"), computed as the serializer writes it.
+#   "crc32-chunks-64MiB"  numpy arrays: the CRC-32 of each 64 MiB piece of the file ("chunks"),
+#                         computed by parallel threads while the file is written and again on
+#                         load; "sha256" is the sha256 of the chunk checksums joined by newlines.
+#                         Two sha256 passes over a large array cost more than copying it; CRC-32
+#                         is three times cheaper and catches torn, truncated and bit-flipped data
+#                         (no digest stops deliberate tampering: the manifest sits beside it).
 
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+CHUNK = 64 * 1024 * 1024
+PLAIN = "sha256"
+CHUNKED = "crc32-chunks-64MiB"
 
 
 class _AtomicFile(object):
-    """A temp file in the target's directory, hashed as written; commit() fsyncs and renames."""
+    """A temp file in the target's directory, renamed over the target by commit() and removed
+    when the `with` block ends without a commit. write() hashes and counts what goes through it,
+    so serializers can write to it directly."""
 
     def __init__(self, path):
         self.path = path
-        directory = os.path.dirname(path)
         fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                        dir=directory)
+                                        dir=os.path.dirname(path))
         self.file = os.fdopen(fd, "wb")
         self.sha = hashlib.sha256()
         self.size = 0
+        self.committed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if not self.committed:
+            self.file.close()
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+        return False
 
     def write(self, data):
         view = memoryview(data)
@@ -236,6 +255,12 @@ class _AtomicFile(object):
         self.size += view.nbytes
         self.file.write(view)
         return view.nbytes
+
+    def write_unhashed(self, view):
+        """Write a byte view whose digests are computed elsewhere, a chunk per call."""
+        for offset in range(0, len(view), CHUNK):
+            self.file.write(view[offset:offset + CHUNK])
+        self.size += len(view)
 
     def tell(self):
         return self.size
@@ -260,75 +285,106 @@ class _AtomicFile(object):
         """Serializers may close what they wrote to; commit() closes the real file."""
 
     def commit(self):
-        self.file.flush()
-        os.fsync(self.file.fileno())
         self.file.close()
         os.replace(self.tmp, self.path)
-
-    def discard(self):
-        try:
-            self.file.close()
-        finally:
-            try:
-                os.unlink(self.tmp)
-            except OSError:
-                pass
+        self.committed = True
 
 
 def write_text_atomic(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    out = _AtomicFile(path)
-    try:
+    with _AtomicFile(path) as out:
         out.write(text.encode("utf-8"))
         out.commit()
-    except BaseException:
-        out.discard()
-        raise
-    _fsync_dir(os.path.dirname(path))
 
 
-def _hash_file(path):
+def _pieces(segments, start, end):
+    """Views of the bytes [start, end) of the segments laid end to end (no copy)."""
+    views = []
+    base = 0
+    for segment in segments:
+        low, high = max(start - base, 0), min(end - base, len(segment))
+        if low < high:
+            views.append(segment[low:high])
+        base += len(segment)
+    return views
+
+
+def _sha256(views):
     sha = hashlib.sha256()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            sha.update(view[:n])
+    for view in views:
+        sha.update(view)
     return sha.hexdigest()
 
 
-_SYNC_FILE_RANGE = []
+def _crc32(views):
+    crc = 0
+    for view in views:
+        crc = zlib.crc32(view, crc)
+    return "%08x" % crc
 
 
-def _start_writeback():
-    """Linux sync_file_range(SYNC_FILE_RANGE_WRITE): start writing a range to disk without
-    waiting, so the final fsync of a large value has little left to do. None elsewhere."""
-    if not _SYNC_FILE_RANGE:
-        function = None
-        if sys.platform.startswith("linux"):
-            try:
-                import ctypes
-                function = ctypes.CDLL(None, use_errno=True).sync_file_range
-                function.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong,
-                                     ctypes.c_uint]
-            except Exception:
-                function = None
-        _SYNC_FILE_RANGE.append(function)
-    return _SYNC_FILE_RANGE[0]
+def _hash_pool():
+    from concurrent.futures import ThreadPoolExecutor
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return ThreadPoolExecutor(max_workers=max(1, min(cpus, 8)), thread_name_prefix="chard-hash")
 
 
-def _write_all(raw, view, start=0):
-    writeback = _start_writeback() if len(view) >= CHUNK else None
+def _hash_chunks(pool, segments):
+    """Futures of the CRC-32 of each CHUNK of the segments laid end to end. zlib releases the
+    GIL on large buffers, so the threads checksum in parallel with each other and with I/O."""
+    size = sum(len(s) for s in segments)
+    return [pool.submit(_crc32, _pieces(segments, start, start + CHUNK))
+            for start in range(0, size, CHUNK)]
+
+
+def _digest_of_chunks(chunks):
+    return hashlib.sha256("\n".join(chunks).encode("ascii")).hexdigest()
+
+
+class _Corrupt(Exception):
+    """A value file that does not match its manifest."""
+
+
+def _check(view, manifest, path):
+    """Raise _Corrupt unless view holds the bytes the manifest describes."""
+    if view is None:
+        raise _Corrupt("%s is shorter than its manifest says" % path)
+    if manifest["hash"] == PLAIN:
+        if _sha256([view]) != manifest["sha256"]:
+            raise _Corrupt("the sha256 of %s does not match its manifest" % path)
+        return
+    with _hash_pool() as pool:
+        actual = [f.result() for f in _hash_chunks(pool, [view])]
+    expected = manifest["chunks"]
+    if actual != expected:
+        first = next((i for i, pair in enumerate(zip(actual, expected)) if pair[0] != pair[1]),
+                     min(len(actual), len(expected)))
+        raise _Corrupt("the CRC-32 of chunk %d of %d of %s does not match its manifest" % (
+            first + 1, len(expected), path))
+
+
+def _read_whole(f, size):
+    """The whole file as a writable view of `size` bytes: a copy-on-write map of it (values are
+    replaced by rename, never rewritten in place), or its bytes read into memory where files
+    cannot be mapped. None when the file is shorter than size."""
+    if size > 0:
+        import mmap
+        try:
+            return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
+        except (OSError, ValueError):
+            pass
+    data = memoryview(bytearray(size))
+    f.seek(0)
     offset = 0
-    while offset < len(view):
-        n = raw.write(view[offset:offset + CHUNK])
-        if writeback is not None:
-            writeback(raw.fileno(), start + offset, n, 2)
+    while offset < size:
+        n = f.readinto(data[offset:offset + CHUNK])
+        if not n:
+            return None
         offset += n
-    return start + offset
+    return data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,23 +424,28 @@ def _optional(module):
         return None
 
 
+PICKLERS = ["pickle", "dill", "cloudpickle"]
+
+
 def choose_backends(value):
     """Backends to try, in order."""
+    if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is value:
+        return ["module"]
     np = sys.modules.get("numpy")
     if np is not None and type(value) is np.ndarray and not value.dtype.hasobject:
-        return ["numpy"]
+        return ["numpy"] + PICKLERS
     if _is_instance(value, "pandas", "DataFrame") or _is_instance(value, "pandas", "Series"):
         if _optional("pyarrow") is not None and _parquet_safe(value):
-            return ["parquet", "pickle", "dill", "cloudpickle"]
-        return ["pickle", "dill", "cloudpickle"]
+            return ["parquet"] + PICKLERS
+        return PICKLERS
     if _is_instance(value, "torch", "Tensor") or _is_instance(value, "torch", "nn.Module"):
         return ["torch", "dill", "cloudpickle"]
     if _is_instance(value, "sklearn", "base.BaseEstimator"):
-        return ["joblib", "pickle", "dill", "cloudpickle"]
+        return ["joblib"] + PICKLERS
     if _defined_in_notebook(value):
         # By value, so the consumer does not need the definition; plain pickle as the last resort.
         return ["dill", "cloudpickle", "pickle"]
-    return ["pickle", "dill", "cloudpickle"]
+    return PICKLERS
 
 
 def _parquet_safe(value):
@@ -409,15 +470,21 @@ def _parquet_safe(value):
 
 
 EXTENSIONS = {"numpy": ".npy", "parquet": ".parquet", "joblib": ".joblib", "torch": ".pt",
-              "pickle": ".pkl", "dill": ".dill", "cloudpickle": ".cloudpickle"}
+              "pickle": ".pkl", "dill": ".dill", "cloudpickle": ".cloudpickle",
+              "module": ".module"}
+
+# The library a consumer needs to load a backend's files.
+LIBRARIES = {"numpy": "numpy", "parquet": "pyarrow", "joblib": "joblib", "torch": "torch",
+             "dill": "dill", "cloudpickle": "cloudpickle"}
 
 
 class _BackendUnavailable(Exception):
     pass
 
 
-def _save_numpy(value, path):
-    """np.save's format, written and hashed concurrently (both release the GIL)."""
+def _npy_parts(value):
+    """The .npy header (as np.save writes it) and a byte view of the array's data, which is
+    copied only when the array is neither C- nor Fortran-contiguous."""
     np = sys.modules["numpy"]
     fmt = np.lib.format
     if value.flags.c_contiguous:
@@ -428,151 +495,51 @@ def _save_numpy(value, path):
         data, fortran = np.ascontiguousarray(value), False
     header = {"descr": fmt.dtype_to_descr(value.dtype), "fortran_order": fortran,
               "shape": value.shape}
-    hbuf = io.BytesIO()
+    head = io.BytesIO()
     try:
-        fmt.write_array_header_1_0(hbuf, header)
+        fmt.write_array_header_1_0(head, header)
     except ValueError:
-        hbuf = io.BytesIO()
-        fmt.write_array_header_2_0(hbuf, header)
-    head = hbuf.getvalue()
-    body = memoryview(data.reshape(-1).view(np.uint8)) if data.size else memoryview(b"")
-    sha = hashlib.sha256(head)
-    failure = []
+        head = io.BytesIO()
+        fmt.write_array_header_2_0(head, header)
+    body = data.reshape(-1).view(np.uint8) if data.size else np.empty(0, np.uint8)
+    return memoryview(head.getvalue()), memoryview(body)
 
-    def hash_body():
+
+def _save_numpy(value, out):
+    """Write value as .npy into out while pool threads hash it; returns the chunk digests."""
+    head, body = _npy_parts(value)
+    with _hash_pool() as pool:
+        futures = _hash_chunks(pool, [head, body])
         try:
-            for offset in range(0, len(body), CHUNK):
-                sha.update(body[offset:offset + CHUNK])
-        except BaseException as e:  # reported by the writer below
-            failure.append(e)
-
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=os.path.dirname(path))
-    hasher = threading.Thread(target=hash_body, name="chard-hash")
-    hasher.start()
-    try:
-        with os.fdopen(fd, "wb", buffering=0) as raw:
-            _write_all(raw, body, _write_all(raw, memoryview(head)))
-            os.fsync(raw.fileno())
-        hasher.join()
-        if failure:
-            raise failure[0]
-        os.replace(tmp, path)
-    except BaseException:
-        hasher.join()
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return len(head) + len(body), sha.hexdigest()
+            out.write_unhashed(head)
+            out.write_unhashed(body)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        return [f.result() for f in futures]
 
 
-def _load_numpy(path, size, expected_sha):
-    """Read the .npy file straight into a new array while a thread hashes what has arrived."""
+def _load_numpy(path, manifest):
+    """The array, backed by a copy-on-write map of the file, once every chunk is verified.
+    Raises _Corrupt when the file does not match its manifest."""
     np = sys.modules.get("numpy") or __import__("numpy")
     fmt = np.lib.format
-    with open(path, "rb", buffering=0) as raw:
-        version = fmt.read_magic(raw)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(raw)
-        elif version == (2, 0):
-            shape, fortran, dtype = fmt.read_array_header_2_0(raw)
-        else:
-            raw.close()
-            if _hash_file(path) != expected_sha:
-                return None
-            return np.load(path, allow_pickle=False)
+    readers = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+    with open(path, "rb") as f:
+        version = fmt.read_magic(f)
+        if version not in readers:
+            raise ValueError("unsupported .npy format version %d.%d" % version)
+        shape, fortran, dtype = readers[version](f)
         if dtype.hasobject:
             raise ValueError("the .npy file holds Python objects; refusing to unpickle it")
-        head_len = raw.tell()
-        if head_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != size:
-            return None
-        if head_len < size:
-            mapped = _map_numpy(raw, head_len, shape, fortran, dtype, expected_sha)
-            if mapped is not None:
-                return mapped[0]
-        array = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
-        target = array.T if fortran else array
-        body = memoryview(target.reshape(-1).view(np.uint8)) if array.size else memoryview(b"")
-        raw.seek(0)
-        head = raw.read(head_len)
-        sha = hashlib.sha256(head)
-        done = [0]
-        cond = threading.Condition()
-        failure = []
-
-        def hash_body():
-            hashed = 0
-            try:
-                while hashed < len(body):
-                    with cond:
-                        while done[0] <= hashed and not failure:
-                            cond.wait()
-                        if failure:
-                            return
-                        upto = done[0]
-                    sha.update(body[hashed:upto])
-                    hashed = upto
-            except BaseException as e:
-                failure.append(e)
-
-        hasher = threading.Thread(target=hash_body, name="chard-hash")
-        hasher.start()
-        try:
-            offset = 0
-            while offset < len(body):
-                n = raw.readinto(body[offset:offset + CHUNK])
-                if not n:
-                    break
-                offset += n
-                with cond:
-                    done[0] = offset
-                    cond.notify()
-            if offset < len(body):
-                failure.append(EOFError())
-        finally:
-            with cond:
-                if done[0] < len(body) and not failure:
-                    failure.append(EOFError())
-                cond.notify()
-            hasher.join()
-        if failure or raw.read(1):
-            return None
-    if sha.hexdigest() != expected_sha:
-        return None
-    return array
-
-
-def _map_numpy(raw, head_len, shape, fortran, dtype, expected_sha):
-    """Zero-copy load: a copy-on-write map of the file (values are only ever replaced by
-    rename, never rewritten in place), hashed before the array is handed out. Returns
-    ([array or None]) when mapping works, None to fall back to reading."""
-    import mmap
-    np = sys.modules["numpy"]
-    try:
-        mapped = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_COPY)
-    except (OSError, ValueError):
-        return None
-    if hasattr(mapped, "madvise"):
-        for advice in ("MADV_SEQUENTIAL", "MADV_WILLNEED"):
-            if hasattr(mmap, advice):
-                try:
-                    mapped.madvise(getattr(mmap, advice))
-                except OSError:
-                    pass
-    sha = hashlib.sha256()
-    view = memoryview(mapped)
-    try:
-        for offset in range(0, len(view), CHUNK):
-            sha.update(view[offset:offset + CHUNK])
-    finally:
-        view.release()
-    if sha.hexdigest() != expected_sha:
-        mapped.close()
-        return [None]
-    return [np.ndarray(shape, dtype=dtype, buffer=mapped, offset=head_len,
-                       order="F" if fortran else "C")]
+        offset = f.tell()
+        if offset + math.prod(shape) * dtype.itemsize != manifest["size"]:
+            raise _Corrupt("the .npy header of %s does not match its size" % path)
+        view = _read_whole(f, manifest["size"])
+    _check(view, manifest, path)
+    return np.ndarray(shape, dtype=dtype, buffer=view, offset=offset,
+                      order="F" if fortran else "C")
 
 
 def _pickle_module(backend):
@@ -596,6 +563,8 @@ def _save_stream(backend, value, out):
         joblib.dump(value, out)
     elif backend == "torch":
         sys.modules["torch"].save(value, out)
+    elif backend == "module":
+        out.write(value.__name__.encode("utf-8"))
     else:
         _pickle_module(backend).dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -607,8 +576,6 @@ def _load_stream(backend, f, type_name):
         if type_name.endswith(".Series"):
             return frame.iloc[:, 0]
         return frame
-    if backend == "joblib":
-        return __import__("joblib").load(f)
     if backend == "torch":
         torch = __import__("torch")
         try:
@@ -616,7 +583,12 @@ def _load_stream(backend, f, type_name):
         except TypeError:
             f.seek(0)
             return torch.load(f)
-    return _pickle_module(backend).load(f)
+    if backend == "module":
+        import importlib
+        return importlib.import_module(f.read().decode("utf-8"))
+    if backend == "pickle":
+        return pickle.load(f)
+    return __import__(backend).load(f)  # joblib, dill, cloudpickle
 
 
 def save_value(name, value, directory, step):
@@ -627,31 +599,35 @@ def save_value(name, value, directory, step):
     started = time.time()
     for backend in choose_backends(value):
         path = os.path.join(directory, VALUE_STEM + EXTENSIONS[backend])
-        if backend == "numpy":
-            size, digest = _save_numpy(value, path)
-        else:
-            out = _AtomicFile(path)
+        with _AtomicFile(path) as out:
             try:
-                _save_stream(backend, value, out)
-                out.commit()
+                if backend == "numpy":
+                    chunks = _save_numpy(value, out)
+                else:
+                    chunks = None
+                    _save_stream(backend, value, out)
+            except OSError:
+                raise  # the file system failed, not the serializer
             except _BackendUnavailable:
-                out.discard()
                 continue
             except Exception as e:
-                out.discard()
                 reasons.append("%s: %s" % (backend, _one_line(e)))
                 log("could not save %s with %s (%s); trying the next serializer" % (
                     name, backend, _one_line(e)))
                 continue
-            except BaseException:
-                out.discard()
-                raise
-            size, digest = out.size, out.sha.hexdigest()
+            out.commit()
         manifest = {"name": name, "type": type_name, "backend": backend,
-                    "file": os.path.basename(path), "size": size, "sha256": digest, "step": step}
+                    "file": os.path.basename(path), "size": out.size}
+        if chunks is None:
+            manifest.update(hash=PLAIN, sha256=out.sha.hexdigest())
+        else:
+            manifest.update(hash=CHUNKED, sha256=_digest_of_chunks(chunks), chunks=chunks)
+        if backend == "module":
+            manifest["module"] = value.__name__
+        manifest["step"] = step
         write_text_atomic(os.path.join(directory, MANIFEST), json.dumps(manifest, indent=2) + "\n")
         _remove_stale(directory, os.path.basename(path))
-        _log_transfer("saved", name, type_name, backend, size, time.time() - started)
+        _log_transfer("saved", name, type_name, backend, out.size, time.time() - started)
         return manifest
     if not reasons:
         reasons.append("no serializer available (install dill or cloudpickle)")
@@ -676,6 +652,23 @@ def _log_transfer(verb, name, type_name, backend, size, seconds):
                                                  rate))
 
 
+def _valid_manifest(manifest):
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("file"), str)
+            and manifest["file"] == os.path.basename(manifest["file"])
+            and manifest["file"] not in ("", ".", "..")
+            and manifest.get("backend") in EXTENSIONS
+            and isinstance(manifest.get("size"), int)
+            and isinstance(manifest.get("sha256"), str)):
+        return False
+    if manifest["hash"] == PLAIN:
+        return True
+    chunks = manifest.get("chunks")
+    return (manifest["hash"] == CHUNKED and isinstance(chunks, list)
+            and all(isinstance(c, str) for c in chunks)
+            and len(chunks) == -(-manifest["size"] // CHUNK)
+            and _digest_of_chunks(chunks) == manifest["sha256"])
+
+
 class InputValue(object):
     """One input: verified on disk, then loaded (possibly after the code defines its classes)."""
 
@@ -687,7 +680,6 @@ class InputValue(object):
         self.verified = False
         self.loaded = False
         self.value = None
-        self.error = None
 
     def _fail(self, problem):
         raise MarshalError("input %s from step %s %s" % (
@@ -703,13 +695,9 @@ class InputValue(object):
                 path, json.dumps(self.producer)))
         except (OSError, ValueError) as e:
             self._fail("has an unreadable manifest %s: %s" % (path, _one_line(e)))
-        ok = (isinstance(manifest, dict) and isinstance(manifest.get("file"), str)
-              and manifest["file"] == os.path.basename(manifest["file"])
-              and manifest["file"] not in ("", ".", "..")
-              and manifest.get("backend") in EXTENSIONS
-              and isinstance(manifest.get("size"), int)
-              and isinstance(manifest.get("sha256"), str))
-        if not ok:
+        if isinstance(manifest, dict):
+            manifest.setdefault("hash", PLAIN)  # written before chunked hashing existed
+        if not _valid_manifest(manifest):
             self._fail("has an invalid manifest %s" % path)
         self.manifest = manifest
         self.path = os.path.join(self.directory, manifest["file"])
@@ -722,14 +710,15 @@ class InputValue(object):
                 self.path, actual, manifest["size"]))
 
     def verify(self):
-        """Check the hash (except numpy, which is hashed while it is read)."""
+        """Check the digests (numpy arrays: when loaded, on the very bytes the array uses)."""
         if self.manifest["backend"] != "numpy" and not self.verified:
-            if _hash_file(self.path) != self.manifest["sha256"]:
-                self._corrupt()
+            with open(self.path, "rb") as f:
+                view = _read_whole(f, self.manifest["size"])
+            try:
+                _check(view, self.manifest, self.path)
+            except _Corrupt as e:
+                self._fail("is corrupt: %s" % e)
             self.verified = True
-
-    def _corrupt(self):
-        self._fail("is corrupt: the sha256 of %s does not match its manifest" % self.path)
 
     def load(self, strict):
         """Load the value; on an unpickling error return False unless strict."""
@@ -738,24 +727,20 @@ class InputValue(object):
         type_name = str(self.manifest.get("type", "?"))
         if backend == "numpy":
             try:
-                value = _load_numpy(self.path, self.manifest["size"], self.manifest["sha256"])
+                value = _load_numpy(self.path, self.manifest)
+            except _Corrupt as e:
+                self._fail("is corrupt: %s" % e)
             except Exception as e:
                 self._fail("is corrupt or unreadable: %s" % _one_line(e))
-            if value is None:
-                self._corrupt()
         else:
             try:
                 with open(self.path, "rb") as f:
                     value = _load_stream(backend, f, type_name)
             except (AttributeError, ImportError) as e:
-                self.error = e
                 if not strict:
                     return False
-                hint = ""
-                if "__main__" in str(e):
-                    hint = ("; it needs a class or function the notebook defines: define it in a "
-                            "cell tagged `functions` so every step has it")
-                self._fail("(%s) cannot be loaded: %s%s" % (type_name, _one_line(e), hint))
+                self._fail("(%s) cannot be loaded: %s%s" % (type_name, _one_line(e),
+                                                            _load_hint(e, backend)))
             except MarshalError:
                 raise
             except Exception as e:
@@ -765,6 +750,17 @@ class InputValue(object):
         _log_transfer("loaded", self.name, type_name, backend, self.manifest["size"],
                       time.time() - started)
         return True
+
+
+def _load_hint(e, backend):
+    """What to do about an input that needs a definition or a library this step lacks."""
+    if "__main__" in str(e):
+        return ("; it needs a class or function the notebook defines: define it in a cell "
+                "tagged `functions` so every step has it")
+    missing = getattr(e, "name", None) or LIBRARIES.get(backend)
+    if isinstance(e, ImportError) and missing:
+        return "; install %s in this step's image (the producing step had it)" % missing
+    return ""
 
 
 def _one_line(e):

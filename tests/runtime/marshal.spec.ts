@@ -113,7 +113,7 @@ describe('damaged, missing and half-written values', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).not.toContain('user code ran');
     expect(chardError(run).message).toBe(
-      `input "weights" from step "prepare" is corrupt: the sha256 of ${file} does not match its manifest`
+      `input "weights" from step "prepare" is corrupt: the CRC-32 of chunk 1 of 1 of ${file} does not match its manifest`
     );
   });
 
