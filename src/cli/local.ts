@@ -17,6 +17,7 @@ import {
   readRunPids,
   readRunRecord,
   resolveRun,
+  runNotebook,
   runPaths,
   RunRecordError
 } from '../server/local/records.js';
@@ -61,6 +62,15 @@ export function stepTable(record: IRunRecord): string {
       .join(' ') || '-'
   ]);
   return renderTable(['STEP', 'STATUS', 'DURATION', 'OUTPUTS', 'METRICS'], rows);
+}
+
+/** `--grace SECONDS` (default 5); anything but a number of seconds is a usage error. */
+export function graceSeconds(text: string | undefined): number {
+  const grace = text === undefined ? 5 : Number(text);
+  if (text?.trim() === '' || !Number.isFinite(grace) || grace < 0) {
+    throw new CommandError(`--grace ${String(text)}: give a number of seconds`, 2);
+  }
+  return grace;
 }
 
 export const RUNS_USAGE = `usage: chard runs [DIR|NOTEBOOK] [--json]
@@ -133,13 +143,7 @@ export async function runsCommand(argv: string[]): Promise<number> {
     r.status,
     r.record.startedAt ? r.record.startedAt.replace('T', ' ').slice(0, 19) : '-',
     between(r.record.startedAt, r.record.finishedAt),
-    path.relative(
-      process.cwd(),
-      path.resolve(
-        path.dirname(path.dirname(path.dirname(r.dir))),
-        path.basename(r.record.notebook)
-      )
-    )
+    path.relative(process.cwd(), runNotebook(r))
   ]);
   process.stdout.write(
     renderTable(['RUN', 'PIPELINE', 'STATUS', 'STARTED (UTC)', 'DURATION', 'NOTEBOOK'], rows) + '\n'
@@ -202,10 +206,7 @@ export async function cancelCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) {
     throw new CommandError(`give one run\n${CANCEL_USAGE}`, 2);
   }
-  const grace = values.grace === undefined ? 5 : Number(values.grace);
-  if (!Number.isFinite(grace) || grace < 0) {
-    throw new CommandError(`--grace ${String(values.grace)}: give a number of seconds`, 2);
-  }
+  const grace = graceSeconds(values.grace);
   const entry = await Private.run(positionals[0]);
   const result = await cancelRun(entry.dir, grace * 1000);
   if (result.how === 'already-finished') {

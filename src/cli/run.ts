@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { analyzeNotebook } from '../core/analyze.js';
+import { CompileError, parseParameterValue } from '../core/compile/index.js';
 import type { IPlan, IRunRecord, ParameterValue, RunEvent } from '../core/index.js';
 import {
   checkImports,
@@ -18,11 +19,18 @@ import {
   PythonError,
   resolvePython
 } from '../server/local/python.js';
-import { latestRunOf, readRunPlan, resolveRun, RunRecordError } from '../server/local/records.js';
+import {
+  latestRunOf,
+  readRunPlan,
+  resolveRun,
+  runNotebook,
+  RunRecordError
+} from '../server/local/records.js';
 import { runLocal, RunError } from '../server/local/runner.js';
+import type { LocalRun } from '../server/local/runner.js';
 import { parseSize, SnapshotError } from '../server/local/snapshot.js';
 import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
-import { formatDuration, stepTable } from './local.js';
+import { formatDuration, graceSeconds, stepTable } from './local.js';
 
 export const RUN_USAGE = `usage: chard run NOTEBOOK [options]
        chard run --resume RUN [options]
@@ -47,34 +55,7 @@ Options:
   --json                    one JSON event per line on stdout`;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        param: { type: 'string', multiple: true },
-        python: { type: 'string' },
-        parallel: { type: 'string' },
-        resume: { type: 'string' },
-        from: { type: 'string' },
-        run: { type: 'string' },
-        exclude: { type: 'string', multiple: true },
-        'max-snapshot-size': { type: 'string' },
-        snapshot: { type: 'string' },
-        grace: { type: 'string' },
-        'no-infer': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    });
-  } catch (error) {
-    throw new CommandError(
-      `${error instanceof Error ? error.message : String(error)}\n${RUN_USAGE}`,
-      2
-    );
-  }
-  const { values, positionals } = args;
+  const { values, positionals } = Private.parse(argv);
   if (values.help) {
     process.stdout.write(`${RUN_USAGE}\n`);
     return 0;
@@ -90,10 +71,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(parallel) || parallel < 1) {
     throw new CommandError(`--parallel ${values.parallel}: give a whole number of at least 1`, 2);
   }
-  const grace = values.grace === undefined ? 5 : Number(values.grace);
-  if (!Number.isFinite(grace) || grace < 0) {
-    throw new CommandError(`--grace ${values.grace}: give a number of seconds`, 2);
+  if (values.run && !values.from) {
+    throw new CommandError('--run RUN goes with --from STEP', 2);
   }
+  const grace = graceSeconds(values.grace);
   if (values.snapshot !== undefined && values.snapshot !== 'auto' && values.snapshot !== 'copy') {
     throw new CommandError(`--snapshot ${values.snapshot}: give auto or copy`, 2);
   }
@@ -108,11 +89,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         throw new CommandError(`run ${entry.record.id} is not a local run`, 2);
       }
       resumeDir = entry.dir;
-      // <notebook dir>/.chard/runs/<id>
-      notebook = path.join(
-        path.dirname(path.dirname(path.dirname(entry.dir))),
-        path.basename(entry.record.notebook)
-      );
+      notebook = runNotebook(entry);
       if (positionals[0] && path.resolve(positionals[0]) !== notebook) {
         throw new CommandError(
           `run ${entry.record.id} is a run of ${notebook}, not ${positionals[0]}`,
@@ -210,7 +187,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    let result;
+    let result: LocalRun.IResult;
     try {
       result = await runLocal({
         plan,
@@ -252,7 +229,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** Parse `--param NAME=VALUE` by the parameter's type in the plan. */
+/**
+ * Parse `--param NAME=VALUE` by the parameter's type in the plan (the same rules as
+ * `chard compile --param`); problems are usage errors.
+ */
 export function parseParams(raw: readonly string[], plan: IPlan): Record<string, ParameterValue> {
   const out: Record<string, ParameterValue> = {};
   for (const item of raw) {
@@ -261,7 +241,6 @@ export function parseParams(raw: readonly string[], plan: IPlan): Record<string,
       throw new CommandError(`--param ${item}: give NAME=VALUE`, 2);
     }
     const name = item.slice(0, at);
-    const text = item.slice(at + 1);
     const param = plan.parameters.find(p => p.name === name);
     if (!param) {
       const known = plan.parameters.map(p => p.name).join(', ') || 'none';
@@ -270,40 +249,48 @@ export function parseParams(raw: readonly string[], plan: IPlan): Record<string,
         2
       );
     }
-    const bad = (): never => {
-      throw new CommandError(
-        `--param ${name}: ${JSON.stringify(text)} is not a valid ${param.type}`,
-        2
-      );
-    };
-    switch (param.type) {
-      case 'int': {
-        const value = /^[+-]?[0-9]+$/.test(text.trim()) ? Number(text) : NaN;
-        out[name] = Number.isSafeInteger(value) ? value : bad();
-        break;
+    try {
+      out[name] = parseParameterValue(name, param.type, item.slice(at + 1));
+    } catch (error) {
+      if (error instanceof CompileError) {
+        throw new CommandError(`--param ${error.message}`, 2);
       }
-      case 'float': {
-        const value = text.trim() === '' ? NaN : Number(text);
-        out[name] = Number.isFinite(value) ? value : bad();
-        break;
-      }
-      case 'bool': {
-        const lower = text.trim().toLowerCase();
-        out[name] = ['true', '1', 'yes'].includes(lower)
-          ? true
-          : ['false', '0', 'no'].includes(lower)
-            ? false
-            : bad();
-        break;
-      }
-      default:
-        out[name] = text;
+      throw error;
     }
   }
   return out;
 }
 
 namespace Private {
+  export function parse(argv: string[]) {
+    try {
+      return parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          param: { type: 'string', multiple: true },
+          python: { type: 'string' },
+          parallel: { type: 'string' },
+          resume: { type: 'string' },
+          from: { type: 'string' },
+          run: { type: 'string' },
+          exclude: { type: 'string', multiple: true },
+          'max-snapshot-size': { type: 'string' },
+          snapshot: { type: 'string' },
+          grace: { type: 'string' },
+          'no-infer': { type: 'boolean' },
+          json: { type: 'boolean' },
+          help: { type: 'boolean', short: 'h' }
+        }
+      });
+    } catch (error) {
+      throw new CommandError(
+        `${error instanceof Error ? error.message : String(error)}\n${RUN_USAGE}`,
+        2
+      );
+    }
+  }
+
   const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
 
   /** What the terminal shows while a run goes on. */

@@ -357,6 +357,32 @@ describe('chard logs', () => {
     expect((await chard(['logs', id, '--follow'], cwd)).stdout).toBe(all.stdout());
   });
 
+  it('chard run refuses bad options before running anything, with exit code 2', async () => {
+    const dir = tempDir();
+    const notebook = writeNb(dir, [
+      { tags: ['pipeline-parameters'], source: 'SEED = 7\nFAST = False' },
+      { tags: ['step:only'], source: 'x = SEED' }
+    ]);
+    const cases: [string[], string][] = [
+      [['--param', 'SEED=4.5'], 'chard: --param parameter SEED: "4.5" is not a valid int value\n'],
+      [
+        ['--param', 'FAST=maybe'],
+        'chard: --param parameter FAST: "maybe" is not a valid bool value\n'
+      ],
+      [
+        ['--param', 'NOPE=1'],
+        'chard: --param NOPE: no such pipeline parameter (parameters: SEED, FAST)\n'
+      ],
+      [['--run', 'x'], 'chard: --run RUN goes with --from STEP\n'],
+      [['--grace', 'soon'], 'chard: --grace soon: give a number of seconds\n']
+    ];
+    for (const [options, message] of cases) {
+      const result = await chard(['run', notebook, '--python', PYTHON, ...options]);
+      expect([options, result.code, result.stderr]).toEqual([options, 2, message]);
+    }
+    expect(fs.existsSync(path.join(dir, '.chard'))).toBe(false);
+  });
+
   it('runs, logs and cancel print their usage with --help', async () => {
     for (const command of ['runs', 'logs', 'cancel']) {
       const result = await chard([command, '--help']);

@@ -393,6 +393,12 @@ export async function resolveRun(spec: string, root: string): Promise<IRunEntry>
   return matches[0];
 }
 
+/** The notebook a run ran: in the directory holding the run's `.chard/runs/<id>`. */
+export function runNotebook(entry: IRunEntry): string {
+  const notebookDir = path.dirname(path.dirname(path.dirname(entry.dir)));
+  return path.join(notebookDir, path.basename(entry.record.notebook));
+}
+
 /** The newest run of a notebook (by its `.chard` directory), or null. */
 export async function latestRunOf(notebookPath: string): Promise<IRunEntry | null> {
   const runs = await listRunsIn(chardDirFor(notebookPath));

@@ -47,7 +47,7 @@ export namespace LocalRun {
     python: string;
     /** Steps running at once; default: the number of cores. */
     parallel?: number;
-    /** Parameter values overriding the plan's defaults (already typed). */
+    /** Parameter values overriding the plan's defaults, or a resumed run's values (typed). */
     parameters?: Record<string, ParameterValue>;
     /** Snapshot options. */
     exclude?: readonly string[];
@@ -133,18 +133,12 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
   const warnings: string[] = [];
   const stepByName = new Map(plan.steps.map(s => [s.name, s]));
 
-  // Parameters: defaults from the plan, overridden by the caller.
-  const parameters: Record<string, ParameterValue> = {};
-  for (const p of plan.parameters) {
-    parameters[p.name] = p.value;
-  }
-  for (const [name, value] of Object.entries(options.parameters ?? {})) {
-    if (!(name in parameters)) {
+  for (const name of Object.keys(options.parameters ?? {})) {
+    if (!plan.parameters.some(p => p.name === name)) {
       throw new RunError(
         `unknown parameter ${JSON.stringify(name)} (the notebook's parameters: ${plan.parameters.map(p => p.name).join(', ') || 'none'})`
       );
     }
-    parameters[name] = value;
   }
 
   // Which run directory, and what is reused from where.
@@ -176,7 +170,7 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
       createdAt: now(),
       startedAt: null,
       finishedAt: null,
-      parameters,
+      parameters: {},
       steps: [],
       message: null
     };
@@ -193,9 +187,21 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
   }
   const paths = runPaths(dir);
 
+  // Parameters: the plan's defaults (a resumed run: the values it ran with, so re-run steps
+  // agree with the reused ones), overridden by the caller.
+  const parameters: Record<string, ParameterValue> = {};
+  for (const p of plan.parameters) {
+    const earlier = options.resume ? sourceRecord?.parameters[p.name] : undefined;
+    parameters[p.name] =
+      options.parameters?.[p.name] ??
+      (earlier !== undefined && typeof earlier === typeof p.value ? earlier : p.value);
+  }
+
   // Steps to run: forced ones, those that cannot be reused, and all their descendants.
+  const earlierStep = (step: IStep): IStepRecord | undefined =>
+    sourceRecord?.steps.find(s => s.id === step.id && s.name === step.name);
   const reusable = (step: IStep): boolean => {
-    const old = sourceRecord?.steps.find(s => s.id === step.id && s.name === step.name);
+    const old = earlierStep(step);
     if (!sourceDir || !old || old.status !== 'succeeded') {
       return false;
     }
@@ -215,7 +221,7 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
   }
 
   record.steps = plan.steps.map(step => {
-    const old = sourceRecord?.steps.find(s => s.id === step.id && s.name === step.name);
+    const old = earlierStep(step);
     if (!toRun.has(step.name) && old) {
       return options.resume
         ? old

@@ -137,6 +137,32 @@ describe('runLocal', () => {
     expect(after.join.metrics).toEqual({ answer: 34, summary: 'run:34' });
   });
 
+  it('resume runs the re-run steps with the parameter values of the run it resumes', async () => {
+    const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chard-flag-')), 'ready');
+    const { notebook, plan } = diamond({
+      leftCode: `if not os.path.exists(${JSON.stringify(flag)}):\n    raise RuntimeError("input not ready")\nleft_total = sum(rows) * SCALE`
+    });
+    const first = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      runtimeSource: FAKE_RUNTIME,
+      parameters: { SCALE: 5 }
+    });
+    expect(first.record.status).toBe('failed');
+    fs.writeFileSync(flag, '');
+    const second = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      runtimeSource: FAKE_RUNTIME,
+      resume: first.dir
+    });
+    expect(second.record.parameters).toEqual({ SCALE: 5, LABEL: 'run' });
+    // 10 * 5 + 4, not the default SCALE of 3
+    expect(second.record.steps.find(s => s.name === 'join')!.metrics.answer).toBe(54);
+  });
+
   it('--from re-runs a step and its descendants in a new run, reusing the rest', async () => {
     const { notebook, plan } = diamond({ sleep: 0 });
     const first = await runLocal({ plan, notebook, python: PYTHON, runtimeSource: FAKE_RUNTIME });
