@@ -14,7 +14,7 @@ import { isCompilable } from '../core/plan.js';
 import type { IRunRecord, RunEvent } from '../core/runs.js';
 import { followKfpRun, submitKfpRun } from '../server/kfp/run.js';
 import type { IKubeObject } from '../server/kube/client.js';
-import { followWorkflow } from '../server/kube/monitor.js';
+import { followWorkflow, runStartedEvent } from '../server/kube/monitor.js';
 import { RunRecordStore } from '../server/kube/record.js';
 import type { WorkspaceMode } from '../server/kube/submit.js';
 import { applyParameters, dnsLabel, newRunRecord, submitWorkflow } from '../server/kube/submit.js';
@@ -224,13 +224,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
     }
     if (!v.watch) {
       if (json) {
-        onEvent({
-          event: 'run-started',
-          run: record.id,
-          time: new Date().toISOString(),
-          pipeline: record.pipeline,
-          steps: record.steps.map(s => s.name)
-        });
+        onEvent(runStartedEvent(record));
       }
       return 0;
     }

@@ -3,6 +3,7 @@
  * version of it, find or create the experiment, create a run, poll it, terminate it. One place
  * retries (the shared policy), times out and turns failures into one-line messages.
  */
+import { isRecord } from '../../core/notebook.js';
 import * as fs from 'node:fs';
 import type { IFailure, IRetryPolicy } from '../kube/retry.js';
 import { DEFAULT_RETRY, parseRetryAfter, withRetry } from '../kube/retry.js';
@@ -86,10 +87,6 @@ export namespace KfpClient {
 
 export function createKfpClient(options: KfpClient.IOptions): IKfpClient {
   return new Private.Client(options);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A v2beta1 filter on one string field (`display_name` ...). */

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { ParameterValue } from '../../core/plan.js';
 import type { IRunRecord, IStepRecord, RunEvent, RunStatus, StepStatus } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
+import { diffEvents, runStartedEvent } from '../kube/monitor.js';
 import type { RunRecordStore } from '../kube/record.js';
 import { sleep } from '../kube/retry.js';
 import type { IKfpClient, IKfpRun } from './client.js';
@@ -222,50 +223,14 @@ export async function followKfpRun(
   }
   const emit = options.onEvent ?? (() => undefined);
   let record = initial;
-  emit({
-    event: 'run-started',
-    run: record.id,
-    time: new Date().toISOString(),
-    pipeline: record.pipeline,
-    steps: record.steps.map(s => s.name)
-  });
+  emit(runStartedEvent(record));
   for (;;) {
-    const run = await client.getRun(runId);
-    const next = applyKfpRun(record, run);
-    const time = new Date().toISOString();
-    for (const [i, step] of next.steps.entries()) {
-      const old = record.steps[i];
-      if (
-        old.status === 'pending' &&
-        (step.status === 'running' || step.status === 'succeeded' || step.status === 'failed')
-      ) {
-        emit({ event: 'step-started', run: record.id, time, step: step.name });
-      }
-      if (!isFinished(old.status) && isFinished(step.status)) {
-        emit({
-          event: 'step-finished',
-          run: record.id,
-          time,
-          step: step.name,
-          status: step.status,
-          exitCode: null,
-          message: step.message,
-          cell: null,
-          line: null
-        });
-      }
-    }
-    const finished = !isFinished(record.status) && isFinished(next.status);
+    const next = applyKfpRun(record, await client.getRun(runId));
+    const events = diffEvents(record, next, new Date().toISOString());
     record = next;
     await options.store?.writeRecord(record);
-    if (finished) {
-      emit({
-        event: 'run-finished',
-        run: record.id,
-        time,
-        status: record.status,
-        message: record.message
-      });
+    events.forEach(emit);
+    if (isFinished(record.status)) {
       return record;
     }
     await sleep(options.pollMs ?? 5000);

@@ -4,6 +4,8 @@
  * failures into one-line messages; every call is recorded as (verb, resource) so the RBAC
  * role can be checked against what the code does.
  */
+import type { IOwnerReference } from '../../core/compile/options.js';
+import { isRecord } from '../../core/notebook.js';
 import {
   ApiException,
   CoreV1Api,
@@ -66,14 +68,7 @@ export interface IObjectMeta {
   creationTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  ownerReferences?: {
-    apiVersion: string;
-    kind: string;
-    name: string;
-    uid: string;
-    controller?: boolean;
-    blockOwnerDeletion?: boolean;
-  }[];
+  ownerReferences?: IOwnerReference[];
   [key: string]: unknown;
 }
 
@@ -155,10 +150,6 @@ namespace Private {
     pre: (context: RequestContext) => Observable<RequestContext>;
     post: (context: ResponseContext) => Observable<ResponseContext>;
   };
-
-  function isRecord(value: unknown): value is Record<string, unknown> {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-  }
 
   /** Generated core models are class instances with Dates: turn them into plain JSON. */
   function plain(value: unknown): IKubeObject {

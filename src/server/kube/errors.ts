@@ -2,6 +2,7 @@
  * Cluster errors as one-line messages that say what was refused: the verb, the resource, the
  * namespace and the server's reason. Server bodies are Kubernetes `Status` objects.
  */
+import { isRecord } from '../../core/notebook.js';
 import type { IFailure } from './retry.js';
 import { parseRetryAfter } from './retry.js';
 
@@ -50,10 +51,6 @@ export interface IStatusBody {
   reason: string | null;
   message: string | null;
   causes: string[];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Read a `Status` body (a JSON string or an object); null when it is not one. */

@@ -3,6 +3,7 @@
  * the watch drops, relist on 410 Gone; map its nodes to Chard step records, emit RunEvents,
  * keep each finished step's pod log in the run record, and cancel with `spec.shutdown`.
  */
+import { isRecord } from '../../core/notebook.js';
 import type { IRunRecord, IStepRecord, RunEvent, RunStatus, StepStatus } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
 import type { IKubeClient, IKubeObject, IWatchHandle, WatchEnd } from './client.js';
@@ -11,10 +12,6 @@ import { KubeApiError } from './errors.js';
 import type { IRetryPolicy } from './retry.js';
 import { backoffDelay, DEFAULT_RETRY, isTransient, sleep } from './retry.js';
 import type { RunRecordStore } from './record.js';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -170,7 +167,18 @@ export function applyWorkflow(record: IRunRecord, wf: IKubeObject): IRunRecord {
   };
 }
 
-/** The events that take a run from `before` to `after`. */
+/** The first event of a followed run. */
+export function runStartedEvent(record: IRunRecord): RunEvent {
+  return {
+    event: 'run-started',
+    run: record.id,
+    time: new Date().toISOString(),
+    pipeline: record.pipeline,
+    steps: record.steps.map(s => s.name)
+  };
+}
+
+/** The events that take a run from `before` to `after` (any backend). */
 export function diffEvents(before: IRunRecord, after: IRunRecord, time: string): RunEvent[] {
   const events: RunEvent[] = [];
   const run = after.id;
@@ -300,20 +308,15 @@ export async function fetchNodeLog(
         ? listed
         : candidates;
   }
-  let lastError: unknown = null;
   for (const pod of candidates) {
     try {
       return await client.podLog(pod, 'main');
     } catch (error) {
-      if (error instanceof KubeApiError && (error.status === 404 || error.status === 400)) {
-        lastError = error;
-        continue;
+      // No such pod (gone, or another naming scheme), or no log (yet): try the next name.
+      if (!(error instanceof KubeApiError) || (error.status !== 404 && error.status !== 400)) {
+        throw error;
       }
-      throw error;
     }
-  }
-  if (lastError) {
-    return null;
   }
   return null;
 }
@@ -436,17 +439,16 @@ namespace Private {
           }
           await this._options.store?.writeLog(this._record.id, step.id, text);
           const time = new Date().toISOString();
-          for (const line of text.replace(/\n$/, '').split('\n')) {
-            if (text.length > 0) {
-              this._emit({
-                event: 'log',
-                run: this._record.id,
-                time,
-                step: step.name,
-                stream: 'stdout',
-                line
-              });
-            }
+          const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+          for (const line of lines) {
+            this._emit({
+              event: 'log',
+              run: this._record.id,
+              time,
+              step: step.name,
+              stream: 'stdout',
+              line
+            });
           }
         } catch (error) {
           this._progress(`cannot fetch the log of step "${step.name}": ${errorText(error)}`);
@@ -476,13 +478,7 @@ namespace Private {
       const idleMs = o.idleMs ?? 120000;
       const maxFailures = o.maxFailures ?? 12;
       const policy: IRetryPolicy = { ...DEFAULT_RETRY, ...o.retry };
-      this._emit({
-        event: 'run-started',
-        run: this._record.id,
-        time: new Date().toISOString(),
-        pipeline: this._record.pipeline,
-        steps: this._record.steps.map(s => s.name)
-      });
+      this._emit(runStartedEvent(this._record));
       let rv: string | null = null;
       let failures = 0;
       let quickCloses = 0;

@@ -3,6 +3,7 @@
  * by the run's Workflow, waited on until `readyToUse`. Every way snapshots cannot be had ends in
  * a SnapshotError naming the cause and the alternatives.
  */
+import { isRecord } from '../../core/notebook.js';
 import type { IKubeClient, IKubeObject, IObjectMeta } from './client.js';
 import { VOLUME_SNAPSHOTS } from './client.js';
 import { KubeApiError } from './errors.js';
@@ -71,10 +72,6 @@ export function alternatives(claims: IClaimInfo[]): string {
   }
   parts.push('--no-workspace to run without the workspace volumes');
   return `Alternatives: ${parts.join('; ')}.`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -10,12 +10,14 @@
  * Workflow's volumeClaimTemplates and owns them. This needs no `patch` on volumesnapshots, and a
  * submit interrupted while snapshotting is resumed by the next identical submit.
  */
+import { isRecord } from '../../core/notebook.js';
 import { createHash } from 'node:crypto';
 import { parseParameterValue } from '../../core/compile/options.js';
 import type { IPlan, IVolume } from '../../core/plan.js';
 import type { IRunRecord } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
-import type { IKubeClient, IKubeObject } from './client.js';
+import { pendingStep } from '../local/records.js';
+import type { IKubeClient, IKubeObject, IObjectMeta } from './client.js';
 import { WORKFLOWS } from './client.js';
 import { KubeApiError } from './errors.js';
 import { workflowStatus } from './monitor.js';
@@ -128,8 +130,7 @@ export function planWithWorkspace(
   mode: WorkspaceMode,
   snapshots: Map<
     string,
-    | ISnapshotResult
-    | { snapshot: string; size: string | null; storageClass: string | null; accessModes: string[] }
+    Pick<ISnapshotResult, 'snapshot' | 'size' | 'storageClass' | 'accessModes'>
   >
 ): IPlan {
   const names = new Set(workspace.map(w => w.pvc));
@@ -186,26 +187,10 @@ export function newRunRecord(
     startedAt: null,
     finishedAt: null,
     parameters: Object.fromEntries(plan.parameters.map(p => [p.name, p.value])),
-    steps: plan.steps.map(s => ({
-      name: s.name,
-      id: s.id,
-      status: 'pending',
-      startedAt: null,
-      finishedAt: null,
-      exitCode: null,
-      message: null,
-      cell: null,
-      line: null,
-      metrics: {},
-      outputs: [...s.outputs]
-    })),
+    steps: plan.steps.map(s => ({ ...pendingStep(s.name, s.id), outputs: [...s.outputs] })),
     message: null,
     cluster
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Submit (or attach to) the run of `plan` as an Argo Workflow. */
@@ -273,23 +258,24 @@ export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.I
         ])
       );
       const manifest = options.compile(planWithWorkspace(plan, options.workspace, mode, snaps));
-      const meta = isRecord(manifest.metadata) ? manifest.metadata : {};
+      // The name is ours and the namespace the client's.
+      const meta: IObjectMeta = { ...manifest.metadata };
+      delete meta.generateName;
+      delete meta.namespace;
       const body: IKubeObject = {
         ...manifest,
         metadata: {
           ...meta,
           name,
-          generateName: undefined,
-          namespace: undefined,
           labels: {
-            ...(isRecord(meta.labels) ? (meta.labels as Record<string, string>) : {}),
+            ...meta.labels,
             [LABEL_MANAGED]: 'chard',
             [LABEL_HASH]: hash,
             [LABEL_ATTEMPT]: String(attempt),
             [LABEL_NOTEBOOK]: dnsLabel(notebookId)
           },
           annotations: {
-            ...(isRecord(meta.annotations) ? (meta.annotations as Record<string, string>) : {}),
+            ...meta.annotations,
             [ANNOTATION_PIPELINE]: plan.pipeline.name
           }
         },
@@ -298,8 +284,6 @@ export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.I
           ...(mode === 'snapshot' ? { suspend: true } : {})
         }
       };
-      delete body.metadata?.generateName;
-      delete body.metadata?.namespace;
       progress(`creating Workflow "${name}" in namespace "${client.namespace}"`);
       try {
         workflow = await client.create(WORKFLOWS, body);

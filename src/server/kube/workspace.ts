@@ -3,6 +3,7 @@
  * In a notebook pod they are read from the pod itself (as Kale's podutils does); outside, from
  * the notebook's volumes or `--snapshot-pvc NAME[:MOUNT_PATH]`.
  */
+import { isRecord } from '../../core/notebook.js';
 import type { IPlan } from '../../core/plan.js';
 import type { IKubeClient, IKubeObject } from './client.js';
 import { PODS, PVCS } from './client.js';
@@ -28,10 +29,6 @@ export class WorkspaceError extends Error {
     super(message);
     this.name = 'WorkspaceError';
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function records(value: unknown): Record<string, unknown>[] {
