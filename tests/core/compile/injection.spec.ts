@@ -16,6 +16,8 @@ import {
   flagValues,
   kfpPayloads,
   loadPlan,
+  planOf,
+  step,
   yamlDocuments
 } from './support.js';
 
@@ -108,54 +110,6 @@ function expectInert(plan: IPlan): void {
       /^\{\{\$(\.(inputs|outputs)\.(parameters|artifacts)\['[\p{L}\p{N}_]+'\](\.path)?)?\}\}$/u
     );
   }
-}
-
-function step(name: string, id: string, code: string, extra: Partial<IStep> = {}): IStep {
-  return {
-    name,
-    id,
-    cells: [1],
-    code: [{ cell: 1, source: code }],
-    inputs: [],
-    outputs: [],
-    parameters: [],
-    metrics: [],
-    parents: [],
-    inputSources: {},
-    limits: {},
-    labels: {},
-    annotations: {},
-    secrets: [],
-    ...extra
-  };
-}
-
-function planOf(
-  steps: IStep[],
-  parameters: IParameter[] = [],
-  pipeline: Partial<IPlan['pipeline']> = {}
-): IPlan {
-  return {
-    version: 1,
-    pipeline: {
-      name: 'inject',
-      id: 'inject',
-      description: '',
-      experiment: 'Default',
-      volumes: [],
-      autosnapshot: false,
-      chard: {},
-      ...pipeline
-    },
-    proposed: false,
-    imports: [{ cell: 0, source: 'import os' }],
-    functions: [],
-    steps,
-    edges: [],
-    parameters,
-    metrics: [],
-    diagnostics: []
-  };
 }
 
 describe('injection', () => {

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { IPlan } from '../../../src/core/plan.js';
+import type { IParameter, IPlan, IStep } from '../../../src/core/plan.js';
 import type { IStepSpec } from '../../../src/core/stepspec.js';
 
 const FIXTURES = join(process.cwd(), 'tests', 'fixtures');
@@ -144,4 +144,54 @@ export function kfpPayloads(pipelineSpec: unknown): Map<string, IKfpPayload> {
     });
   }
   return out;
+}
+
+/** A step of a hand-built plan: one cell of code, nothing else unless `extra` says so. */
+export function step(name: string, id: string, code: string, extra: Partial<IStep> = {}): IStep {
+  return {
+    name,
+    id,
+    cells: [1],
+    code: [{ cell: 1, source: code }],
+    inputs: [],
+    outputs: [],
+    parameters: [],
+    metrics: [],
+    parents: [],
+    inputSources: {},
+    limits: {},
+    labels: {},
+    annotations: {},
+    secrets: [],
+    ...extra
+  };
+}
+
+/** A hand-built plan around `steps` (pipeline `inject`, one imports cell). */
+export function planOf(
+  steps: IStep[],
+  parameters: IParameter[] = [],
+  pipeline: Partial<IPlan['pipeline']> = {}
+): IPlan {
+  return {
+    version: 1,
+    pipeline: {
+      name: 'inject',
+      id: 'inject',
+      description: '',
+      experiment: 'Default',
+      volumes: [],
+      autosnapshot: false,
+      chard: {},
+      ...pipeline
+    },
+    proposed: false,
+    imports: [{ cell: 0, source: 'import os' }],
+    functions: [],
+    steps,
+    edges: [],
+    parameters,
+    metrics: [],
+    diagnostics: []
+  };
 }
