@@ -3,8 +3,20 @@
  * with a message naming the variable and its producer, writes leave no partial files, the
  * --input/--output/--data-dir overrides work, and notebook-defined code travels.
  */
-import { readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  writeSync
+} from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { FIXTURES, Scratch, chardError, expectOk, stepSpec } from './harness.js';
 
 const NUMPY_VALUES = `import numpy as np
@@ -260,3 +272,104 @@ describe('code defined in the notebook', () => {
     expect(message).toContain('define it in a cell tagged `functions` so every step has it');
   });
 });
+
+describe('numpy values larger than one 64 MiB checksum chunk', () => {
+  const scratch = new Scratch();
+  const CHUNK = 64 * 1024 * 1024;
+  const ELEMENTS = CHUNK / 8 + 100;
+  const producer = stepSpec({
+    step: 'make',
+    code: [`import numpy as np\nbig = np.arange(${ELEMENTS}, dtype=np.float64)\nmeta = {"n": 1}\n`],
+    outputs: ['big', 'meta']
+  });
+  const consumer = stepSpec({
+    step: 'use',
+    code: ['big[0] = -1.0\nprint(big.shape, big[0], big[-1], float(big[1:].sum()), meta)'],
+    inputs: ['big', 'meta'].map(name => ({ name, from: 'make', fromId: 'make' }))
+  });
+  const received = `(${ELEMENTS},) -1.0 ${ELEMENTS - 1}.0 ${((ELEMENTS - 1) * ELEMENTS) / 2}.0 {'n': 1}\n`;
+  const dir = (): string => join(scratch.data, 'make', 'big');
+  const readManifest = (): Record<string, unknown> =>
+    JSON.parse(readFileSync(join(dir(), 'manifest.json'), 'utf8')) as Record<string, unknown>;
+
+  beforeEach(async () => {
+    rmSync(scratch.data, { recursive: true, force: true });
+    expectOk(await scratch.run(producer));
+  });
+  afterAll(() => scratch.dispose());
+
+  it('are stored with the CRC-32 of each chunk and a sha256 over the list, and arrive whole', async () => {
+    const bytes = readFileSync(join(dir(), 'value.npy'));
+    expect(bytes.length).toBe(128 + ELEMENTS * 8);
+    const chunks = [bytes.subarray(0, CHUNK), bytes.subarray(CHUNK)].map(c =>
+      crc32(c).toString(16).padStart(8, '0')
+    );
+    expect(readManifest()).toEqual({
+      name: 'big',
+      type: 'numpy.ndarray',
+      backend: 'numpy',
+      file: 'value.npy',
+      size: bytes.length,
+      hash: 'crc32-chunks-64MiB',
+      sha256: createHash('sha256').update(chunks.join('\n')).digest('hex'),
+      chunks,
+      step: 'make'
+    });
+    expect(expectOk(await scratch.run(consumer)).stdout).toBe(received);
+  });
+
+  it('refuses a byte changed in the second chunk, naming the chunk', async () => {
+    const file = join(dir(), 'value.npy');
+    flipByte(file, CHUNK + 10);
+    const run = await scratch.run(consumer);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(chardError(run).message).toBe(
+      `input "big" from step "make" is corrupt: the CRC-32 of chunk 2 of 2 of ${file} does not match its manifest`
+    );
+  });
+
+  it('refuses a manifest whose chunk list does not match its digest', async () => {
+    const manifest = readManifest();
+    const chunks = manifest.chunks as string[];
+    writeFileSync(
+      join(dir(), 'manifest.json'),
+      JSON.stringify({ ...manifest, chunks: [chunks[1], chunks[0]] })
+    );
+    const run = await scratch.run(consumer);
+    expect(chardError(run).message).toBe(
+      `input "big" from step "make" has an invalid manifest ${join(dir(), 'manifest.json')}`
+    );
+  });
+
+  it('are read into memory and verified where files cannot be mapped', async () => {
+    const env = { PYTHONPATH: join(FIXTURES, 'without-mmap') };
+    expect(expectOk(await scratch.run(consumer, [], { env })).stdout).toBe(received);
+    flipByte(join(dir(), 'value.npy'), 5000);
+    flipByte(join(scratch.data, 'make', 'meta', 'value.pkl'), 20);
+    const run = await scratch.run(consumer, [], { env });
+    expect(chardError(run).message).toMatch(
+      /^input "meta" from step "make" is corrupt: the sha256 of .*value\.pkl does not match its manifest$/
+    );
+    const bigOnly = stepSpec({
+      step: 'use',
+      code: ['print(big[0])'],
+      inputs: [{ name: 'big', from: 'make', fromId: 'make' }]
+    });
+    expect(chardError(await scratch.run(bigOnly, [], { env })).message).toMatch(
+      /the CRC-32 of chunk 1 of 2 of .*value\.npy/
+    );
+  });
+});
+
+function flipByte(file: string, position: number): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, position);
+    byte[0] ^= 0x40;
+    writeSync(fd, byte, 0, 1, position);
+  } finally {
+    closeSync(fd);
+  }
+}
