@@ -13,8 +13,8 @@ import type { IFakeCluster } from '../../support/kube/index.js';
 import { argoPodName } from '../../support/kube/index.js';
 import {
   clientFor,
-  compile,
   startCluster,
+  trainingSubmit,
   tempDir,
   trainingPlan,
   TRAINING,
@@ -33,17 +33,9 @@ describe('submit and follow an Argo run on the cluster', () => {
 
   async function submitAndFollow(options: { faults?: (c: IFakeCluster) => void } = {}) {
     const client = clientFor(cluster);
-    const plan = trainingPlan();
-    const submitted = await submitWorkflow({
-      client,
-      plan,
-      notebook: TRAINING,
-      compile,
-      workspace: [{ pvc: 'workspace', mountPath: '/home/jovyan' }],
-      mode: 'snapshot',
-      snapshotTimeoutMs: 10000,
-      snapshotPollMs: 20
-    });
+    const submitOptions = trainingSubmit(client);
+    const plan = submitOptions.plan;
+    const submitted = await submitWorkflow(submitOptions);
     options.faults?.(cluster);
     const dir = tempDir();
     const store = new RunRecordStore(dir);
@@ -232,16 +224,7 @@ describe('submit and follow an Argo run on the cluster', () => {
 
   it('never creates a second run: double submit, and a create retried after a time-out', async () => {
     cluster = await startCluster({ controller: { argo: true, snapshots: true, stepDelayMs: 400 } });
-    const plan = trainingPlan();
-    const base = {
-      plan,
-      notebook: TRAINING,
-      compile,
-      workspace: [{ pvc: 'workspace', mountPath: '/home/jovyan' }],
-      mode: 'snapshot' as const,
-      snapshotTimeoutMs: 10000,
-      snapshotPollMs: 20
-    };
+    const base = trainingSubmit(clientFor(cluster));
     // The server is slower than the client's time-out while it creates the Workflow: the first
     // create lands but its answer is lost; the retry gets 409 and attaches.
     const slowClient = clientFor(cluster, {
@@ -291,14 +274,9 @@ describe('submit and follow an Argo run on the cluster', () => {
     cluster = await startCluster({ controller: { argo: true, snapshots: true, stepDelayMs: 300 } });
     const client = clientFor(cluster);
     const plan = trainingPlan();
-    const submitted = await submitWorkflow({
-      client,
-      plan,
-      notebook: TRAINING,
-      compile,
-      workspace: [],
-      mode: 'none'
-    });
+    const submitted = await submitWorkflow(
+      trainingSubmit(client, { plan, workspace: [], mode: 'none' })
+    );
     const events: RunEvent[] = [];
     const following = followWorkflow(client, submitted.record, {
       onEvent: e => {

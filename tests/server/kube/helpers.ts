@@ -7,6 +7,7 @@ import { compileArgo } from '../../../src/core/compile/argo.js';
 import { parseNotebook } from '../../../src/core/notebook.js';
 import type { IPlan } from '../../../src/core/plan.js';
 import type { IKubeClient, IKubeObject } from '../../../src/server/kube/client.js';
+import type { Submit } from '../../../src/server/kube/submit.js';
 import { createKubeClient } from '../../../src/server/kube/client.js';
 import { loadClusterConfig } from '../../../src/server/kube/config.js';
 import type { IFakeCluster, IFakeClusterOptions } from '../../support/kube/index.js';
@@ -20,6 +21,24 @@ export function trainingPlan(): IPlan {
 }
 
 export const compile = (plan: IPlan): IKubeObject => compileArgo(plan).documents[0] as IKubeObject;
+
+/** Submit options for the training notebook, its `workspace` PVC snapshotted, polling fast. */
+export function trainingSubmit(
+  client: IKubeClient,
+  overrides: Partial<Submit.IOptions> = {}
+): Submit.IOptions {
+  return {
+    client,
+    plan: trainingPlan(),
+    notebook: TRAINING,
+    compile,
+    workspace: [{ pvc: 'workspace', mountPath: '/home/jovyan' }],
+    mode: 'snapshot',
+    snapshotTimeoutMs: 10000,
+    snapshotPollMs: 20,
+    ...overrides
+  };
+}
 
 /** Fast retries so fault tests finish quickly. */
 export const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 100, timeoutMs: 5000, attempts: 10 };

@@ -5,7 +5,7 @@ import { submitWorkflow } from '../../../src/server/kube/submit.js';
 import { WorkspaceError } from '../../../src/server/kube/workspace.js';
 import type { IChange, IFakeCluster, IFakeClusterOptions } from '../../support/kube/index.js';
 import { waitFor } from '../../support/kube/index.js';
-import { clientFor, compile, startCluster, trainingPlan, TRAINING } from './helpers.js';
+import { clientFor, startCluster, trainingSubmit } from './helpers.js';
 
 describe('workspace snapshots that cannot be had', () => {
   let cluster: IFakeCluster;
@@ -19,16 +19,12 @@ describe('workspace snapshots that cannot be had', () => {
   ): Promise<unknown> {
     cluster = await startCluster(options);
     try {
-      await submitWorkflow({
-        client: clientFor(cluster),
-        plan: trainingPlan(),
-        notebook: TRAINING,
-        compile,
-        workspace: [{ pvc: 'workspace', mountPath: '/home/jovyan' }],
-        mode: extra.mode ?? 'snapshot',
-        snapshotTimeoutMs: extra.timeoutMs ?? 5000,
-        snapshotPollMs: 20
-      });
+      await submitWorkflow(
+        trainingSubmit(clientFor(cluster), {
+          mode: extra.mode ?? 'snapshot',
+          snapshotTimeoutMs: extra.timeoutMs ?? 5000
+        })
+      );
     } catch (error) {
       return error;
     }
@@ -84,13 +80,7 @@ describe('workspace snapshots that cannot be had', () => {
       spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '5Gi' } } },
       status: { phase: 'Bound', capacity: { storage: '5Gi' } }
     });
-    const base = {
-      client: clientFor(cluster),
-      plan: trainingPlan(),
-      notebook: TRAINING,
-      compile,
-      workspace: [{ pvc: 'workspace', mountPath: '/home/jovyan' }]
-    };
+    const base = trainingSubmit(clientFor(cluster));
     await expect(submitWorkflow({ ...base, mode: 'snapshot' })).rejects.toThrow(
       /--live-pvc to mount "workspace" read-only in every step/
     );
@@ -143,16 +133,7 @@ describe('no step starts before the workspace snapshot is ready to use', () => {
     });
     const changes = record(cluster);
     const client = clientFor(cluster);
-    const submitted = await submitWorkflow({
-      client,
-      plan: trainingPlan(),
-      notebook: TRAINING,
-      compile,
-      workspace: [{ pvc: 'workspace', mountPath: '/home/jovyan' }],
-      mode: 'snapshot',
-      snapshotTimeoutMs: 5000,
-      snapshotPollMs: 20
-    });
+    const submitted = await submitWorkflow(trainingSubmit(client));
     const final = await followWorkflow(client, submitted.record, { idleMs: 2000 });
     expect(final.status).toBe('succeeded');
 
@@ -180,18 +161,7 @@ describe('no step starts before the workspace snapshot is ready to use', () => {
     cluster = await startCluster({ snapshotClasses: [] });
     const changes = record(cluster);
     const client = clientFor(cluster);
-    await expect(
-      submitWorkflow({
-        client,
-        plan: trainingPlan(),
-        notebook: TRAINING,
-        compile,
-        workspace: [{ pvc: 'workspace', mountPath: '/home/jovyan' }],
-        mode: 'snapshot',
-        snapshotTimeoutMs: 5000,
-        snapshotPollMs: 20
-      })
-    ).rejects.toThrow(SnapshotError);
+    await expect(submitWorkflow(trainingSubmit(client))).rejects.toThrow(SnapshotError);
     const ended = await waitFor(() =>
       changes.find(c => isWorkflow(c) && statusOf(c).phase === 'Failed')
     );

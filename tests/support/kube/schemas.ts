@@ -42,7 +42,8 @@ export function loadSchema(file: string): ISchema {
   return schema;
 }
 
-function typeName(value: unknown): string {
+/** The JSON-schema type of a value (`integer` for whole numbers). */
+export function jsonType(value: unknown): string {
   if (value === null) {
     return 'null';
   }
@@ -60,7 +61,7 @@ function typeMatches(expected: string, actual: string): boolean {
 }
 
 function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : `"${typeName(value)}"`;
+  return typeof value === 'string' ? JSON.stringify(value) : `"${jsonType(value)}"`;
 }
 
 function child(path: string, key: string): string {
@@ -70,7 +71,7 @@ function child(path: string, key: string): string {
 function check(schema: ISchema, value: unknown, path: string, causes: IStatusCause[]): void {
   if (schema.type !== undefined) {
     const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-    const actual = typeName(value);
+    const actual = jsonType(value);
     if (!types.some(t => typeMatches(t, actual))) {
       causes.push({
         reason: 'FieldValueTypeInvalid',

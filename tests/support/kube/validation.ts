@@ -7,7 +7,7 @@
 import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
 
 import { IResourceType, JsonObject } from './resources.js';
-import { ISchema, loadSchema, prune, validateAgainst } from './schemas.js';
+import { ISchema, jsonType, loadSchema, prune, validateAgainst } from './schemas.js';
 import { IStatusCause, badRequest } from './status.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -238,19 +238,6 @@ function valueAt(obj: unknown, pointer: string): unknown {
     }
   }
   return cur;
-}
-
-function jsonType(value: unknown): string {
-  if (value === null) {
-    return 'null';
-  }
-  if (Array.isArray(value)) {
-    return 'array';
-  }
-  if (typeof value === 'number') {
-    return Number.isInteger(value) ? 'integer' : 'number';
-  }
-  return typeof value;
 }
 
 interface IAjvError {
