@@ -4,49 +4,20 @@ import { createKfpClient, KfpError } from '../../../src/server/kfp/client.js';
 import { followKfpRun, submitKfpRun } from '../../../src/server/kfp/run.js';
 import { newRunRecord } from '../../../src/server/kube/submit.js';
 import type { IPlan } from '../../../src/core/plan.js';
+import { planOf, step } from '../../core/compile/support.js';
 import type { IFakeKfp } from './fakekfp.js';
 import { startFakeKfp } from './fakekfp.js';
 
 const SPEC =
   'pipelineInfo:\n  name: training\nroot:\n  dag:\n    tasks: {}\nschemaVersion: 2.1.0\nsdkVersion: chard\n';
 
+/** The two-step plan whose tasks the fake KFP server reports (`make-data`, `train`). */
 function plan(): IPlan {
-  const step = (name: string) => ({
-    name,
-    id: name,
-    cells: [],
-    code: [],
-    inputs: [],
-    outputs: [],
-    parameters: [],
-    metrics: [],
-    parents: [],
-    inputSources: {},
-    limits: {},
-    labels: {},
-    annotations: {},
-    secrets: []
-  });
-  return {
-    version: 1,
-    pipeline: {
-      name: 'training',
-      id: 'training',
-      description: '',
-      experiment: 'Default',
-      volumes: [],
-      autosnapshot: false,
-      chard: {}
-    },
-    proposed: false,
-    imports: [],
-    functions: [],
-    steps: [step('make-data'), step('train')],
-    edges: [],
-    parameters: [{ name: 'EPOCHS', type: 'int', value: 3, cell: 0, line: 1 }],
-    metrics: [],
-    diagnostics: []
-  };
+  return planOf(
+    [step('make-data', 'make-data', 'data = list(range(10))'), step('train', 'train', 'fit(data)')],
+    [{ name: 'EPOCHS', type: 'int', value: 3, cell: 0, line: 1 }],
+    { name: 'training', id: 'training' }
+  );
 }
 
 describe('Kubeflow Pipelines submit', () => {

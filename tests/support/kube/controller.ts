@@ -76,6 +76,18 @@ function str(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
 
+/** The ownerReference Argo puts on what it creates for a Workflow. */
+function controllerRef(wf: JsonObject): JsonObject {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Workflow',
+    name: nameOf(wf),
+    uid: uidOf(wf),
+    controller: true,
+    blockOwnerDeletion: true
+  };
+}
+
 /** Argo's node-id hash: FNV-1a 32-bit, decimal. */
 export function fnv32a(text: string): string {
   let hash = 0x811c9dc5;
@@ -622,16 +634,7 @@ export class Controller {
             name: claim,
             namespace: ns,
             labels: { ...obj(meta.labels), 'workflows.argoproj.io/workflow': name },
-            ownerReferences: [
-              {
-                apiVersion: 'argoproj.io/v1alpha1',
-                kind: 'Workflow',
-                name,
-                uid: uidOf(wf),
-                controller: true,
-                blockOwnerDeletion: true
-              }
-            ]
+            ownerReferences: [controllerRef(wf)]
           },
           spec: clone(obj(template.spec)),
           // Without the binder (`snapshots` off) storage is not modelled: claims are born Bound.
@@ -783,16 +786,7 @@ export class Controller {
           'workflows.argoproj.io/node-name': t.nodeName,
           'workflows.argoproj.io/node-id': nodeId
         },
-        ownerReferences: [
-          {
-            apiVersion: 'argoproj.io/v1alpha1',
-            kind: 'Workflow',
-            name,
-            uid: uidOf(wf),
-            controller: true,
-            blockOwnerDeletion: true
-          }
-        ]
+        ownerReferences: [controllerRef(wf)]
       },
       spec: {
         containers: [{ name: 'wait', image: EXECUTOR_IMAGE }, main],
