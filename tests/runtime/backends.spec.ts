@@ -11,11 +11,7 @@ import { FIXTURES, Scratch, chardError, expectOk, stepSpec } from './harness.js'
 const INSTALL = "in this step's image (the producing step had it)";
 
 function consumer(names: string[], code: string): ReturnType<typeof stepSpec> {
-  return stepSpec({
-    step: 'use',
-    code: [code],
-    inputs: names.map(name => ({ name, from: 'make', fromId: 'make' }))
-  });
+  return stepSpec({ step: 'use', code: [code], inputs: names, from: 'make' });
 }
 
 describe('modules imported inside a step', () => {

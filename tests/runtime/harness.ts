@@ -109,6 +109,8 @@ export interface ISpecParts {
   code: (string | ICodeBlock)[];
   parameters?: IStepSpec['parameters'];
   inputs?: (string | IStepSpecInput)[];
+  /** The step (name = id) that produces the inputs given as strings; default `producer`. */
+  from?: string;
   outputs?: string[];
   metrics?: string[];
 }
@@ -116,6 +118,7 @@ export interface ISpecParts {
 /** A hand-written step spec: code strings get consecutive cell indices from 0. */
 export function stepSpec(parts: ISpecParts): IStepSpec {
   const step = parts.step ?? 'step';
+  const from = parts.from ?? 'producer';
   return {
     version: 1,
     pipeline: 'test',
@@ -128,7 +131,7 @@ export function stepSpec(parts: ISpecParts): IStepSpec {
     code: parts.code.map((c, i) => (typeof c === 'string' ? { cell: i, source: c } : c)),
     parameters: parts.parameters ?? {},
     inputs: (parts.inputs ?? []).map(i =>
-      typeof i === 'string' ? { name: i, from: 'producer', fromId: 'producer' } : i
+      typeof i === 'string' ? { name: i, from, fromId: from } : i
     ),
     outputs: parts.outputs ?? [],
     metrics: parts.metrics ?? [],

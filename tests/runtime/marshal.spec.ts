@@ -107,7 +107,8 @@ describe('damaged, missing and half-written values', () => {
     stepSpec({
       step: 'consume',
       code: ['print("user code ran")'],
-      inputs: names.map(name => ({ name, from: 'prepare', fromId: 'prepare' }))
+      inputs: names,
+      from: 'prepare'
     });
 
   beforeEach(async () => {
@@ -197,7 +198,8 @@ describe('where values live', () => {
     const consumer = stepSpec({
       step: 'use',
       code: ['print(x.name, x.sum())'],
-      inputs: [{ name: 'x', from: 'make', fromId: 'make' }]
+      inputs: ['x'],
+      from: 'make'
     });
     expect(expectOk(await scratch.run(consumer, ['--input', `x=${artifact}`])).stdout).toBe(
       's 4.0\n'
@@ -209,6 +211,8 @@ describe('code defined in the notebook', () => {
   const scratch = new Scratch();
   afterAll(() => scratch.dispose());
   const FUNCTIONS = 'class Box:\n    def __init__(self, v):\n        self.v = v\n';
+  const makeBox = (v: number): ReturnType<typeof stepSpec> =>
+    stepSpec({ step: 'make', code: [FUNCTIONS, `box = Box(${v})`], outputs: ['box'] });
 
   it('passes closures and lambdas by value with cloudpickle when dill is not installed', async () => {
     const env = { PYTHONPATH: join(FIXTURES, 'without-dill') };
@@ -227,41 +231,31 @@ describe('code defined in the notebook', () => {
     const consumer = stepSpec({
       step: 'use',
       code: ['print(triple(5), square(4))'],
-      inputs: [
-        { name: 'square', from: 'make', fromId: 'make' },
-        { name: 'triple', from: 'make', fromId: 'make' }
-      ]
+      inputs: ['square', 'triple'],
+      from: 'make'
     });
     expect(expectOk(await scratch.run(consumer, [], { env })).stdout).toBe('15 16\n');
   });
 
   it('loads an instance of a notebook class once the functions cell has defined the class', async () => {
-    const producer = stepSpec({
-      step: 'make',
-      code: [FUNCTIONS, 'box = Box(7)'],
-      outputs: ['box']
-    });
-    expectOk(await scratch.run(producer));
+    expectOk(await scratch.run(makeBox(7)));
     const functions = `${FUNCTIONS}\ndef unbox():\n    return box.v\n\nBOX_TYPE = Box\n`;
     const consumer = stepSpec({
       step: 'use',
       code: [functions, 'print(unbox(), type(box) is BOX_TYPE, isinstance(box, Box))'],
-      inputs: [{ name: 'box', from: 'make', fromId: 'make' }]
+      inputs: ['box'],
+      from: 'make'
     });
     expect(expectOk(await scratch.run(consumer)).stdout).toBe('7 True True\n');
   });
 
   it('explains how to fix an instance whose class the consuming step does not define', async () => {
-    const producer = stepSpec({
-      step: 'make',
-      code: [FUNCTIONS, 'box = Box(2)'],
-      outputs: ['box']
-    });
-    expectOk(await scratch.run(producer));
+    expectOk(await scratch.run(makeBox(2)));
     const consumer = stepSpec({
       step: 'use',
       code: ['print(box.v)'],
-      inputs: [{ name: 'box', from: 'make', fromId: 'make' }]
+      inputs: ['box'],
+      from: 'make'
     });
     const run = await scratch.run(consumer);
     expect(run.code).toBe(1);
@@ -285,7 +279,8 @@ describe('numpy values larger than one 64 MiB checksum chunk', () => {
   const consumer = stepSpec({
     step: 'use',
     code: ['big[0] = -1.0\nprint(big.shape, big[0], big[-1], float(big[1:].sum()), meta)'],
-    inputs: ['big', 'meta'].map(name => ({ name, from: 'make', fromId: 'make' }))
+    inputs: ['big', 'meta'],
+    from: 'make'
   });
   const received = `(${ELEMENTS},) -1.0 ${ELEMENTS - 1}.0 ${((ELEMENTS - 1) * ELEMENTS) / 2}.0 {'n': 1}\n`;
   const dir = (): string => join(scratch.data, 'make', 'big');
@@ -354,7 +349,8 @@ describe('numpy values larger than one 64 MiB checksum chunk', () => {
     const bigOnly = stepSpec({
       step: 'use',
       code: ['print(big[0])'],
-      inputs: [{ name: 'big', from: 'make', fromId: 'make' }]
+      inputs: ['big'],
+      from: 'make'
     });
     expect(chardError(await scratch.run(bigOnly, [], { env })).message).toMatch(
       /the CRC-32 of chunk 1 of 2 of .*value\.npy/

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IPlan, IStep } from '../../src/core/plan.js';
 import { buildStepSpec } from '../../src/core/stepspec.js';
+import { step as planStep } from '../core/compile/support.js';
 import { Scratch, expectOk } from './harness.js';
 
 const IMPORTS = `import json
@@ -86,21 +87,7 @@ passed = bool(accuracy > config["threshold"])
 `;
 
 function step(name: string, fields: Partial<IStep> & Pick<IStep, 'cells' | 'code'>): IStep {
-  return {
-    name,
-    id: name,
-    inputs: [],
-    outputs: [],
-    parameters: [],
-    metrics: [],
-    parents: [],
-    inputSources: {},
-    limits: {},
-    labels: {},
-    annotations: {},
-    secrets: [],
-    ...fields
-  };
+  return planStep(name, name, '', fields);
 }
 
 /** The plan analysis would produce for the churn notebook (cells 0..10). */
