@@ -23,24 +23,6 @@ export interface IPythonChoice {
   source: string;
 }
 
-function run(
-  command: string,
-  args: readonly string[],
-  timeoutMs: number
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise(resolve => {
-    execFile(
-      command,
-      [...args],
-      { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      }
-    );
-  });
-}
-
 /** Find an executable on PATH. */
 export function which(command: string): string | null {
   if (command.includes('/')) {
@@ -80,14 +62,14 @@ export function kernelDirs(): string[] {
 }
 
 /** The interpreter of a named kernel, or null when the kernel cannot be found or is not Python. */
-export async function kernelPython(name: string, useJupyter = true): Promise<string | null> {
+export async function kernelPython(name: string): Promise<string | null> {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) {
     return null;
   }
   const specDirs: string[] = [];
-  const jupyter = useJupyter ? which('jupyter') : null;
+  const jupyter = which('jupyter');
   if (jupyter) {
-    const listed = await run(jupyter, ['kernelspec', 'list', '--json'], 5000);
+    const listed = await Private.execute(jupyter, ['kernelspec', 'list', '--json'], 5000);
     try {
       const data: unknown = JSON.parse(listed.stdout);
       if (isRecord(data) && isRecord(data.kernelspecs)) {
@@ -197,7 +179,7 @@ export async function missingModules(
     '    if not found:\n' +
     '        missing.append(m)\n' +
     'print(json.dumps(missing))\n';
-  const result = await run(python, ['-c', probe, ...modules], 20000);
+  const result = await Private.execute(python, ['-c', probe, ...modules], 20000);
   try {
     const data: unknown = JSON.parse(result.stdout);
     return Array.isArray(data) ? data.filter((m): m is string => typeof m === 'string') : [];
@@ -252,6 +234,25 @@ export async function checkImports(
 }
 
 namespace Private {
+  /** Run a command to completion (no shell); never rejects: a failure is a non-zero code. */
+  export function execute(
+    command: string,
+    args: readonly string[],
+    timeoutMs: number
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise(resolve => {
+      execFile(
+        command,
+        [...args],
+        { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+          resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+        }
+      );
+    });
+  }
+
   /** Add the top-level module of every import statement below `node` (outside `try`). */
   export function collectImports(node: SyntaxNode, text: string, modules: Set<string>): void {
     for (let child = node.firstChild; child; child = child.nextSibling) {
