@@ -31,6 +31,16 @@ function diamond(options: { leftCode?: string; sleep?: number } = {}) {
   );
 }
 
+/** The diamond whose `left` step fails until the returned flag file exists. */
+function diamondFailingUntilFlag() {
+  const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chard-flag-')), 'ready');
+  const leftCode =
+    `if not os.path.exists(${JSON.stringify(flag)}):\n` +
+    '    raise RuntimeError("input not ready")\n' +
+    'left_total = sum(rows) * SCALE';
+  return { flag, ...diamond({ leftCode }) };
+}
+
 describe('runLocal', () => {
   it('runs independent steps at the same time and passes values along the DAG', async () => {
     const { notebook, plan } = diamond();
@@ -111,10 +121,7 @@ describe('runLocal', () => {
   });
 
   it('resume re-runs only the failed and skipped steps, reusing stored values', async () => {
-    const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chard-flag-')), 'ready');
-    const { notebook, plan } = diamond({
-      leftCode: `if not os.path.exists(${JSON.stringify(flag)}):\n    raise RuntimeError("input not ready")\nleft_total = sum(rows) * SCALE`
-    });
+    const { flag, notebook, plan } = diamondFailingUntilFlag();
     const first = await runLocal({ plan, notebook, python: PYTHON, runtimeSource: FAKE_RUNTIME });
     expect(first.record.status).toBe('failed');
     const before = Object.fromEntries(first.record.steps.map(s => [s.name, s]));
@@ -138,10 +145,7 @@ describe('runLocal', () => {
   });
 
   it('resume runs the re-run steps with the parameter values of the run it resumes', async () => {
-    const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chard-flag-')), 'ready');
-    const { notebook, plan } = diamond({
-      leftCode: `if not os.path.exists(${JSON.stringify(flag)}):\n    raise RuntimeError("input not ready")\nleft_total = sum(rows) * SCALE`
-    });
+    const { flag, notebook, plan } = diamondFailingUntilFlag();
     const first = await runLocal({
       plan,
       notebook,
