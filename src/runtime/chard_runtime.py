@@ -366,14 +366,15 @@ def _check(view, manifest, path):
             first + 1, len(expected), path))
 
 
-def _read_whole(f, size):
-    """The whole file as a writable view of `size` bytes: a copy-on-write map of it (values are
-    replaced by rename, never rewritten in place), or its bytes read into memory where files
-    cannot be mapped. None when the file is shorter than size."""
+def _read_whole(f, size, writable):
+    """The whole file as a view of `size` bytes: a map of it (copy-on-write when writable;
+    values are replaced by rename, never rewritten in place), or its bytes read into memory
+    where files cannot be mapped. None when the file is shorter than size."""
     if size > 0:
         import mmap
+        access = mmap.ACCESS_COPY if writable else mmap.ACCESS_READ
         try:
-            return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
+            return memoryview(mmap.mmap(f.fileno(), 0, access=access))
         except (OSError, ValueError):
             pass
     data = memoryview(bytearray(size))
@@ -536,7 +537,7 @@ def _load_numpy(path, manifest):
         offset = f.tell()
         if offset + math.prod(shape) * dtype.itemsize != manifest["size"]:
             raise _Corrupt("the .npy header of %s does not match its size" % path)
-        view = _read_whole(f, manifest["size"])
+        view = _read_whole(f, manifest["size"], writable=True)
     _check(view, manifest, path)
     return np.ndarray(shape, dtype=dtype, buffer=view, offset=offset,
                       order="F" if fortran else "C")
@@ -713,7 +714,7 @@ class InputValue(object):
         """Check the digests (numpy arrays: when loaded, on the very bytes the array uses)."""
         if self.manifest["backend"] != "numpy" and not self.verified:
             with open(self.path, "rb") as f:
-                view = _read_whole(f, self.manifest["size"])
+                view = _read_whole(f, self.manifest["size"], writable=False)
             try:
                 _check(view, self.manifest, self.path)
             except _Corrupt as e:
@@ -883,9 +884,10 @@ class Shell(object):
             log("skipped %s: %s" % (what, reason))
 
     def run_line_magic(self, magic_name, line, _stack_depth=1):
+        """IPython's signature; called by IPython-transformed cells."""
         cell, lineno, frame = _caller_position(1)
         name = magic_name
-        if name in ("time",):
+        if name == "time":
             return self._time(line, cell, lineno, frame)
         if name == "timeit":
             return self._timeit(line, None, cell, lineno, frame)
@@ -1278,7 +1280,7 @@ COMPREHENSIONS = ("<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>")
 
 
 def _read_names(code):
-    """Global names a block reads: (while it runs, only inside the functions it defines).
+    """The global names a block reads while it runs, and those only its functions read.
     Module code, class bodies and comprehensions run at once; function bodies run later."""
     import dis
     now, later = set(), set()
@@ -1504,9 +1506,7 @@ def _metric_value(name, value):
             value = value.item()
         except Exception:
             pass
-    if isinstance(value, bool) or isinstance(value, str):
-        return value
-    if isinstance(value, int):
+    if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         if value != value:
