@@ -251,6 +251,17 @@ export class NotebookAnalyzer {
         grouping[special].push(index);
         return;
       }
+      if (isInstallOnly(cell.source)) {
+        diagnostics.push({
+          severity: 'warning',
+          cell: index,
+          line: null,
+          message:
+            'the cell only installs packages: it is left out of the proposed steps (a step runs in its own process or ' +
+            'container; put the packages in the image, or tag the cell `step:` to keep it)'
+        });
+        return;
+      }
       if (!explicitImports && !section && this.cell(cell.source).importsOnly) {
         grouping.imports.push(index);
         return;
@@ -336,6 +347,11 @@ export class NotebookAnalyzer {
       const readSet = new Set<string>();
       const supplies = new Set<string>();
       const applied = new Set<string>();
+      // Mutating a name makes the step its supplier only when the name is data: defined in the
+      // step or by an earlier step, or a parameter; not a module or a builtin (`super().f()`).
+      const isData = (name: string): boolean =>
+        !imported.has(name) &&
+        (defined.has(name) || lastSupplier.has(name) || parameterNames.has(name));
       const read = (name: string): void => {
         const fn = registry.get(name);
         if (fn && !applied.has(name)) {
@@ -347,8 +363,8 @@ export class NotebookAnalyzer {
             supplies.add(w);
           });
           fn.globalMutates.forEach(m => {
-            if (!imported.has(m)) {
-              read(m);
+            read(m);
+            if (isData(m)) {
               supplies.add(m);
             }
           });
@@ -366,7 +382,7 @@ export class NotebookAnalyzer {
           supplies.add(d);
         }
         for (const m of a.mutates) {
-          if (!imported.has(m)) {
+          if (isData(m)) {
             supplies.add(m);
           }
         }
@@ -443,7 +459,12 @@ export class NotebookAnalyzer {
             severity: 'error',
             cell: p.cell,
             line: null,
-            message: `\`prev:${p.name}\` names a step that does not exist`
+            message: p.name.includes(':')
+              ? `\`prev:${p.name}\` is malformed: a \`prev:\` tag names one step; give one tag per parent (${p.name
+                  .split(':')
+                  .map(n => `\`prev:${n}\``)
+                  .join(', ')})`
+              : `\`prev:${p.name}\` names a step that does not exist`
           });
         } else if (from === s) {
           diagnostics.push({
@@ -488,7 +509,13 @@ export class NotebookAnalyzer {
 
     // Metrics: recorded by the step that supplies the name last.
     const metrics: IMetric[] = metricDecls.map(m => {
-      const s = lastSupplier.get(m.name);
+      // A metric is recorded by the step that supplies it last; a parameter (as Kale allows)
+      // by the last step that reads it.
+      let s = lastSupplier.get(m.name);
+      if (s === undefined && parameterNames.has(m.name)) {
+        const readers = steps.map((_, t) => t).filter(t => paramReads[t].has(m.name));
+        s = readers.length > 0 ? readers[readers.length - 1] : undefined;
+      }
       if (s === undefined) {
         diagnostics.push({
           severity: 'error',
@@ -587,6 +614,14 @@ export class NotebookAnalyzer {
 export namespace NotebookAnalyzer {
   /** Cell analyses kept between calls before the cache starts over. */
   export const CACHE_LIMIT = 50000;
+}
+
+const INSTALL_LINE = /^\s*[!%]\s*(pip3?|conda|mamba|apt(-get)?|python3? -m pip)\s+install\b/;
+
+/** A cell made only of `!pip install ...`-style lines (and comments). */
+function isInstallOnly(source: string): boolean {
+  const lines = source.split('\n').filter(l => l.trim() !== '' && !l.trim().startsWith('#'));
+  return lines.length > 0 && lines.every(l => INSTALL_LINE.test(l));
 }
 
 function newDraft(name: string): IStepDraft {

@@ -10,6 +10,9 @@ import { dnsLabel } from './names.js';
 export const KALE_METADATA_KEY = 'kubeflow_notebook';
 export const CHARD_METADATA_KEY = 'chard';
 
+/** Volume types the targets mount (Kale's `clone` is read as `pvc`). */
+const SUPPORTED_VOLUME_TYPES: ReadonlySet<string> = new Set(['pvc', 'new_pvc']);
+
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 }
@@ -50,7 +53,21 @@ function readVolumes(raw: unknown, diagnostics: IDiagnostic[]): IVolume[] {
       });
       return;
     }
-    const volume: IVolume = { type: str(v.type) ?? 'pvc', name, mountPoint };
+    const type = str(v.type) ?? 'pvc';
+    // Kale's `clone` gives the run a copy of an existing claim: to Chard that is a workspace
+    // PVC, which `chard submit` snapshots and restores for the run.
+    const volume: IVolume = { type: type === 'clone' ? 'pvc' : type, name, mountPoint };
+    if (!SUPPORTED_VOLUME_TYPES.has(volume.type)) {
+      diagnostics.push({
+        severity: 'warning',
+        cell: null,
+        line: null,
+        message:
+          `\`kubeflow_notebook.volumes[${i}]\` (${name}) has type ${JSON.stringify(type)}, which Chard does not ` +
+          'mount (it mounts "pvc", "clone" and "new_pvc" volumes); the pipeline runs without it'
+      });
+      return;
+    }
     if (v.size !== undefined && v.size !== null && v.size !== '') {
       volume.size = `${String(v.size)}${str(v.size_type) ?? ''}`;
     }

@@ -96,7 +96,7 @@ export interface IMetric {
 
 /** A workspace volume as the notebook declares it (Kale's `kubeflow_notebook.volumes`). */
 export interface IVolume {
-  /** `pvc` (existing claim), `new_pvc` (create), `pv`, or `snapshot` (restore). */
+  /** `pvc` (an existing claim; Kale's `clone` reads as this) or `new_pvc` (a claim to create). */
   type: string;
   /** Claim (or snapshot) name. */
   name: string;

@@ -120,8 +120,11 @@ export function parseCellTags(tags: readonly string[]): ICellTags {
         if (kind === 'block') {
           result.legacyBlock = true;
         }
-        // `step:` with an empty name is an untagged cell, as in Kale.
-        if (rest.length > 0 && !result.stepNames.includes(rest)) {
+        // `step:` with an empty name is an untagged cell, as in Kale; `block:imports` and the
+        // like are the special tags themselves (Kale compares the step name with them).
+        if (SPECIAL_ROLES.has(rest)) {
+          special ??= rest as CellRole;
+        } else if (rest.length > 0 && !result.stepNames.includes(rest)) {
           result.stepNames.push(rest);
         }
         break;

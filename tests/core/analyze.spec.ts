@@ -325,3 +325,118 @@ describe('Kale-compatible grouping', () => {
     expect(isCompilable(plan)).toBe(true);
   });
 });
+
+describe('Kale notebooks in the wild', () => {
+  it('reads block:imports and the like as the special tags, as Kale does', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { tags: ['block:imports'], src: 'import os\nimport numpy as np' },
+        { tags: ['step:pipeline-parameters'], src: 'N = 3' },
+        { tags: ['block:sum'], src: 'total = np.arange(N).sum()' },
+        { tags: ['block:skip'], src: 'total = -1' },
+        { tags: ['block:report', 'prev:sum'], src: 'print(os.getcwd(), total)' }
+      ])
+    );
+    expect(plan.steps.map(s => s.name)).toEqual(['sum', 'report']);
+    expect(plan.imports.map(b => b.cell)).toEqual([0]);
+    expect(plan.parameters.map(p => p.name)).toEqual(['N']);
+    expect(step(plan, 'report').inputs).toEqual(['total']);
+  });
+
+  it('accepts floats written with a trailing dot', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { tags: ['pipeline-parameters'], src: 'LR = 1.\nDECAY = 0.' },
+        {
+          tags: ['step:s'],
+          src: 'class_correct = list(0. for i in range(10))\nw = (1. if LR else 2.)\nlabel = "v1. final"'
+        }
+      ])
+    );
+    expect(plan.diagnostics).toEqual([]);
+    expect(plan.parameters.map(p => [p.name, p.type, p.value])).toEqual([
+      ['LR', 'float', 1],
+      ['DECAY', 'float', 0]
+    ]);
+    expect(step(plan, 's').parameters).toEqual(['LR']);
+  });
+
+  it('never passes a builtin between steps, even when a method is called on it', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        {
+          tags: ['step:define'],
+          src: 'Base = object\nclass Layer(Base):\n    def __init__(self):\n        super().__init__()'
+        },
+        { tags: ['step:use'], src: 'layer = Layer()' }
+      ])
+    );
+    expect(step(plan, 'define').outputs).toEqual(['Layer']);
+    expect(step(plan, 'use').inputs).toEqual(['Layer']);
+  });
+
+  it('records a metric that names a parameter on the last step that reads it', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { tags: ['pipeline-parameters'], src: 'd1 = 5\nd2 = 6' },
+        { tags: ['step:create_matrix'], src: 'import numpy as np\nm = np.random.rand(d1, d2)' },
+        { tags: ['step:sum_matrix'], src: 'sum_result = m.sum()' },
+        { tags: ['pipeline-metrics'], src: 'print(d1)\nprint(d2)\nprint(sum_result)' }
+      ])
+    );
+    expect(errors(plan)).toEqual([]);
+    expect(plan.metrics.map(m => [m.name, m.step])).toEqual([
+      ['d1', 'create_matrix'],
+      ['d2', 'create_matrix'],
+      ['sum_result', 'sum_matrix']
+    ]);
+  });
+
+  it('explains a prev: tag that names two steps', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { tags: ['step:sum'], src: 'a = 1' },
+        { tags: ['step:cumsum'], src: 'b = 2' },
+        { tags: ['step:out', 'prev:sum:cumsum'], src: 'print(a, b)' }
+      ])
+    );
+    expect(errors(plan).map(e => e.message)).toEqual([
+      expect.stringContaining('`prev:sum`, `prev:cumsum`')
+    ]);
+  });
+
+  it("reads Kale's clone volumes as workspace claims and warns about volumes it cannot mount", () => {
+    const volume = (type: string, name: string) => ({
+      type,
+      name,
+      mount_point: `/mnt/${name}`,
+      size: 1,
+      size_type: 'Gi',
+      annotations: []
+    });
+    const plan = analyzeNotebook(
+      makeNotebook([{ tags: ['step:s'], src: 'x = 1' }], {
+        kubeflow_notebook: { volumes: [volume('clone', 'workspace'), volume('snap', 'rok-snap')] }
+      })
+    );
+    expect(plan.pipeline.volumes).toEqual([
+      { type: 'pvc', name: 'workspace', mountPoint: '/mnt/workspace', size: '1Gi' }
+    ]);
+    expect(plan.diagnostics).toEqual([
+      expect.objectContaining({ severity: 'warning', message: expect.stringContaining('rok-snap') })
+    ]);
+  });
+
+  it('leaves cells that only install packages out of a proposed plan, with a warning', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { md: '# Setup' },
+        '!pip3 install --user kubeflow-katib\n%pip install xgboost',
+        { md: '# Load' },
+        'x = 1'
+      ])
+    );
+    expect(plan.steps.map(s => s.name)).toEqual(['load']);
+    expect(plan.diagnostics).toEqual([expect.objectContaining({ severity: 'warning', cell: 1 })]);
+  });
+});

@@ -5,6 +5,7 @@
 import type { SyntaxNode } from '@lezer/common';
 import { parser } from '@lezer/python';
 import type { ParameterType, ParameterValue } from '../plan.js';
+import { completeTrailingDotFloats } from './floats.js';
 
 export interface IParsedParameter {
   name: string;
@@ -188,10 +189,11 @@ const PARAMETER_HELP =
   'a pipeline parameter is `NAME = value` with an int, float, str or bool literal (e.g. `learning_rate = 0.01`)';
 
 /** Read a `pipeline-parameters` cell. */
-export function parseParameters(source: string): {
+export function parseParameters(cellSource: string): {
   parameters: IParsedParameter[];
   problems: ILineProblem[];
 } {
+  const source = completeTrailingDotFloats(cellSource);
   const parameters: IParsedParameter[] = [];
   const problems: ILineProblem[] = [];
   const tree = parser.parse(source);

@@ -5,6 +5,7 @@
  */
 import type { SyntaxNode } from '@lezer/common';
 import { parser } from '@lezer/python';
+import { completeTrailingDotFloats } from './floats.js';
 import { preprocessIPython } from './ipython.js';
 
 /** What calling (or instantiating) a function or class defined in the notebook does to globals. */
@@ -1109,8 +1110,9 @@ function isImportOnly(top: SyntaxNode): boolean {
 /** Analyse one cell's source (IPython syntax allowed). Never throws. */
 export function analyzeCell(source: string): ICellAnalysis {
   const pre = preprocessIPython(source);
-  const tree = parser.parse(pre.code);
-  const walker = new Walker(pre.code);
+  const code = completeTrailingDotFloats(pre.code);
+  const tree = parser.parse(code);
+  const walker = new Walker(code);
   const module = new ModuleScope();
   const top = tree.topNode;
   walker.statements(top, module);
