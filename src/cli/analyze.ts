@@ -1,5 +1,5 @@
 /** `chard analyze NOTEBOOK [--json] [--no-infer]`: the pipeline plan as a table or JSON. */
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './args.js';
 import { analyzeNotebook } from '../core/analyze.js';
 import { isCompilable } from '../core/plan.js';
 import type { IPlan } from '../core/plan.js';
@@ -14,20 +14,10 @@ parameters, metrics and problems.
   --no-infer   order steps by prev: tags only, as Kale does (no data-flow inference)`;
 
 export async function analyzeCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        'no-infer': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    });
-  } catch (error) {
-    throw new CommandError(`${(error as Error).message}\n${ANALYZE_USAGE}`, 2);
-  }
+  const parsed = parseCommandArgs(argv, ANALYZE_USAGE, {
+    json: { type: 'boolean' },
+    'no-infer': { type: 'boolean' }
+  });
   if (parsed.values.help) {
     process.stdout.write(`${ANALYZE_USAGE}\n`);
     return 0;

@@ -5,20 +5,18 @@
  * code one step runs.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
 import { analyzeNotebook } from '../core/analyze.js';
 import {
   COMPILE_TARGETS,
   CompileError,
   compilePlan,
-  parseParameterValue,
   stepCodeListing
 } from '../core/compile/index.js';
 import type { CompileTarget, ICompileResult } from '../core/compile/index.js';
 import { isCompilable } from '../core/plan.js';
-import type { IPlan, ParameterValue } from '../core/plan.js';
 import { writeFileAtomic } from '../server/local/records.js';
+import { parameterOverrides, parseCommandArgs, splitParamArgs } from './args.js';
 import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
 
 export const COMPILE_USAGE = `usage: chard compile NOTEBOOK --target argo|kfp [-o FILE] [--image IMG] [--param NAME=VALUE]...
@@ -60,23 +58,13 @@ export async function compileCommand(argv: string[]): Promise<number> {
 
 namespace Private {
   export async function run(argv: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          target: { type: 'string' },
-          output: { type: 'string', short: 'o' },
-          image: { type: 'string' },
-          param: { type: 'string', multiple: true },
-          'show-step': { type: 'string' },
-          help: { type: 'boolean', short: 'h' }
-        }
-      });
-    } catch (error) {
-      throw new CommandError(`${(error as Error).message}\n${COMPILE_USAGE}`, 2);
-    }
+    const parsed = parseCommandArgs(argv, COMPILE_USAGE, {
+      target: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      image: { type: 'string' },
+      param: { type: 'string', multiple: true },
+      'show-step': { type: 'string' }
+    });
     const values = parsed.values;
     if (values.help) {
       process.stdout.write(`${COMPILE_USAGE}\n`);
@@ -98,14 +86,7 @@ namespace Private {
         );
       }
     }
-    const rawParams: [string, string][] = [];
-    for (const item of values.param ?? []) {
-      const at = item.indexOf('=');
-      if (at <= 0) {
-        throw new CommandError(`--param expects NAME=VALUE, got ${JSON.stringify(item)}`, 2);
-      }
-      rawParams.push([item.slice(0, at), item.slice(at + 1)]);
-    }
+    const rawParams = splitParamArgs(values.param ?? []);
 
     const file = parsed.positionals[0];
     const nb = await readNotebookFile(file);
@@ -116,7 +97,7 @@ namespace Private {
     if (!isCompilable(plan)) {
       return 1;
     }
-    const parameters = overrides(plan, rawParams);
+    const parameters = parameterOverrides(plan, rawParams);
     if (showStep !== undefined) {
       process.stdout.write(stepCodeListing(plan, showStep, { parameters }));
       return 0;
@@ -142,27 +123,6 @@ namespace Private {
       process.stderr.write(`chard: wrote ${values.output} (sha256 ${result.hash})\n`);
     }
     return 0;
-  }
-
-  /** `--param` values checked against the notebook's parameters: usage errors exit 2. */
-  function overrides(plan: IPlan, raw: [string, string][]): Record<string, ParameterValue> {
-    const out: Record<string, ParameterValue> = {};
-    for (const [name, text] of raw) {
-      const parameter = plan.parameters.find(p => p.name === name);
-      if (!parameter) {
-        const names = plan.parameters.map(p => p.name).join(', ') || 'none';
-        throw new CommandError(
-          `--param ${name}: the notebook has no such parameter (its parameters: ${names})`,
-          2
-        );
-      }
-      try {
-        out[name] = parseParameterValue(name, parameter.type, text);
-      } catch (error) {
-        throw new CommandError(`--param ${(error as Error).message}`, 2);
-      }
-    }
-    return out;
   }
 
   /** Every Workflow Chard writes validates against Argo's schema; anything else is a bug. */

@@ -5,8 +5,6 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { parseArgs } from 'node:util';
-import type { ParseArgsConfig } from 'node:util';
 
 import type { IRunRecord, IStepRecord } from '../core/index.js';
 import { isFinished } from '../core/index.js';
@@ -21,6 +19,7 @@ import {
   runPaths,
   RunRecordError
 } from '../server/local/records.js';
+import { parseCommandArgs } from './args.js';
 import { CommandError } from './notebookfile.js';
 import { renderTable } from './table.js';
 
@@ -105,7 +104,7 @@ Options:
 For a run on a cluster: chard cancel --cluster --help`;
 
 export async function runsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = Private.parse(argv, RUNS_USAGE, {
+  const { values, positionals } = parseCommandArgs(argv, RUNS_USAGE, {
     json: { type: 'boolean' }
   });
   if (values.help) {
@@ -152,7 +151,7 @@ export async function runsCommand(argv: string[]): Promise<number> {
 }
 
 export async function logsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = Private.parse(argv, LOGS_USAGE, {
+  const { values, positionals } = parseCommandArgs(argv, LOGS_USAGE, {
     follow: { type: 'boolean', short: 'f' }
   });
   if (values.help) {
@@ -197,7 +196,7 @@ export async function logsCommand(argv: string[]): Promise<number> {
 }
 
 export async function cancelCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = Private.parse(argv, CANCEL_USAGE, {
+  const { values, positionals } = parseCommandArgs(argv, CANCEL_USAGE, {
     grace: { type: 'string' }
   });
   if (values.help) {
@@ -219,25 +218,6 @@ export async function cancelCommand(argv: string[]): Promise<number> {
 
 namespace Private {
   export const FOLLOW_INTERVAL_MS = 250;
-
-  export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
-    argv: string[],
-    usage: string,
-    options: O
-  ) {
-    try {
-      return parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: { ...options, help: { type: 'boolean', short: 'h' } } as const
-      });
-    } catch (error) {
-      throw new CommandError(
-        `${error instanceof Error ? error.message : String(error)}\n${usage}`,
-        2
-      );
-    }
-  }
 
   export function help(usage: string): number {
     process.stdout.write(`${usage}\n`);

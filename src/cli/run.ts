@@ -8,11 +8,9 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 
 import { analyzeNotebook } from '../core/analyze.js';
-import { CompileError, parseParameterValue } from '../core/compile/index.js';
-import type { IPlan, IRunRecord, ParameterValue, RunEvent } from '../core/index.js';
+import type { IPlan, IRunRecord, RunEvent } from '../core/index.js';
 import {
   checkImports,
   importedModules,
@@ -29,6 +27,7 @@ import {
 import { runLocal, RunError } from '../server/local/runner.js';
 import type { LocalRun } from '../server/local/runner.js';
 import { parseSize, SnapshotError } from '../server/local/snapshot.js';
+import { parameterOverrides, parseCommandArgs, splitParamArgs } from './args.js';
 import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
 import { formatDuration, graceSeconds, stepTable } from './local.js';
 
@@ -55,7 +54,20 @@ Options:
   --json                    one JSON event per line on stdout`;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = Private.parse(argv);
+  const { values, positionals } = parseCommandArgs(argv, RUN_USAGE, {
+    param: { type: 'string', multiple: true },
+    python: { type: 'string' },
+    parallel: { type: 'string' },
+    resume: { type: 'string' },
+    from: { type: 'string' },
+    run: { type: 'string' },
+    exclude: { type: 'string', multiple: true },
+    'max-snapshot-size': { type: 'string' },
+    snapshot: { type: 'string' },
+    grace: { type: 'string' },
+    'no-infer': { type: 'boolean' },
+    json: { type: 'boolean' }
+  });
   if (values.help) {
     process.stdout.write(`${RUN_USAGE}\n`);
     return 0;
@@ -136,7 +148,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       from = { step: values.from, run: source.dir };
     }
 
-    const parameters = parseParams(values.param ?? [], plan);
+    const parameters = parameterOverrides(plan, splitParamArgs(values.param ?? []));
     const chard = plan.pipeline.chard;
     const exclude = [
       ...(Array.isArray(chard.snapshot_exclude)
@@ -229,68 +241,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * Parse `--param NAME=VALUE` by the parameter's type in the plan (the same rules as
- * `chard compile --param`); problems are usage errors.
- */
-export function parseParams(raw: readonly string[], plan: IPlan): Record<string, ParameterValue> {
-  const out: Record<string, ParameterValue> = {};
-  for (const item of raw) {
-    const at = item.indexOf('=');
-    if (at <= 0) {
-      throw new CommandError(`--param ${item}: give NAME=VALUE`, 2);
-    }
-    const name = item.slice(0, at);
-    const param = plan.parameters.find(p => p.name === name);
-    if (!param) {
-      const known = plan.parameters.map(p => p.name).join(', ') || 'none';
-      throw new CommandError(
-        `--param ${name}: no such pipeline parameter (parameters: ${known})`,
-        2
-      );
-    }
-    try {
-      out[name] = parseParameterValue(name, param.type, item.slice(at + 1));
-    } catch (error) {
-      if (error instanceof CompileError) {
-        throw new CommandError(`--param ${error.message}`, 2);
-      }
-      throw error;
-    }
-  }
-  return out;
-}
-
 namespace Private {
-  export function parse(argv: string[]) {
-    try {
-      return parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          param: { type: 'string', multiple: true },
-          python: { type: 'string' },
-          parallel: { type: 'string' },
-          resume: { type: 'string' },
-          from: { type: 'string' },
-          run: { type: 'string' },
-          exclude: { type: 'string', multiple: true },
-          'max-snapshot-size': { type: 'string' },
-          snapshot: { type: 'string' },
-          grace: { type: 'string' },
-          'no-infer': { type: 'boolean' },
-          json: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' }
-        }
-      });
-    } catch (error) {
-      throw new CommandError(
-        `${error instanceof Error ? error.message : String(error)}\n${RUN_USAGE}`,
-        2
-      );
-    }
-  }
-
   const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
 
   /** What the terminal shows while a run goes on. */

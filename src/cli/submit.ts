@@ -17,7 +17,7 @@ import type { IKubeObject } from '../server/kube/client.js';
 import { followWorkflow, runStartedEvent } from '../server/kube/monitor.js';
 import { RunRecordStore } from '../server/kube/record.js';
 import type { WorkspaceMode } from '../server/kube/submit.js';
-import { applyParameters, dnsLabel, newRunRecord, submitWorkflow } from '../server/kube/submit.js';
+import { dnsLabel, newRunRecord, submitWorkflow } from '../server/kube/submit.js';
 import type { IWorkspaceVolume } from '../server/kube/workspace.js';
 import { parseSnapshotPvc, planWorkspace, readNotebookPod } from '../server/kube/workspace.js';
 import {
@@ -30,6 +30,7 @@ import {
   progress,
   reportError
 } from './cluster.js';
+import { parameterOverrides, splitParamArgs } from './args.js';
 import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
 
 export const SUBMIT_USAGE = `usage: chard submit NOTEBOOK [OPTIONS]
@@ -125,13 +126,11 @@ export async function submitCommand(argv: string[]): Promise<number> {
   if (via !== 'argo' && via !== 'kfp') {
     return usage(`--via must be argo or kfp, not ${JSON.stringify(via)}`);
   }
-  const params: Record<string, string> = {};
-  for (const p of v.param ?? []) {
-    const at = p.indexOf('=');
-    if (at <= 0) {
-      return usage(`--param ${JSON.stringify(p)}: expected NAME=VALUE`);
-    }
-    params[p.slice(0, at)] = p.slice(at + 1);
+  let params: [string, string][];
+  try {
+    params = splitParamArgs(v.param ?? []);
+  } catch (error) {
+    return reportError(error);
   }
   let timeoutMs = 600000;
   if (v['snapshot-timeout'] !== undefined) {
@@ -166,7 +165,11 @@ export async function submitCommand(argv: string[]): Promise<number> {
       }
       throw new CommandError(`${notebook}: the notebook has errors; fix them before submitting`);
     }
-    plan = applyParameters(plan, params);
+    const values = parameterOverrides(plan, params);
+    plan = {
+      ...plan,
+      parameters: plan.parameters.map(p => (p.name in values ? { ...p, value: values[p.name] } : p))
+    };
     const store = RunRecordStore.forNotebook(notebook);
     const mode: WorkspaceMode = v['no-workspace'] ? 'none' : live ? 'live' : 'snapshot';
     if (via === 'kfp') {

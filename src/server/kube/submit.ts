@@ -12,7 +12,6 @@
  */
 import { isRecord } from '../../core/notebook.js';
 import { createHash } from 'node:crypto';
-import { parseParameterValue } from '../../core/compile/options.js';
 import type { IPlan, IVolume } from '../../core/plan.js';
 import type { IRunRecord } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
@@ -92,35 +91,6 @@ export function dnsLabel(text: string, max = 63): string {
 /** The Workflow name for a notebook, content hash and attempt (<= 63 characters). */
 export function runName(notebookId: string, hash: string, attempt: number): string {
   return `${dnsLabel(notebookId, 40)}-${hash.slice(0, 10)}-${attempt}`;
-}
-
-/** Override pipeline parameter defaults (`--param NAME=VALUE`), parsed by the declared type. */
-export function applyParameters(plan: IPlan, values: Record<string, string>): IPlan {
-  const known = new Map(plan.parameters.map(p => [p.name, p]));
-  for (const name of Object.keys(values)) {
-    if (!known.has(name)) {
-      const names = plan.parameters.map(p => p.name).join(', ') || 'none';
-      throw new WorkspaceError(
-        `--param ${name}: the notebook has no such parameter (parameters: ${names})`
-      );
-    }
-  }
-  return {
-    ...plan,
-    parameters: plan.parameters.map(p => {
-      const raw = values[p.name];
-      if (raw === undefined) {
-        return p;
-      }
-      try {
-        return { ...p, value: parseParameterValue(p.name, p.type, raw) };
-      } catch (error) {
-        throw new WorkspaceError(
-          `--param ${p.name}: ${error instanceof Error ? error.message : String(error)}`
-        );
-      }
-    })
-  };
 }
 
 /** The plan with the workspace volumes as the steps will mount them. */
