@@ -215,8 +215,9 @@ def resolve_parameters(spec, overrides):
 #                         computed by parallel threads while the file is written and again on
 #                         load; "sha256" is the sha256 of the chunk checksums joined by newlines.
 #                         Two sha256 passes over a large array cost more than copying it; CRC-32
-#                         is three times cheaper and catches torn, truncated and bit-flipped data
-#                         (no digest stops deliberate tampering: the manifest sits beside it).
+#                         is three times cheaper and catches torn, truncated and bit-flipped
+#                         data (no digest stops deliberate tampering: the manifest sits beside
+#                         the value).
 
 CHUNK = 64 * 1024 * 1024
 PLAIN = "sha256"
