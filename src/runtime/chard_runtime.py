@@ -209,41 +209,42 @@ def resolve_parameters(spec, overrides):
 # one, and checks its size and digests before using it. Nothing is fsynced: values are scratch
 # data for the next steps, and a file that a machine crash left torn is refused by that check.
 #
-# Integrity schemes (the manifest's "hash"):
-#   "sha256"              the sha256 of the file ("sha256"), computed as the serializer writes it.
-#   "crc32-chunks-64MiB"  numpy arrays: the CRC-32 of each 64 MiB piece of the file ("chunks"),
-#                         computed by parallel threads while the file is written and again on
-#                         load; "sha256" is the sha256 of the chunk checksums joined by newlines.
-#                         Two sha256 passes over a large array cost more than copying it; CRC-32
-#                         is three times cheaper and catches torn, truncated and bit-flipped
-#                         data (no digest stops deliberate tampering: the manifest sits beside
-#                         the value).
+# Integrity: the manifest records the CRC-32 of each 64 MiB piece of the file ("chunks") and the
+# sha256 of those checksums joined by newlines ("sha256"); "hash" names the scheme,
+# "crc32-chunks-64MiB". Serializers' output is checksummed as it is written; numpy arrays by
+# parallel threads while the file is written. A consumer checks the chunks in parallel threads.
+# Two sha256 passes over a large array cost more than copying it; CRC-32 is three times
+# cheaper and catches torn, truncated and bit-flipped data (no digest stops deliberate
+# tampering: the manifest sits beside the value).
 
 CHUNK = 64 * 1024 * 1024
-PLAIN = "sha256"
-CHUNKED = "crc32-chunks-64MiB"
+SCHEME = "crc32-chunks-64MiB"
 
 
 class _AtomicFile(object):
     """A temp file in the target's directory, renamed over the target by commit() and removed
-    when the `with` block ends without a commit. write() hashes and counts what goes through it,
-    so serializers can write to it directly."""
+    when the `with` block ends without a commit. write() checksums and counts what goes through
+    it, so serializers can write to it directly."""
 
     def __init__(self, path):
         self.path = path
         fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                         dir=os.path.dirname(path))
         self.file = os.fdopen(fd, "wb")
-        self.sha = hashlib.sha256()
         self.size = 0
         self.committed = False
+        self._chunks = []
+        self._crc = 0
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
         if not self.committed:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError:
+                pass  # the error that ended the block is the one to report
             try:
                 os.unlink(self.tmp)
             except OSError:
@@ -251,14 +252,25 @@ class _AtomicFile(object):
         return False
 
     def write(self, data):
-        view = memoryview(data)
-        self.sha.update(view)
-        self.size += view.nbytes
+        view = memoryview(data).cast("B")
+        written = len(view)
         self.file.write(view)
-        return view.nbytes
+        while len(view):
+            piece = view[:CHUNK - self.size % CHUNK]
+            self._crc = zlib.crc32(piece, self._crc)
+            self.size += len(piece)
+            if self.size % CHUNK == 0:
+                self._chunks.append("%08x" % self._crc)
+                self._crc = 0
+            view = view[len(piece):]
+        return written
 
-    def write_unhashed(self, view):
-        """Write a byte view whose digests are computed elsewhere, a chunk per call."""
+    def checksums(self):
+        """The CRC-32 of each chunk of what write() wrote."""
+        return self._chunks + (["%08x" % self._crc] if self.size % CHUNK else [])
+
+    def write_raw(self, view):
+        """Write a byte view that the caller checksums, a chunk per call."""
         for offset in range(0, len(view), CHUNK):
             self.file.write(view[offset:offset + CHUNK])
         self.size += len(view)
@@ -310,13 +322,6 @@ def _pieces(segments, start, end):
     return views
 
 
-def _sha256(views):
-    sha = hashlib.sha256()
-    for view in views:
-        sha.update(view)
-    return sha.hexdigest()
-
-
 def _crc32(views):
     crc = 0
     for view in views:
@@ -353,10 +358,6 @@ def _check(view, manifest, path):
     """Raise _Corrupt unless view holds the bytes the manifest describes."""
     if view is None:
         raise _Corrupt("%s is shorter than its manifest says" % path)
-    if manifest["hash"] == PLAIN:
-        if _sha256([view]) != manifest["sha256"]:
-            raise _Corrupt("the sha256 of %s does not match its manifest" % path)
-        return
     with _hash_pool() as pool:
         actual = [f.result() for f in _hash_chunks(pool, [view])]
     expected = manifest["chunks"]
@@ -513,8 +514,8 @@ def _save_numpy(value, out):
     with _hash_pool() as pool:
         futures = _hash_chunks(pool, [head, body])
         try:
-            out.write_unhashed(head)
-            out.write_unhashed(body)
+            out.write_raw(head)
+            out.write_raw(body)
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -606,8 +607,8 @@ def save_value(name, value, directory, step):
                 if backend == "numpy":
                     chunks = _save_numpy(value, out)
                 else:
-                    chunks = None
                     _save_stream(backend, value, out)
+                    chunks = out.checksums()
             except OSError:
                 raise  # the file system failed, not the serializer
             except _BackendUnavailable:
@@ -619,11 +620,8 @@ def save_value(name, value, directory, step):
                 continue
             out.commit()
         manifest = {"name": name, "type": type_name, "backend": backend,
-                    "file": os.path.basename(path), "size": out.size}
-        if chunks is None:
-            manifest.update(hash=PLAIN, sha256=out.sha.hexdigest())
-        else:
-            manifest.update(hash=CHUNKED, sha256=_digest_of_chunks(chunks), chunks=chunks)
+                    "file": os.path.basename(path), "size": out.size, "hash": SCHEME,
+                    "sha256": _digest_of_chunks(chunks), "chunks": chunks}
         if backend == "module":
             manifest["module"] = value.__name__
         manifest["step"] = step
@@ -662,10 +660,8 @@ def _valid_manifest(manifest):
             and isinstance(manifest.get("size"), int)
             and isinstance(manifest.get("sha256"), str)):
         return False
-    if manifest["hash"] == PLAIN:
-        return True
     chunks = manifest.get("chunks")
-    return (manifest["hash"] == CHUNKED and isinstance(chunks, list)
+    return (manifest.get("hash") == SCHEME and isinstance(chunks, list)
             and all(isinstance(c, str) for c in chunks)
             and len(chunks) == -(-manifest["size"] // CHUNK)
             and _digest_of_chunks(chunks) == manifest["sha256"])
@@ -697,8 +693,6 @@ class InputValue(object):
                 path, json.dumps(self.producer)))
         except (OSError, ValueError) as e:
             self._fail("has an unreadable manifest %s: %s" % (path, _one_line(e)))
-        if isinstance(manifest, dict):
-            manifest.setdefault("hash", PLAIN)  # written before chunked hashing existed
         if not _valid_manifest(manifest):
             self._fail("has an invalid manifest %s" % path)
         self.manifest = manifest

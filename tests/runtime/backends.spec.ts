@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { FIXTURES, Scratch, chardError, expectOk, stepSpec } from './harness.js';
 
 const INSTALL = "in this step's image (the producing step had it)";
@@ -72,14 +73,16 @@ describe('a consumer without the library a value was saved with', () => {
     mkdirSync(dir, { recursive: true });
     const bytes = Buffer.from(`bytes ${backend} would read`);
     writeFileSync(join(dir, file), bytes);
+    const chunks = [crc32(bytes).toString(16).padStart(8, '0')];
     const manifest = {
       name,
       type,
       backend,
       file,
       size: bytes.length,
-      hash: 'sha256',
-      sha256: createHash('sha256').update(bytes).digest('hex'),
+      hash: 'crc32-chunks-64MiB',
+      sha256: createHash('sha256').update(chunks.join('\n')).digest('hex'),
+      chunks,
       step: 'make'
     };
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));

@@ -344,7 +344,7 @@ describe('numpy values larger than one 64 MiB checksum chunk', () => {
     flipByte(join(scratch.data, 'make', 'meta', 'value.pkl'), 20);
     const run = await scratch.run(consumer, [], { env });
     expect(chardError(run).message).toMatch(
-      /^input "meta" from step "make" is corrupt: the sha256 of .*value\.pkl does not match its manifest$/
+      /^input "meta" from step "make" is corrupt: the CRC-32 of chunk 1 of 1 of .*value\.pkl does not match its manifest$/
     );
     const bigOnly = stepSpec({
       step: 'use',
@@ -354,6 +354,47 @@ describe('numpy values larger than one 64 MiB checksum chunk', () => {
     });
     expect(chardError(await scratch.run(bigOnly, [], { env })).message).toMatch(
       /the CRC-32 of chunk 1 of 2 of .*value\.npy/
+    );
+  });
+});
+
+describe('pickled values', () => {
+  const scratch = new Scratch();
+  afterAll(() => scratch.dispose());
+
+  it('carry the CRC-32 of each 64 MiB chunk, computed as the pickle is written', async () => {
+    const CHUNK = 64 * 1024 * 1024;
+    const producer = stepSpec({
+      step: 'make',
+      code: [`blob = bytes(range(256)) * (${CHUNK} // 256 + 4)\nsmall = {"a": [1, 2]}\n`],
+      outputs: ['blob', 'small']
+    });
+    expectOk(await scratch.run(producer));
+    for (const name of ['blob', 'small']) {
+      const dir = join(scratch.data, 'make', name);
+      const bytes = readFileSync(join(dir, 'value.pkl'));
+      const pieces = [];
+      for (let start = 0; start < bytes.length; start += CHUNK) {
+        pieces.push(bytes.subarray(start, start + CHUNK));
+      }
+      const chunks = pieces.map(p => crc32(p).toString(16).padStart(8, '0'));
+      expect(chunks).toHaveLength(name === 'blob' ? 2 : 1);
+      expect(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))).toMatchObject({
+        backend: 'pickle',
+        size: bytes.length,
+        hash: 'crc32-chunks-64MiB',
+        chunks,
+        sha256: createHash('sha256').update(chunks.join('\n')).digest('hex')
+      });
+    }
+    const consumer = stepSpec({
+      step: 'use',
+      code: ['print(len(blob), blob[-1], blob[:3], small)'],
+      inputs: ['blob', 'small'],
+      from: 'make'
+    });
+    expect(expectOk(await scratch.run(consumer)).stdout).toBe(
+      `${CHUNK + 1024} 255 b'\\x00\\x01\\x02' {'a': [1, 2]}\n`
     );
   });
 });
