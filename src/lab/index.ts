@@ -1,0 +1,11 @@
+/**
+ * Chard's JupyterLab extension: the plugin list, one plugin per feature.
+ */
+import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { pipelinePlugin } from './pipeline.js';
+import { plansPlugin } from './plans.js';
+import { stepEditorPlugin } from './stepeditor.js';
+
+const plugins: JupyterFrontEndPlugin<unknown>[] = [plansPlugin, pipelinePlugin, stepEditorPlugin];
+
+export default plugins;

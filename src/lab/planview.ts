@@ -1,0 +1,183 @@
+/**
+ * The plan as the Pipeline sidebar shows it: plain data derived from core's `IPlan`, with every
+ * label translated. No DOM here, so the view logic is tested without a browser.
+ */
+import type { IDiagnostic, IParameter, IPlan, ParameterValue } from '../core/plan.js';
+
+/** The part of JupyterLab's `TranslationBundle` this module uses. */
+export interface ITranslate {
+  __(msgid: string, ...args: unknown[]): string;
+  _n(singular: string, plural: string, n: number, ...args: unknown[]): string;
+}
+
+export interface IStepView {
+  name: string;
+  /** 0-based notebook cell indices, as `chard analyze` prints them. */
+  cells: number[];
+  /** e.g. "cells 2–4, 7". */
+  cellsLabel: string;
+  /** The cell a click on the step selects (its first cell), or null for an empty step. */
+  firstCell: number | null;
+  inputs: string[];
+  outputs: string[];
+  parents: string[];
+  parameters: string[];
+  metrics: string[];
+  /** Number of error diagnostics pointing into the step's cells. */
+  errors: number;
+  warnings: number;
+}
+
+export interface IParameterView {
+  name: string;
+  /** The default value as Python writes it. */
+  value: string;
+  type: string;
+  cell: number;
+}
+
+export interface IMetricView {
+  name: string;
+  /** The step recording the metric, or null when none does. */
+  step: string | null;
+  cell: number;
+}
+
+export interface IDiagnosticView extends IDiagnostic {
+  /** e.g. "cell 3, line 2" or "notebook". */
+  location: string;
+  /** The step the cell belongs to, if any. */
+  step: string | null;
+}
+
+export interface IPlanView {
+  /** No step tags: the steps were proposed from the markdown headings. */
+  proposed: boolean;
+  /** e.g. "3 steps · 2 parameters · 1 error". */
+  summary: string;
+  steps: IStepView[];
+  parameters: IParameterView[];
+  metrics: IMetricView[];
+  /** Errors first, then warnings; each group in notebook order. */
+  diagnostics: IDiagnosticView[];
+  errors: number;
+  warnings: number;
+}
+
+/** "0–2, 5" for [0, 1, 2, 5]. */
+export function cellRanges(cells: readonly number[]): string {
+  const sorted = [...new Set(cells)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) {
+      j++;
+    }
+    parts.push(j === i ? `${sorted[i]}` : `${sorted[i]}–${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(', ');
+}
+
+/** A parameter's default value as the notebook's Python writes it. */
+export function pythonLiteral(value: ParameterValue, type: IParameter['type']): string {
+  if (typeof value === 'boolean') {
+    return value ? 'True' : 'False';
+  }
+  if (typeof value === 'string') {
+    return JSON.stringify(value);
+  }
+  if (type === 'float' && Number.isInteger(value)) {
+    return `${value}.0`;
+  }
+  return String(value);
+}
+
+/** For each notebook cell index, the step it belongs to. */
+export function stepOfCell(plan: IPlan): Map<number, string> {
+  const map = new Map<number, string>();
+  for (const step of plan.steps) {
+    for (const cell of step.cells) {
+      map.set(cell, step.name);
+    }
+  }
+  return map;
+}
+
+export function planView(plan: IPlan, trans: ITranslate): IPlanView {
+  const owner = stepOfCell(plan);
+  const counts = new Map<string, { errors: number; warnings: number }>();
+  for (const d of plan.diagnostics) {
+    const step = d.cell === null ? undefined : owner.get(d.cell);
+    if (step !== undefined) {
+      const c = counts.get(step) ?? { errors: 0, warnings: 0 };
+      if (d.severity === 'error') {
+        c.errors++;
+      } else {
+        c.warnings++;
+      }
+      counts.set(step, c);
+    }
+  }
+  const steps = plan.steps.map((s): IStepView => {
+    const c = counts.get(s.name) ?? { errors: 0, warnings: 0 };
+    return {
+      name: s.name,
+      cells: [...s.cells],
+      cellsLabel: trans._n('cell %2', 'cells %2', s.cells.length, cellRanges(s.cells)),
+      firstCell: s.cells.length > 0 ? Math.min(...s.cells) : null,
+      inputs: [...s.inputs],
+      outputs: [...s.outputs],
+      parents: [...s.parents],
+      parameters: [...s.parameters],
+      metrics: [...s.metrics],
+      errors: c.errors,
+      warnings: c.warnings
+    };
+  });
+  const rank = (d: IDiagnostic): number => (d.severity === 'error' ? 0 : 1);
+  const diagnostics = plan.diagnostics
+    .map((d, order) => ({ d, order }))
+    .sort(
+      (a, b) =>
+        rank(a.d) - rank(b.d) ||
+        (a.d.cell ?? -1) - (b.d.cell ?? -1) ||
+        (a.d.line ?? 0) - (b.d.line ?? 0) ||
+        a.order - b.order
+    )
+    .map(({ d }): IDiagnosticView => {
+      let location: string;
+      if (d.cell === null) {
+        location = trans.__('notebook');
+      } else if (d.line === null) {
+        location = trans.__('cell %1', d.cell);
+      } else {
+        location = trans.__('cell %1, line %2', d.cell, d.line);
+      }
+      return { ...d, location, step: d.cell === null ? null : (owner.get(d.cell) ?? null) };
+    });
+  const errors = plan.diagnostics.filter(d => d.severity === 'error').length;
+  const warnings = plan.diagnostics.length - errors;
+  const summary = [
+    trans._n('%1 step', '%1 steps', plan.steps.length),
+    trans._n('%1 parameter', '%1 parameters', plan.parameters.length),
+    trans._n('%1 metric', '%1 metrics', plan.metrics.length),
+    trans._n('%1 error', '%1 errors', errors),
+    trans._n('%1 warning', '%1 warnings', warnings)
+  ].join(' · ');
+  return {
+    proposed: plan.proposed,
+    summary,
+    steps,
+    parameters: plan.parameters.map(p => ({
+      name: p.name,
+      value: pythonLiteral(p.value, p.type),
+      type: p.type,
+      cell: p.cell
+    })),
+    metrics: plan.metrics.map(m => ({ name: m.name, step: m.step, cell: m.cell })),
+    diagnostics,
+    errors,
+    warnings
+  };
+}
