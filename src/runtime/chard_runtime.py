@@ -329,21 +329,34 @@ def _crc32(views):
     return "%08x" % crc
 
 
-def _hash_pool():
-    from concurrent.futures import ThreadPoolExecutor
+def _cpus():
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:
-        cpus = os.cpu_count() or 1
-    return ThreadPoolExecutor(max_workers=max(1, min(cpus, 8)), thread_name_prefix="chard-hash")
+        return os.cpu_count() or 1
 
 
-def _hash_chunks(pool, segments):
-    """Futures of the CRC-32 of each CHUNK of the segments laid end to end. zlib releases the
-    GIL on large buffers, so the threads checksum in parallel with each other and with I/O."""
+def _checksum_chunks(segments, work=None):
+    """The CRC-32 of each CHUNK of the segments laid end to end, computed by a pool of threads
+    (zlib releases the GIL on large buffers) while this thread does `work` (writes the file);
+    then this thread takes the chunks no pool thread has started yet."""
+    from concurrent.futures import ThreadPoolExecutor
     size = sum(len(s) for s in segments)
-    return [pool.submit(_crc32, _pieces(segments, start, start + CHUNK))
-            for start in range(0, size, CHUNK)]
+    pieces = [_pieces(segments, start, start + CHUNK) for start in range(0, size, CHUNK)]
+    workers = max(1, min(_cpus() - 1, 8))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chard-crc") as pool:
+        futures = [pool.submit(_crc32, piece) for piece in pieces]
+        try:
+            if work is not None:
+                work()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        # From the last chunk back, so that this thread and the pool meet in the middle.
+        done = [_crc32(piece) if future.cancel() else future.result()
+                for piece, future in reversed(list(zip(pieces, futures)))]
+        return done[::-1]
 
 
 def _digest_of_chunks(chunks):
@@ -354,12 +367,12 @@ class _Corrupt(Exception):
     """A value file that does not match its manifest."""
 
 
-def _check(view, manifest, path):
-    """Raise _Corrupt unless view holds the bytes the manifest describes."""
+def _check(view, manifest, path, work=None):
+    """Raise _Corrupt unless view holds the bytes the manifest describes; `work` runs on this
+    thread meanwhile."""
     if view is None:
         raise _Corrupt("%s is shorter than its manifest says" % path)
-    with _hash_pool() as pool:
-        actual = [f.result() for f in _hash_chunks(pool, [view])]
+    actual = _checksum_chunks([view], work)
     expected = manifest["chunks"]
     if actual != expected:
         first = next((i for i, pair in enumerate(zip(actual, expected)) if pair[0] != pair[1]),
@@ -509,40 +522,45 @@ def _npy_parts(value):
 
 
 def _save_numpy(value, out):
-    """Write value as .npy into out while pool threads hash it; returns the chunk digests."""
+    """Write value as .npy into out; returns the CRC-32 of each chunk."""
     head, body = _npy_parts(value)
-    with _hash_pool() as pool:
-        futures = _hash_chunks(pool, [head, body])
-        try:
-            out.write_raw(head)
-            out.write_raw(body)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        return [f.result() for f in futures]
+
+    def write():
+        out.write_raw(head)
+        out.write_raw(body)
+
+    return _checksum_chunks([head, body], write)
 
 
 def _load_numpy(path, manifest):
-    """The array, backed by a copy-on-write map of the file, once every chunk is verified.
-    Raises _Corrupt when the file does not match its manifest."""
+    """The array, backed by a copy-on-write map of the file, once every chunk is verified
+    (numpy is imported and the header read meanwhile). Raises _Corrupt when the file does not
+    match its manifest."""
+    with open(path, "rb") as f:
+        view = _read_whole(f, manifest["size"], writable=True)
+        header = []
+        _check(view, manifest, path, lambda: header.append(_npy_header(f, path, manifest)))
+    shape, fortran, dtype, offset = header[0]
+    return sys.modules["numpy"].ndarray(shape, dtype=dtype, buffer=view, offset=offset,
+                                        order="F" if fortran else "C")
+
+
+def _npy_header(f, path, manifest):
+    """(shape, fortran order, dtype, data offset) from the header of the .npy file f."""
     np = sys.modules.get("numpy") or __import__("numpy")
     fmt = np.lib.format
     readers = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
-    with open(path, "rb") as f:
-        version = fmt.read_magic(f)
-        if version not in readers:
-            raise ValueError("unsupported .npy format version %d.%d" % version)
-        shape, fortran, dtype = readers[version](f)
-        if dtype.hasobject:
-            raise ValueError("the .npy file holds Python objects; refusing to unpickle it")
-        offset = f.tell()
-        if offset + math.prod(shape) * dtype.itemsize != manifest["size"]:
-            raise _Corrupt("the .npy header of %s does not match its size" % path)
-        view = _read_whole(f, manifest["size"], writable=True)
-    _check(view, manifest, path)
-    return np.ndarray(shape, dtype=dtype, buffer=view, offset=offset,
-                      order="F" if fortran else "C")
+    f.seek(0)
+    version = fmt.read_magic(f)
+    if version not in readers:
+        raise ValueError("unsupported .npy format version %d.%d" % version)
+    shape, fortran, dtype = readers[version](f)
+    if dtype.hasobject:
+        raise ValueError("the .npy file holds Python objects; refusing to unpickle it")
+    offset = f.tell()
+    if offset + math.prod(shape) * dtype.itemsize != manifest["size"]:
+        raise _Corrupt("the .npy header of %s does not match its size" % path)
+    return shape, fortran, dtype, offset
 
 
 def _pickle_module(backend):
