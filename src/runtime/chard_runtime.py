@@ -140,7 +140,8 @@ def load_spec(args):
         _require(isinstance(p, dict) and p.get("type") in PARAM_TYPES,
                  "parameter %s needs a type among %s" % (name, ", ".join(PARAM_TYPES)))
         _require(_type_ok(p["type"], p.get("value")),
-                 "parameter %s: default %s is not a %s" % (name, json.dumps(p.get("value")), p["type"]))
+                 "parameter %s: default %s is not a %s" % (
+                     name, json.dumps(p.get("value")), p["type"]))
     inputs = spec.get("inputs")
     _require(isinstance(inputs, list), "inputs must be a list")
     for i in inputs:
@@ -206,7 +207,7 @@ def resolve_parameters(spec, overrides):
 #
 # A value file is written under a temporary name in its own directory and renamed into place;
 # its manifest is written the same way after it. A reader therefore sees no value or a whole
-# one, and checks its size and digests before using it. Nothing is fsynced: values are scratch
+# one, and checks its size and checksums before using it. Nothing is fsynced: values are scratch
 # data for the next steps, and a file that a machine crash left torn is refused by that check.
 #
 # Integrity: the manifest records the CRC-32 of each 64 MiB piece of the file ("chunks") and the
@@ -1308,7 +1309,8 @@ def _read_names(code):
                 target.add(ins.argval)
         for const in c.co_consts:
             if isinstance(const, types.CodeType):
-                runs_now = immediate and (not const.co_flags & 0x1 or const.co_name in COMPREHENSIONS)
+                is_function = const.co_flags & 0x1 and const.co_name not in COMPREHENSIONS
+                runs_now = immediate and not is_function
                 stack.append((const, runs_now))
     return now, later - now
 
@@ -1505,7 +1507,8 @@ class Step(object):
             metrics[name] = _metric_value(name, namespace[name])
         text = json.dumps(metrics, indent=2, sort_keys=True) + "\n"
         if names:
-            write_text_atomic(os.path.join(self.data_dir, self.spec["stepId"], "_metrics.json"), text)
+            step_dir = os.path.join(self.data_dir, self.spec["stepId"])
+            write_text_atomic(os.path.join(step_dir, "_metrics.json"), text)
         if self.metrics_file:
             write_text_atomic(self.metrics_file, text)
         for name in names:
