@@ -167,30 +167,15 @@ export async function run(): Promise<void> {
     console.log(`warm-up round (not counted), save + load vs cp: ${summary(warmUp)}`);
     console.log(`rounds, save + load vs cp: ${rounds.map(summary).join(', ')}`);
     console.log(`medians of ${ROUNDS} rounds:`);
-    console.log(
-      `  save (write + CRC-32 chunks + rename)  ${rate(
-        bytes,
-        pick(r => r.save)
-      )}`
-    );
-    console.log(
-      `  load (map + CRC-32 verify)             ${rate(
-        bytes,
-        pick(r => r.load)
-      )}`
-    );
-    console.log(
-      `  marshal step->step (save + load)       ${rate(
-        bytes,
-        pick(r => r.save + r.load)
-      )}`
-    );
-    console.log(
-      `  cp                                     ${rate(
-        bytes,
-        pick(r => r.cp)
-      )}`
-    );
+    const phases: [string, number][] = [
+      ['save (write + CRC-32 chunks + rename)', pick(r => r.save)],
+      ['load (map + CRC-32 verify)', pick(r => r.load)],
+      ['marshal step->step (save + load)', pick(r => r.save + r.load)],
+      ['cp', pick(r => r.cp)]
+    ];
+    for (const [label, seconds] of phases) {
+      console.log(`  ${label.padEnd(38)} ${rate(bytes, seconds)}`);
+    }
     console.log(
       `  whole step processes (incl. start)     ${pick(r => r.steps).toFixed(3)} s (Python start, ` +
         `numpy import, building the array)`
