@@ -344,6 +344,10 @@ def _checksum_chunks(segments, work=None):
     from concurrent.futures import ThreadPoolExecutor
     size = sum(len(s) for s in segments)
     pieces = [_pieces(segments, start, start + CHUNK) for start in range(0, size, CHUNK)]
+    if len(pieces) <= 1:  # no threads for a small value
+        if work is not None:
+            work()
+        return [_crc32(piece) for piece in pieces]
     workers = max(1, min(_cpus() - 1, 8))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chard-crc") as pool:
         futures = [pool.submit(_crc32, piece) for piece in pieces]
