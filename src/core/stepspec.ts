@@ -15,7 +15,9 @@
  *       [--metrics-file FILE]       write recorded metrics as JSON here as well
  *
  * Data-dir layout: the value NAME produced by step ID lives in `DATA_DIR/ID/NAME/`, which holds
- * the value file and `manifest.json` ({name, type, backend, file, size, sha256, step}).
+ * the value file and `manifest.json` ({name, type, backend, file, size, hash, chunks, sha256,
+ * step}; `hash` is "crc32-chunks-64MiB": a CRC-32 per 64 MiB chunk in `chunks`, and `sha256`
+ * over that list; module values carry `module` instead of a file).
  * Metrics of step ID are written to `DATA_DIR/ID/_metrics.json`.
  */
 import type { ICodeBlock, IPlan, IStep, ParameterType, ParameterValue } from './plan.js';

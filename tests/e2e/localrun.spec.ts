@@ -371,7 +371,7 @@ describe('chard logs', () => {
       ],
       [
         ['--param', 'NOPE=1'],
-        'chard: --param NOPE: no such pipeline parameter (parameters: SEED, FAST)\n'
+        'chard: --param NOPE: the notebook has no such parameter (its parameters: SEED, FAST)\n'
       ],
       [['--run', 'x'], 'chard: --run RUN goes with --from STEP\n'],
       [['--grace', 'soon'], 'chard: --grace soon: give a number of seconds\n']

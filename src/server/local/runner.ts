@@ -206,7 +206,7 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
       return false;
     }
     return step.outputs.every(name =>
-      fs.existsSync(path.join(runPaths(sourceDir as string).data, step.id, name, 'manifest.json'))
+      Private.storedValueIsWhole(path.join(runPaths(sourceDir as string).data, step.id, name))
     );
   };
   const toRun = new Set<string>();
@@ -481,6 +481,29 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
 }
 
 namespace Private {
+  /**
+   * A stored value can be reused by a resumed run when its manifest reads and its file has the
+   * size the manifest records. Values are written without fsync (temp file, then rename), so a
+   * crash can leave a short file behind: its producer then runs again instead of its consumer
+   * failing on every resume. (Consumers still verify the checksums.)
+   */
+  export function storedValueIsWhole(dir: string): boolean {
+    try {
+      const manifest: unknown = JSON.parse(
+        fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')
+      );
+      if (!isRecord(manifest)) {
+        return false;
+      }
+      if (typeof manifest.file !== 'string') {
+        return manifest.backend === 'module';
+      }
+      return fs.statSync(path.join(dir, path.basename(manifest.file))).size === manifest.size;
+    } catch {
+      return false;
+    }
+  }
+
   export function finished(emit: (e: RunEvent) => void, run: string, rec: IStepRecord): void {
     emit({
       event: 'step-finished',

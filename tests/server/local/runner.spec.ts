@@ -144,6 +144,29 @@ describe('runLocal', () => {
     expect(after.join.metrics).toEqual({ answer: 34, summary: 'run:34' });
   });
 
+  it('resume runs a producer again when a value it stored is cut short (a crash before writeback)', async () => {
+    const { flag, notebook, plan } = diamondFailingUntilFlag();
+    const first = await runLocal({ plan, notebook, python: PYTHON, runtimeSource: FAKE_RUNTIME });
+    expect(first.record.status).toBe('failed');
+    const right = plan.steps.find(s => s.name === 'right')!;
+    const valueFile = path.join(runPaths(first.dir).data, right.id, right.outputs[0], 'value.pkl');
+    fs.truncateSync(valueFile, 1);
+    fs.writeFileSync(flag, '');
+    const second = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      runtimeSource: FAKE_RUNTIME,
+      resume: first.dir
+    });
+    expect(second.record.status).toBe('succeeded');
+    expect(second.reused).toEqual(['load']);
+    expect(second.record.steps.find(s => s.name === 'join')!.metrics).toEqual({
+      answer: 34,
+      summary: 'run:34'
+    });
+  });
+
   it('resume runs the re-run steps with the parameter values of the run it resumes', async () => {
     const { flag, notebook, plan } = diamondFailingUntilFlag();
     const first = await runLocal({

@@ -92,7 +92,7 @@ def run(spec):
         with open(os.path.join(d, "value.pkl"), "wb") as f:
             pickle.dump(ns[name], f)
         with open(os.path.join(d, "manifest.json"), "w") as f:
-            json.dump({"name": name, "file": "value.pkl"}, f)
+            json.dump({"name": name, "file": "value.pkl", "size": os.path.getsize(os.path.join(d, "value.pkl"))}, f)
     if spec["metrics"]:
         with open(os.path.join(data, spec["stepId"], "_metrics.json"), "w") as f:
             json.dump({m: ns[m] for m in spec["metrics"]}, f)
