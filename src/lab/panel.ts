@@ -3,6 +3,7 @@
  * Steps (cells, inputs, outputs, parents), parameters, metrics and diagnostics; a click on a
  * step or a diagnostic selects its cell and scrolls to it.
  */
+import { PathExt } from '@jupyterlab/coreutils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { nullTranslator } from '@jupyterlab/translation';
 import type { ITranslator, TranslationBundle } from '@jupyterlab/translation';
@@ -46,6 +47,7 @@ export class PipelinePanel extends SidePanel {
     }
     this._live?.planChanged.disconnect(this._onPlan, this);
     this._notebook?.content.activeCellChanged.disconnect(this._onActiveCell, this);
+    this._notebook?.context.pathChanged.disconnect(this._onActiveCell, this);
     this._notebook = panel;
     this._live = null;
     if (panel && !panel.isDisposed) {
@@ -53,6 +55,7 @@ export class PipelinePanel extends SidePanel {
       this._live = live;
       live.planChanged.connect(this._onPlan, this);
       panel.content.activeCellChanged.connect(this._onActiveCell, this);
+      panel.context.pathChanged.connect(this._onActiveCell, this);
       if (!live.plan) {
         void panel.context.ready.then(() => {
           if (this._live === live && !live.isDisposed && !live.plan) {
@@ -93,12 +96,17 @@ export class PipelinePanel extends SidePanel {
     this._render();
   }
 
+  /** The active cell or the file name changed. */
   private _onActiveCell(): void {
     this._render();
   }
 
   private _render(): void {
     const plan = this._live?.plan ?? null;
+    // The section header names the notebook whose plan is shown.
+    this._body.title.label = this._notebook
+      ? PathExt.basename(this._notebook.context.path)
+      : this._bundle.__('No notebook');
     let content: VirtualElement[];
     if (!this._notebook) {
       content = [Private.note(this._bundle.__('Open a notebook to see its pipeline.'))];

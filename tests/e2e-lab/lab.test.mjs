@@ -1,0 +1,317 @@
+/* global console, document, process, window */
+// End-to-end test of Chard's JupyterLab extension in a real JupyterLab 4 (headless Chromium
+// through playwright-core). Started by run.sh, which builds everything and starts the server.
+// usage: node lab.test.mjs BASE_URL   (the server's root dir must hold notebooks/*.ipynb)
+// Fails on any failed check, any HTTP status >= 400, any console error or warning.
+// Screenshots go to $OUT_DIR (default ./out).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BASE = process.argv[2] || 'http://127.0.0.1:8931';
+const OUT = process.env.OUT_DIR || path.join(HERE, 'out');
+const SIDEBAR = '#jp-chard-pipeline';
+const TIMEOUT = 60000;
+
+const results = [];
+function check(name, ok, detail) {
+  results.push({ name, ok: Boolean(ok), detail });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
+}
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+const clock = () => {
+  const start = Date.now();
+  return () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
+};
+
+/** The steps the sidebar shows, read from its DOM. */
+function readSteps(page) {
+  return page.evaluate(sel => {
+    const names = (li, kind) =>
+      [...li.querySelectorAll(`.jp-chard-Step-${kind} .jp-chard-Name`)].map(e => e.textContent);
+    return [...document.querySelectorAll(`${sel} .jp-chard-Step`)].map(li => ({
+      name: li.querySelector('.jp-chard-Step-name').textContent,
+      cells: li.querySelector('.jp-chard-Step-cells').textContent,
+      inputs: names(li, 'inputs'),
+      outputs: names(li, 'outputs'),
+      parents: names(li, 'parents'),
+      parameters: names(li, 'parameters')
+    }));
+  }, SIDEBAR);
+}
+
+/** Wait until the sidebar lists exactly these step names (it re-analyses after a delay). */
+async function waitForStepNames(page, expected) {
+  await page
+    .waitForFunction(
+      ([sel, want]) =>
+        JSON.stringify(
+          [...document.querySelectorAll(`${sel} .jp-chard-Step-name`)].map(e => e.textContent)
+        ) === JSON.stringify(want),
+      [SIDEBAR, expected],
+      { timeout: 15000 }
+    )
+    .catch(() => {});
+}
+
+async function openNotebook(page, file) {
+  await page.evaluate(p => window.jupyterapp.commands.execute('docmanager:open', { path: p }), file);
+  await page.waitForFunction(
+    p => {
+      const w = window.jupyterapp.shell.currentWidget;
+      return w && w.context && w.context.path === p && w.context.isReady && w.content.widgets.length > 0;
+    },
+    file,
+    { timeout: TIMEOUT }
+  );
+}
+
+(async () => {
+  fs.mkdirSync(OUT, { recursive: true });
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-lab-e2e-'));
+  const ctx = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync'
+    ]
+  });
+  const page = ctx.pages()[0] || (await ctx.newPage());
+  const consoleProblems = [];
+  const httpProblems = [];
+  page.on('console', m => {
+    if (m.type() === 'error' || m.type() === 'warning') {
+      consoleProblems.push(`[${m.type()}] ${m.text()}`);
+    }
+  });
+  page.on('pageerror', e => consoleProblems.push(`[pageerror] ${e.message}`));
+  page.on('response', r => {
+    if (r.status() >= 400) {
+      httpProblems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+    }
+  });
+  page.on('requestfailed', r => httpProblems.push(`FAILED ${r.url()} ${r.failure() && r.failure().errorText}`));
+
+  try {
+    // 1. A tagged notebook opens; the extension is loaded.
+    let t = clock();
+    await page.goto(`${BASE}/lab/tree/churn.ipynb?reset`, { waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(() => window.jupyterapp && window.jupyterapp.started, null, { timeout: TIMEOUT });
+    await page.waitForSelector('.jp-NotebookPanel .jp-Cell', { timeout: TIMEOUT });
+    await page.waitForFunction(
+      () => {
+        const w = window.jupyterapp.shell.currentWidget;
+        return w && w.context && w.context.isReady && w.content.widgets.length === 9;
+      },
+      null,
+      { timeout: TIMEOUT }
+    );
+    console.log(`     churn.ipynb open after ${t()}`);
+    const plugins = await page.evaluate(() =>
+      ['jupyterlab-chard:plans', 'jupyterlab-chard:pipeline', 'jupyterlab-chard:step-editor'].filter(id =>
+        window.jupyterapp.isPluginActivated(id)
+      )
+    );
+    check('the three Chard plugins are active', plugins.length === 3, plugins);
+
+    // 2. The Pipeline sidebar lists the steps with their cells, inputs, outputs, parents.
+    t = clock();
+    const tab = page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="jp-chard-pipeline"]');
+    await tab.waitFor({ timeout: TIMEOUT });
+    await tab.click();
+    await page.locator(`${SIDEBAR} .jp-chard-Step`).first().waitFor({ timeout: TIMEOUT });
+    console.log(`     sidebar shows the plan after ${t()}`);
+    const steps = await readSteps(page);
+    check(
+      'sidebar lists the tagged steps in notebook order',
+      same(
+        steps.map(s => s.name),
+        ['load_data', 'split', 'train_model']
+      ),
+      steps.map(s => s.name)
+    );
+    const split = steps.find(s => s.name === 'split') || {};
+    check(
+      'split: cell 4, reads df from load_data, writes train and test, reads both parameters',
+      split.cells === 'cell 4' &&
+        same(split.inputs, ['df']) &&
+        same(split.outputs, ['test', 'train']) &&
+        same(split.parents, ['load_data']) &&
+        same(split.parameters, ['SEED', 'TEST_SIZE']),
+      split
+    );
+    const train = steps.find(s => s.name === 'train_model') || {};
+    check(
+      'train_model: cells 5 and 7 (the untagged cell joins it), inputs test and train',
+      train.cells === 'cells 5, 7' && same(train.inputs, ['test', 'train']) && same(train.parents, ['split']),
+      train
+    );
+    const summary = await page.textContent(`${SIDEBAR} .jp-chard-Pipeline-summary`);
+    check(
+      'summary counts steps, parameters, metrics and diagnostics',
+      summary === '3 steps · 2 parameters · 1 metric · 0 errors · 1 warning',
+      summary
+    );
+    check('no proposed-plan badge for a tagged notebook', (await page.locator(`${SIDEBAR} .jp-chard-Badge`).count()) === 0);
+    await page.screenshot({ path: path.join(OUT, '1-pipeline-sidebar.png') });
+
+    // 3. Clicking a diagnostic selects its cell.
+    const diagnostic = page.locator(`${SIDEBAR} .jp-chard-Diagnostic`);
+    const diagText = (await diagnostic.allTextContents()).join(' | ');
+    check(
+      'the star import is listed as a warning on cell 5, line 1',
+      (await diagnostic.count()) === 1 && /warning.*cell 5, line 1.*from math import \*/.test(diagText),
+      diagText
+    );
+    await page.evaluate(() => {
+      window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0;
+    });
+    await diagnostic.first().click();
+    const selected = await page
+      .waitForFunction(
+        () => {
+          const nb = window.jupyterapp.shell.currentWidget.content;
+          return nb.activeCellIndex === 5 && nb.widgets[5].node.classList.contains('jp-mod-active');
+        },
+        null,
+        { timeout: 10000 }
+      )
+      .then(() => true)
+      .catch(() => false);
+    check('clicking the diagnostic selects cell 5', selected);
+    const inView = await page.evaluate(() => {
+      const nb = window.jupyterapp.shell.currentWidget.content;
+      const cell = nb.widgets[5].node.getBoundingClientRect();
+      const box = nb.node.getBoundingClientRect();
+      return cell.bottom > box.top && cell.top < box.bottom;
+    });
+    check('the selected cell is scrolled into view', inView);
+
+    // 4. Clicking a step selects its first cell.
+    await page
+      .locator(`${SIDEBAR} .jp-chard-Step`)
+      .filter({ has: page.locator('.jp-chard-Step-name', { hasText: /^split$/ }) })
+      .click();
+    const stepSelected = await page
+      .waitForFunction(() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 4, null, {
+        timeout: 10000
+      })
+      .then(() => true)
+      .catch(() => false);
+    check('clicking step "split" selects cell 4', stepSelected);
+
+    // 5. "Make Step…" from the cell context menu tags the cell and the sidebar updates.
+    t = clock();
+    const cell7 = page.locator('.jp-NotebookPanel .jp-Notebook .jp-Cell').nth(7);
+    // (Right-clicking the prompt selects the cell; in JupyterLab 4.6 a right-click inside the
+    // editor of an unselected cell leaves the selection where it was.)
+    await cell7.locator('.jp-InputPrompt').click({ button: 'right' });
+    check(
+      'right-clicking cell 7 selects it',
+      (await page.evaluate(() => window.jupyterapp.shell.currentWidget.content.activeCellIndex)) === 7
+    );
+    await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: 'Pipeline Step' }).hover();
+    await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: 'Make Step…' }).click();
+    const input = page.locator('.jp-Dialog input');
+    await input.waitFor({ timeout: 10000 });
+    await input.fill('evaluate');
+    await page.locator('.jp-Dialog .jp-mod-accept').click();
+    await waitForStepNames(page, ['load_data', 'split', 'train_model', 'evaluate']);
+    const tags7 = await page.evaluate(() =>
+      window.jupyterapp.shell.currentWidget.content.widgets[7].model.getMetadata('tags')
+    );
+    check(
+      'Make Step… wrote step:evaluate and kept the foreign tag hide-input',
+      same(tags7, ['step:evaluate', 'hide-input']),
+      tags7
+    );
+    const after = await readSteps(page);
+    const evaluate = after.find(s => s.name === 'evaluate') || {};
+    check(
+      'the sidebar shows the new step evaluate (cell 7, inputs test and threshold, parents split and train_model)',
+      evaluate.cells === 'cell 7' &&
+        same(evaluate.inputs, ['test', 'threshold']) &&
+        same(evaluate.parents, ['split', 'train_model']),
+      evaluate
+    );
+    const trainAfter = after.find(s => s.name === 'train_model') || {};
+    check('train_model now outputs threshold', same(trainAfter.outputs, ['threshold']), trainAfter);
+    console.log(`     Make Step… round trip ${t()}`);
+    await page.screenshot({ path: path.join(OUT, '2-after-make-step.png') });
+
+    // 6. The palette commands: "Skip" then "Clear" on cell 7.
+    await page.evaluate(async () => {
+      const app = window.jupyterapp;
+      await app.commands.execute('chard:skip-cells');
+    });
+    await waitForStepNames(page, ['load_data', 'split', 'train_model']);
+    const skipped = await page.evaluate(() =>
+      window.jupyterapp.shell.currentWidget.content.widgets[7].model.getMetadata('tags')
+    );
+    check('Skip replaces step:evaluate with skip', same(skipped, ['skip', 'hide-input']), skipped);
+    await page.evaluate(() => window.jupyterapp.commands.execute('chard:clear-tags'));
+    await waitForStepNames(page, ['load_data', 'split', 'train_model']);
+    const cleared = await page.evaluate(() =>
+      window.jupyterapp.shell.currentWidget.content.widgets[7].model.getMetadata('tags')
+    );
+    const clearedSteps = await readSteps(page);
+    check(
+      'Clear leaves only hide-input and cell 7 joins train_model again',
+      same(cleared, ['hide-input']) && (clearedSteps.find(s => s.name === 'train_model') || {}).cells === 'cells 5, 7',
+      { cleared, clearedSteps }
+    );
+
+    // 7. The sidebar follows the active notebook: an untagged one shows a proposed plan.
+    t = clock();
+    await openNotebook(page, 'untagged.ipynb');
+    await waitForStepNames(page, ['load_the_data', 'fit_a_trend', 'forecast']);
+    const proposed = await readSteps(page);
+    check(
+      'an untagged notebook gets a proposed plan from its headings',
+      same(
+        proposed.map(s => s.name),
+        ['load_the_data', 'fit_a_trend', 'forecast']
+      ) && same((proposed[2] || {}).inputs, ['sales', 'slope']),
+      proposed
+    );
+    check(
+      'the proposed-plan badge is shown',
+      (await page.locator(`${SIDEBAR} .jp-chard-Badge`).textContent().catch(() => null)) === 'Proposed plan'
+    );
+    console.log(`     switched to untagged.ipynb after ${t()}`);
+    await page.screenshot({ path: path.join(OUT, '3-proposed-plan.png') });
+    await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
+    await waitForStepNames(page, ['load_data', 'split', 'train_model']);
+    check(
+      'switching back shows churn.ipynb again',
+      same(
+        (await readSteps(page)).map(s => s.name),
+        ['load_data', 'split', 'train_model']
+      )
+    );
+  } catch (error) {
+    check('the test ran to the end', false, String(error && error.stack ? error.stack : error));
+    await page.screenshot({ path: path.join(OUT, 'failure.png') }).catch(() => {});
+  }
+
+  check('no HTTP status >= 400 and no failed request', httpProblems.length === 0, [...new Set(httpProblems)]);
+  check('no console error or warning', consoleProblems.length === 0, consoleProblems.map(s => s.slice(0, 300)));
+  await ctx.close();
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+  const failed = results.filter(r => !r.ok).length;
+  console.log(`\n${results.length - failed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+})().catch(e => {
+  console.error('FAILED:', e);
+  process.exit(1);
+});
