@@ -8,51 +8,11 @@
 # Needs (Debian): python3-jupyter-server python3-jupyterlab-server python3-ipykernel
 # python3-nbformat chromium fonts-liberation.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
 start=$(date +%s)
-say() { echo "[lab-e2e $(($(date +%s) - start))s] $*" >&2; }
-
-if ! /usr/bin/python3 -c 'import jupyter_server, jupyterlab_server, ipykernel, nbformat' 2>/dev/null \
-  || [ ! -x /usr/bin/chromium ]; then
-  echo "lab-e2e: missing Debian packages; run: apt-get install -y --no-install-recommends" \
-    "python3-jupyter-server python3-jupyterlab-server python3-ipykernel python3-nbformat" \
-    "chromium fonts-liberation" >&2
-  exit 2
-fi
-
-# 1. Chard's prebuilt extension (root dependencies come from the project's npm ci).
-cd "$ROOT"
-if [ ! -d node_modules/@jupyter/builder ]; then
-  say "npm ci (root)"
-  npm ci --no-audit --no-fund
-fi
-say "building the labextension"
-npm run --silent build:labextension >/dev/null
-
-# 2. The JupyterLab app, from its own package.json and lock (kept out of the root install).
-WORK=${CHARD_LAB_E2E_DIR:-$ROOT/.lab-e2e}
-mkdir -p "$WORK"
-(cd "$HERE" && cp -R package.json package-lock.json rspack.config.mjs lab.test.mjs start-server.sh \
-  server src templates settings notebooks "$WORK/")
-cd "$WORK"
-hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
-deps_hash=$(hash_of package.json package-lock.json)
-if [ ! -f node_modules/.chard-deps ] || [ "$(cat node_modules/.chard-deps)" != "$deps_hash" ]; then
-  say "npm ci (JupyterLab app)"
-  npm ci --no-audit --no-fund
-  echo "$deps_hash" > node_modules/.chard-deps
-fi
-app_hash=$(hash_of package-lock.json rspack.config.mjs src/bootstrap.js src/main.js templates/index.html)
-if [ ! -f static/main.js ] || [ ! -f static/.chard-app ] || [ "$(cat static/.chard-app)" != "$app_hash" ]; then
-  say "building the JupyterLab app"
-  npx rspack --config rspack.config.mjs >/dev/null
-  echo "$app_hash" > static/.chard-app
-fi
+# 1-2. Chard's labextension and the JupyterLab app, built into $WORK (cwd afterwards).
+source "$(dirname "$0")/prepare.sh"
 
 # 3. Serve the extension build, on fresh copies of the fixture notebooks.
-mkdir -p labextensions
-ln -sfn "$ROOT/jupyterlab_chard/labextension" labextensions/jupyterlab-chard
 rm -rf runtime
 mkdir -p runtime/notebooks
 cp notebooks/*.ipynb runtime/notebooks/
