@@ -98,14 +98,7 @@ export class NotebookAnalyzer {
     tags: (ICellTags | null)[],
     diagnostics: IDiagnostic[]
   ): IGrouping {
-    const grouping: IGrouping = {
-      imports: [],
-      functions: [],
-      parameters: [],
-      metrics: [],
-      steps: [],
-      proposed: false
-    };
+    const grouping = emptyGrouping(false);
     const byName = new Map<string, IStepDraft>();
     let current: IStepDraft | BlockKey | null = null;
     const orphans: number[] = [];
@@ -210,14 +203,7 @@ export class NotebookAnalyzer {
     tags: (ICellTags | null)[],
     diagnostics: IDiagnostic[]
   ): IGrouping {
-    const grouping: IGrouping = {
-      imports: [],
-      functions: [],
-      parameters: [],
-      metrics: [],
-      steps: [],
-      proposed: true
-    };
+    const grouping = emptyGrouping(true);
     const explicitImports = tags.some(t => t?.role === 'imports');
     let title = 'setup';
     let section: IStepDraft | null = null;
@@ -622,6 +608,10 @@ const INSTALL_LINE = /^\s*[!%]\s*(pip3?|conda|mamba|apt(-get)?|python3? -m pip)\
 function isInstallOnly(source: string): boolean {
   const lines = source.split('\n').filter(l => l.trim() !== '' && !l.trim().startsWith('#'));
   return lines.length > 0 && lines.every(l => INSTALL_LINE.test(l));
+}
+
+function emptyGrouping(proposed: boolean): IGrouping {
+  return { imports: [], functions: [], parameters: [], metrics: [], steps: [], proposed };
 }
 
 function newDraft(name: string): IStepDraft {

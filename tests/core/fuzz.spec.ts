@@ -6,18 +6,7 @@ import { analyzeNotebook } from '../../src/core/analyze.js';
 import { isDnsLabel } from '../../src/core/names.js';
 import { makeNotebook } from './fixtures.js';
 import type { CellSpec } from './fixtures.js';
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/random.js';
 
 const NAMES = ['a', 'b', 'df', 'model', 'x_train', 'données', 'π', 'cfg'];
 const STEP_NAMES = [
@@ -75,7 +64,7 @@ function pick<T>(r: () => number, xs: readonly T[]): T {
 }
 
 function randomNotebook(seed: number) {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const cells: CellSpec[] = [];
   const count = 1 + Math.floor(r() * 14);
   for (let i = 0; i < count; i++) {

@@ -20,6 +20,7 @@ import {
   step,
   yamlDocuments
 } from './support.js';
+import { seededRandom } from '../../support/random.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -176,18 +177,6 @@ describe('injection', () => {
   });
 });
 
-/** mulberry32: a small seeded generator, so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NASTY = [
   '"',
   "'",
@@ -258,7 +247,7 @@ function identifier(rnd: () => number, prefix: string, unicode: boolean): string
 }
 
 function randomPlan(seed: number): IPlan {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const parameters: IParameter[] = Array.from({ length: Math.floor(rnd() * 4) }, (_, i) => {
     const type = pick(rnd, ['int', 'float', 'str', 'bool'] as const);
     const value: ParameterValue =
