@@ -13,6 +13,8 @@ export interface IProcessExit {
   signal: NodeJS.Signals | null;
   /** The last lines the process wrote on stderr (up to 50). */
   lastStderr: string[];
+  /** Why the process ended, when the runner knows better than the exit status. */
+  reason?: string;
 }
 
 export interface IStartOptions {
@@ -44,6 +46,61 @@ export class StartError extends Error {
   }
 }
 
+/**
+ * The output of a step: the raw bytes of both streams appended to the log file, complete lines
+ * passed on as they come, the last 50 lines of stderr kept for the failure message.
+ */
+export class OutputCollector {
+  constructor(options: Pick<IStartOptions, 'onLine' | 'logFile'>) {
+    this.onLine = options.onLine;
+    this.log = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : null;
+  }
+
+  /** A `data` listener for one stream. */
+  onData(stream: 'stdout' | 'stderr'): (chunk: Buffer) => void {
+    return chunk => {
+      this.log?.write(chunk);
+      const text = this.partial[stream] + chunk.toString('utf8');
+      const lines = text.split('\n');
+      this.partial[stream] = lines.pop() ?? '';
+      for (const line of lines) {
+        this.emit(stream, line.endsWith('\r') ? line.slice(0, -1) : line);
+      }
+    };
+  }
+
+  /** Pass on the unfinished last lines, close the log; resolves to the last stderr lines. */
+  async close(): Promise<string[]> {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (this.partial[stream].length > 0) {
+        this.emit(stream, this.partial[stream]);
+        this.partial[stream] = '';
+      }
+    }
+    const log = this.log;
+    this.log = null;
+    if (log) {
+      await new Promise<void>(r => log.end(() => r()));
+    }
+    return this.lastStderr;
+  }
+
+  private emit(stream: 'stdout' | 'stderr', line: string): void {
+    if (stream === 'stderr') {
+      this.lastStderr.push(line);
+      if (this.lastStderr.length > 50) {
+        this.lastStderr.shift();
+      }
+    }
+    this.onLine?.(stream, line);
+  }
+
+  private readonly onLine: IStartOptions['onLine'];
+  private log: fs.WriteStream | null;
+  private readonly lastStderr: string[] = [];
+  private readonly partial = { stdout: '', stderr: '' };
+}
+
 /** Start a process in a new process group. */
 export function startGroupProcess(options: IStartOptions): Promise<IGroupProcess> {
   return new Promise((resolve, reject) => {
@@ -54,29 +111,9 @@ export function startGroupProcess(options: IStartOptions): Promise<IGroupProcess
       shell: false,
       stdio: ['ignore', 'pipe', 'pipe']
     });
-    const log = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : null;
-    const lastStderr: string[] = [];
-    const partial = { stdout: '', stderr: '' };
-    const emit = (stream: 'stdout' | 'stderr', line: string): void => {
-      if (stream === 'stderr') {
-        lastStderr.push(line);
-        if (lastStderr.length > 50) {
-          lastStderr.shift();
-        }
-      }
-      options.onLine?.(stream, line);
-    };
-    const onData = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-      log?.write(chunk);
-      const text = partial[stream] + chunk.toString('utf8');
-      const lines = text.split('\n');
-      partial[stream] = lines.pop() ?? '';
-      for (const line of lines) {
-        emit(stream, line.endsWith('\r') ? line.slice(0, -1) : line);
-      }
-    };
-    child.stdout.on('data', onData('stdout'));
-    child.stderr.on('data', onData('stderr'));
+    const output = new OutputCollector(options);
+    child.stdout.on('data', output.onData('stdout'));
+    child.stderr.on('data', output.onData('stderr'));
 
     let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     let resolveExited: (value: IProcessExit) => void = () => undefined;
@@ -85,15 +122,7 @@ export function startGroupProcess(options: IStartOptions): Promise<IGroupProcess
     });
     let pid = -1;
     const finish = async (): Promise<void> => {
-      for (const stream of ['stdout', 'stderr'] as const) {
-        if (partial[stream].length > 0) {
-          emit(stream, partial[stream]);
-          partial[stream] = '';
-        }
-      }
-      if (log) {
-        await new Promise<void>(r => log.end(() => r()));
-      }
+      const lastStderr = await output.close();
       resolveExited({
         code: exitInfo?.code ?? null,
         signal: exitInfo?.signal ?? null,
@@ -102,7 +131,7 @@ export function startGroupProcess(options: IStartOptions): Promise<IGroupProcess
     };
 
     child.once('error', error => {
-      log?.end();
+      void output.close();
       const code = (error as NodeJS.ErrnoException).code ?? error.message;
       reject(new StartError(`cannot start ${options.command}: ${code}`));
     });

@@ -20,7 +20,7 @@ import { buildStepSpec, isCompilable, isRecord } from '../../core/index.js';
 import { RUNTIME_SOURCE } from '../../core/generated/runtime.js';
 import { launcherArgs } from './launcher.js';
 import { startGroupProcess, processStartTime, StartError } from './processes.js';
-import type { IGroupProcess } from './processes.js';
+import type { IGroupProcess, IProcessExit, IStartOptions } from './processes.js';
 import {
   chardDirFor,
   JsonFileWriter,
@@ -37,6 +37,7 @@ import { schedule } from './scheduler.js';
 import type { NodeOutcome } from './scheduler.js';
 import { isSharedObjectLink, snapshotWorkspace, verifyObjects } from './snapshot.js';
 import type { Snapshot } from './snapshot.js';
+import { Zygote, ZygoteError } from './zygote.js';
 
 export namespace LocalRun {
   export interface IOptions {
@@ -66,6 +67,11 @@ export namespace LocalRun {
     runtimeSource?: string;
     /** Extra environment for the steps. */
     env?: NodeJS.ProcessEnv;
+    /**
+     * Start steps as forks of one preloaded interpreter (zygote.ts), falling back to a fresh
+     * process per step when it is unavailable (default true).
+     */
+    preload?: boolean;
   }
 
   export interface IResult {
@@ -76,6 +82,8 @@ export namespace LocalRun {
     reused: string[];
     /** Warnings for the user (one line each). */
     warnings: string[];
+    /** Steps started from the preloaded interpreter (the others started a fresh process). */
+    forked: string[];
   }
 }
 
@@ -342,6 +350,53 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
     CHARD_BACKEND: 'local'
   };
 
+  // The preloaded interpreter the steps are forked from (when it can serve them).
+  const zygote =
+    options.preload === false
+      ? null
+      : Zygote.start({
+          python: options.python,
+          runDir: paths.root,
+          planFile: paths.planJson,
+          cwd: paths.workspace,
+          env
+        });
+  const forked: string[] = [];
+  let zygoteWarned = false;
+  const startStep = async (name: string, onLine: IStartOptions['onLine'], logFile: string) => {
+    const args = launcherArgs(paths.root, specFiles.get(name) as string);
+    const stepEnv = { ...env, CHARD_STEP: name };
+    if (zygote && (await zygote.ready)) {
+      try {
+        const child = await zygote.fork({
+          args: args.slice(-2),
+          cwd: paths.workspace,
+          env: stepEnv,
+          onLine,
+          logFile
+        });
+        forked.push(name);
+        return child;
+      } catch (error) {
+        if (!(error instanceof ZygoteError)) {
+          throw error;
+        }
+      }
+    }
+    if (zygote && zygote.failure !== null && !zygoteWarned) {
+      zygoteWarned = true;
+      warnings.push(`steps started without preloading: ${zygote.failure}`);
+    }
+    return startGroupProcess({
+      command: options.python,
+      args,
+      cwd: paths.workspace,
+      env: stepEnv,
+      logFile,
+      onLine
+    });
+  };
+
   const runStep = async (name: string): Promise<NodeOutcome> => {
     const step = stepByName.get(name) as IStep;
     const rec = stepRecord(name);
@@ -356,18 +411,15 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
     }
     let child: IGroupProcess;
     try {
-      child = await startGroupProcess({
-        command: options.python,
-        args: launcherArgs(paths.root, specFiles.get(name) as string),
-        cwd: paths.workspace,
-        env: { ...env, CHARD_STEP: name },
-        logFile,
-        onLine: (stream, line) => {
+      child = await startStep(
+        name,
+        (stream, line) => {
           if (!line.startsWith('CHARD_ERROR ')) {
             emit({ event: 'log', run: record.id, time: now(), step: name, stream, line });
           }
-        }
-      });
+        },
+        logFile
+      );
     } catch (error) {
       rec.status = 'failed';
       rec.finishedAt = now();
@@ -425,27 +477,31 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
   };
 
   const nodes = plan.steps.map(s => ({ name: s.name, parents: s.parents }));
-  await schedule({
-    nodes,
-    parallel: options.parallel ?? os.availableParallelism(),
-    done: new Set(reused),
-    run: runStep,
-    signal: options.signal,
-    onSkipped: (name, cause) => {
-      const rec = stepRecord(name);
-      Object.assign(rec, pendingStep(rec.name, rec.id));
-      rec.status = 'skipped';
-      rec.message = cause ? `skipped: step ${JSON.stringify(cause)} did not succeed` : 'skipped';
-      Private.finished(emit, record.id, rec);
-    },
-    onCancelled: name => {
-      const rec = stepRecord(name);
-      Object.assign(rec, pendingStep(rec.name, rec.id));
-      rec.status = 'cancelled';
-      rec.message = 'cancelled before it started';
-      Private.finished(emit, record.id, rec);
-    }
-  });
+  try {
+    await schedule({
+      nodes,
+      parallel: options.parallel ?? os.availableParallelism(),
+      done: new Set(reused),
+      run: runStep,
+      signal: options.signal,
+      onSkipped: (name, cause) => {
+        const rec = stepRecord(name);
+        Object.assign(rec, pendingStep(rec.name, rec.id));
+        rec.status = 'skipped';
+        rec.message = cause ? `skipped: step ${JSON.stringify(cause)} did not succeed` : 'skipped';
+        Private.finished(emit, record.id, rec);
+      },
+      onCancelled: name => {
+        const rec = stepRecord(name);
+        Object.assign(rec, pendingStep(rec.name, rec.id));
+        rec.status = 'cancelled';
+        rec.message = 'cancelled before it started';
+        Private.finished(emit, record.id, rec);
+      }
+    });
+  } finally {
+    await zygote?.close();
+  }
 
   record.status = options.signal?.aborted ? 'cancelled' : runStatusOf(record.steps);
   record.finishedAt = now();
@@ -477,7 +533,7 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
     status: record.status,
     message: record.message
   });
-  return { dir, record, snapshot, reused, warnings };
+  return { dir, record, snapshot, reused, warnings, forked };
 }
 
 namespace Private {
@@ -544,7 +600,7 @@ namespace Private {
 
   export function failureMessage(
     name: string,
-    exit: { code: number | null; signal: NodeJS.Signals | null; lastStderr: string[] },
+    exit: IProcessExit,
     error: IStepError | null,
     workspace: string
   ): string {
@@ -566,6 +622,9 @@ namespace Private {
           'or replace it, or run with --snapshot copy)';
       }
       return text.replace(/\s*\n\s*/g, ' ');
+    }
+    if (exit.reason) {
+      return `${step}: ${exit.reason}`;
     }
     if (exit.signal) {
       return `${step}: killed by ${exit.signal}`;

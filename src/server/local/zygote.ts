@@ -1,0 +1,536 @@
+/**
+ * The preloaded interpreter ("zygote") of a local run: one process of the notebook's Python,
+ * started by the runner, that imports the step runtime and the installed modules the notebook's
+ * `imports` cells name (numpy, pandas, scikit-learn...), then forks one child per step, so steps
+ * skip those imports. A forked step keeps every guarantee of a spawned one:
+ * - it is its own process and leads its own session and process group (setsid), so stopping it
+ *   (SIGTERM, then SIGKILL to the group) reaches everything it started and nothing else;
+ * - it dies with its parent (PR_SET_PDEATHSIG on Linux), and the zygote dies with the runner (the
+ *   same, plus the end of its request pipe), so a runner killed with SIGKILL leaves nothing; a
+ *   watchdog in the step's group (as in launcher.ts) SIGKILLs the group once the step or the
+ *   runner is gone;
+ * - its stdout and stderr are FIFOs the runner reads (made by the zygote in a private directory,
+ *   opened by the runner first), so output streams live, per step;
+ * - it starts from the zygote's state, never another step's: a step cannot see another's globals.
+ *   The zygote runs no notebook code: it reads the `imports` cells as data (Python's `ast`) and
+ *   imports the named modules that are installed outside the workspace (local modules are left
+ *   to the step, so their import-time output and effects stay in the step). A fork reseeds
+ *   numpy's global random state, as a fresh process would have it.
+ * The zygote reports each child's pid at once and its exit status when it ends. Requests and
+ * replies are JSON lines (argv, environment and paths as data; the Python source is constant).
+ * When the zygote cannot start, fails or dies, the runner starts steps as before (launcher.ts).
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { isRecord } from '../../core/index.js';
+import { killGroupNow, OutputCollector, processStartTime, stopGroup } from './processes.js';
+import type { IGroupProcess, IProcessExit, IStartOptions } from './processes.js';
+
+/** `python -c ZYGOTE RUNNER_PID RUN_DIR PLAN_JSON`, in the run's workspace. */
+const ZYGOTE = `import json, os, select, signal, sys
+runner, zygote, run_dir = int(sys.argv[1]), os.getpid(), sys.argv[2]
+
+
+def tie_to_parent():
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (ImportError, OSError, AttributeError):
+        pass  # not Linux: the request pipe and the watchdog
+
+
+tie_to_parent()
+if os.getppid() != runner:
+    sys.exit(1)  # the runner is already gone
+replies = os.dup(1)
+null = os.open(os.devnull, os.O_RDWR)
+os.dup2(null, 1)  # stray output of the imports goes nowhere near the replies
+
+
+def module_names(source):
+    import ast
+    try:
+        trees = [ast.parse(source)]
+    except (SyntaxError, ValueError):
+        trees = []
+        for line in source.splitlines():  # IPython syntax: the lines Python can read
+            try:
+                trees.append(ast.parse(line.strip()))
+            except (SyntaxError, ValueError):
+                pass
+    names = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module)
+    return names
+
+
+def installed(name, workspace):
+    import importlib.util
+    top = name.split(".")[0]
+    if top in sys.modules:
+        return True
+    spec = importlib.util.find_spec(top)
+    if spec is None:
+        return False
+    places = [spec.origin] if spec.has_location and spec.origin else []
+    places.extend(spec.submodule_search_locations or [])
+    for place in places:
+        real = os.path.realpath(place)
+        if real == workspace or real.startswith(workspace + os.sep):
+            return False
+    return True
+
+
+def preload(plan_file):
+    import importlib
+    try:
+        with open(plan_file, encoding="utf-8") as f:
+            blocks = json.load(f)["imports"]
+        sources = [b["source"] for b in blocks if isinstance(b, dict) and isinstance(b.get("source"), str)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    workspace, loaded = os.path.realpath(os.getcwd()), []
+    for source in sources:
+        for name in module_names(source):
+            try:
+                if installed(name, workspace):
+                    importlib.import_module(name)
+                    loaded.append(name)
+            except BaseException:
+                pass  # the step imports it (and reports what goes wrong)
+    return loaded
+
+
+loaded = preload(sys.argv[3])
+sys.path.insert(0, run_dir)
+import chard_runtime
+del sys.path[0]
+
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+children = {}
+
+
+def send(message):
+    data = (json.dumps(message) + "\\n").encode("utf-8")
+    while data:
+        data = data[os.write(replies, data):]
+
+
+def watchdog(step):
+    if os.fork() != 0:
+        return
+    import time
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    try:
+        while os.getppid() == step:
+            os.kill(runner, 0)
+            time.sleep(0.2)
+    except OSError:
+        pass
+    os.killpg(0, 9)
+    os._exit(0)
+
+
+def step(request, outs):
+    os.setsid()
+    tie_to_parent()
+    if os.getppid() != zygote:
+        os._exit(1)  # the zygote is already gone
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for fd in (wake_r, wake_w, replies):
+        os.close(fd)
+    os.dup2(null, 0)
+    os.dup2(outs[0], 1)
+    os.dup2(outs[1], 2)
+    for fd in outs:
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = ["-c", str(runner), run_dir] + request["argv"]
+    watchdog(os.getpid())
+    if "numpy.random" in sys.modules:
+        try:
+            sys.modules["numpy.random"].seed()
+        except Exception:
+            pass
+    sys.exit(chard_runtime.main(request["argv"]))
+
+
+def fork(request):
+    outs = []
+    try:
+        for name in ("stdout", "stderr"):
+            outs.append(os.open(request[name], os.O_WRONLY | os.O_NONBLOCK))
+            os.set_blocking(outs[-1], True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+    except (OSError, KeyError, TypeError) as e:
+        for fd in outs:
+            os.close(fd)
+        return send({"id": request.get("id"), "error": str(e)})
+    if pid == 0:
+        step(request, outs)
+    for fd in outs:
+        os.close(fd)
+    children[pid] = request["id"]
+    send({"id": request["id"], "pid": pid})
+
+
+def handle(request):
+    if "mkfifo" in request:
+        try:
+            for name in request["mkfifo"]:
+                os.mkfifo(name, 0o600)
+        except (OSError, TypeError) as e:
+            return send({"id": request["id"], "error": str(e)})
+        return send({"id": request["id"], "ok": True})
+    fork(request)
+
+
+def reap():
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        ident = children.pop(pid, None)
+        if ident is None:
+            continue
+        if os.WIFSIGNALED(status):
+            send({"id": ident, "exit": None, "signal": os.WTERMSIG(status)})
+        else:
+            send({"id": ident, "exit": os.WEXITSTATUS(status), "signal": None})
+
+
+send({"ready": zygote, "preloaded": loaded})
+pending = b""
+while True:
+    readable = select.select([0, wake_r], [], [])[0]
+    if wake_r in readable:
+        os.read(wake_r, 4096)
+    reap()
+    if 0 in readable:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            break  # the runner is done (or gone): steps still running die with the zygote
+        pending += chunk
+        while b"\\n" in pending:
+            line, pending = pending.split(b"\\n", 1)
+            handle(json.loads(line))
+`;
+
+/** Why the zygote could not start a step; the runner then spawns it. */
+export class ZygoteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ZygoteError';
+  }
+}
+
+export interface IZygoteOptions {
+  python: string;
+  /** The run directory (holds chard_runtime.py). */
+  runDir: string;
+  /** The run's plan.json: its `imports` cells name the modules to preload. */
+  planFile: string;
+  /** The working directory (the run's workspace). */
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Give up on the zygote when it is not ready by then (default 120 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface IForkOptions extends Pick<IStartOptions, 'onLine' | 'logFile'> {
+  /** The runtime's arguments (`--spec FILE`). */
+  args: readonly string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+interface IStepState {
+  pid: number;
+  exit: { code: number | null; signal: NodeJS.Signals | null; reason?: string } | null;
+  onExit: () => void;
+}
+
+export class Zygote {
+  /** Start the zygote; `ready` tells whether it can serve steps. */
+  static start(options: IZygoteOptions): Zygote {
+    return new Zygote(options);
+  }
+
+  /** Resolves true once the zygote serves steps, false when it cannot. */
+  readonly ready: Promise<boolean>;
+
+  /** The zygote's pid (-1 when it did not start). */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** Why the zygote is unusable, or null. */
+  get failure(): string | null {
+    return this.failed;
+  }
+
+  /** The modules the zygote imported. */
+  get preloaded(): readonly string[] {
+    return this.modules;
+  }
+
+  /** Start one step as a fork of the zygote. Throws ZygoteError when it cannot. */
+  async fork(options: IForkOptions): Promise<IGroupProcess> {
+    if (this.failed !== null || !(await this.ready)) {
+      throw new ZygoteError(this.failed ?? 'the preloaded interpreter is not running');
+    }
+    const id = ++this.nextId;
+    const fifos = ['out', 'err'].map(s => path.join(this.fifoDir, `${id}.${s}`));
+    const state: IStepState = { pid: -1, exit: null, onExit: () => undefined };
+    this.steps.set(id, state);
+    const fds: number[] = [];
+    try {
+      await this.request({ id, mkfifo: fifos });
+      for (const fifo of fifos) {
+        fds.push(fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK));
+      }
+      const reply = await this.request({
+        id,
+        argv: [...options.args],
+        cwd: options.cwd,
+        env: Object.fromEntries(
+          Object.entries(options.env).filter((e): e is [string, string] => e[1] !== undefined)
+        ),
+        stdout: fifos[0],
+        stderr: fifos[1]
+      });
+      if (typeof reply.pid !== 'number') {
+        throw new ZygoteError('the preloaded interpreter sent no pid');
+      }
+      state.pid = reply.pid;
+    } catch (error) {
+      this.steps.delete(id);
+      fds.forEach(fd => fs.closeSync(fd));
+      throw error instanceof ZygoteError ? error : new ZygoteError(String(error));
+    } finally {
+      fifos.forEach(fifo => fs.rmSync(fifo, { force: true }));
+    }
+    return Private.forkedProcess(state, fds, options, () => this.steps.delete(id));
+  }
+
+  /** End the zygote (steps still running die with it). */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.child.exitCode === null && this.child.signalCode === null && this.pid > 0) {
+      const gone = new Promise<void>(r => this.child.once('exit', () => r()));
+      this.child.stdin.end();
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
+      await gone;
+      clearTimeout(timer);
+    }
+    fs.rmSync(this.fifoDir, { recursive: true, force: true });
+  }
+
+  private constructor(options: IZygoteOptions) {
+    this.fifoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-steps-'));
+    this.child = spawn(
+      options.python,
+      ['-c', ZYGOTE, String(process.pid), options.runDir, options.planFile],
+      {
+        cwd: options.cwd,
+        env: options.env,
+        detached: true,
+        shell: false,
+        stdio: ['pipe', 'pipe', 'pipe']
+      }
+    );
+    let settle: (ok: boolean) => void = () => undefined;
+    this.ready = new Promise<boolean>(r => {
+      settle = r;
+    });
+    const timer = setTimeout(() => {
+      this.fail('the preloaded interpreter was not ready in time');
+      this.child.kill('SIGKILL');
+    }, options.readyTimeoutMs ?? 120000);
+    timer.unref();
+    this.settleReady = (ok: boolean) => {
+      clearTimeout(timer);
+      settle(ok);
+    };
+    this.child.stdin.on('error', () => undefined); // EPIPE after its death: seen as 'exit'
+    this.child.stderr.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString('utf8')).slice(-2000);
+    });
+    let partial = '';
+    this.child.stdout.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      lines.forEach(line => this.receive(line));
+    });
+    this.child.once('error', error => {
+      this.fail(`cannot start ${options.python}: ${(error as NodeJS.ErrnoException).code ?? ''}`);
+    });
+    this.child.once('exit', (code, signal) => {
+      const last = this.stderr.trim().split('\n').pop() ?? '';
+      this.fail(
+        `the preloaded interpreter ended (${signal ?? `exit code ${code ?? '?'}`})${last ? `: ${last}` : ''}`
+      );
+    });
+  }
+
+  private receive(line: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (!isRecord(message)) {
+      return;
+    }
+    if (typeof message.ready === 'number') {
+      this.modules = Array.isArray(message.preloaded) ? message.preloaded.map(String) : [];
+      this.settleReady(true);
+      return;
+    }
+    const id = Number(message.id);
+    if ('exit' in message) {
+      const state = this.steps.get(id);
+      if (state && state.exit === null) {
+        state.exit = {
+          code: typeof message.exit === 'number' ? message.exit : null,
+          signal: Private.signalName(message.signal)
+        };
+        state.onExit();
+      }
+      return;
+    }
+    const waiter = this.waiters.get(id);
+    if (waiter) {
+      this.waiters.delete(id);
+      waiter(message);
+    }
+  }
+
+  private request(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const id = Number(message.id);
+    return new Promise((resolve, reject) => {
+      if (this.failed !== null) {
+        reject(new ZygoteError(this.failed));
+        return;
+      }
+      this.waiters.set(id, reply => {
+        if (typeof reply.error === 'string') {
+          reject(
+            new ZygoteError(`the preloaded interpreter cannot start the step: ${reply.error}`)
+          );
+        } else {
+          resolve(reply);
+        }
+      });
+      this.child.stdin.write(JSON.stringify(message) + '\n');
+    });
+  }
+
+  /** The zygote is unusable: fail what waits on it; its running steps died with it. */
+  private fail(reason: string): void {
+    if (this.failed !== null) {
+      return;
+    }
+    this.failed = reason;
+    this.settleReady(false);
+    for (const waiter of this.waiters.values()) {
+      waiter({ error: reason });
+    }
+    this.waiters.clear();
+    for (const state of this.steps.values()) {
+      if (state.exit === null && state.pid > 0) {
+        killGroupNow(state.pid);
+        state.exit = {
+          code: null,
+          signal: 'SIGKILL',
+          reason: this.closing ? undefined : 'the preloaded interpreter it was forked from ended'
+        };
+        state.onExit();
+      }
+    }
+  }
+
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly fifoDir: string;
+  private readonly steps = new Map<number, IStepState>();
+  private readonly waiters = new Map<number, (reply: Record<string, unknown>) => void>();
+  private settleReady: (ok: boolean) => void = () => undefined;
+  private failed: string | null = null;
+  private closing = false;
+  private stderr = '';
+  private modules: string[] = [];
+  private nextId = 0;
+}
+
+namespace Private {
+  const NAMES = new Map(
+    Object.entries(os.constants.signals).map(([name, num]) => [num, name as NodeJS.Signals])
+  );
+
+  export function signalName(value: unknown): NodeJS.Signals | null {
+    return typeof value === 'number' ? (NAMES.get(value) ?? 'SIGKILL') : null;
+  }
+
+  /** The runner's view of a forked step: its FIFOs read like a spawned step's pipes. */
+  export function forkedProcess(
+    state: IStepState,
+    fds: number[],
+    options: IForkOptions,
+    forget: () => void
+  ): IGroupProcess {
+    const pid = state.pid;
+    const output = new OutputCollector(options);
+    const streams = fds.map(fd => new net.Socket({ fd, readable: true, writable: false }));
+    streams[0].on('data', output.onData('stdout'));
+    streams[1].on('data', output.onData('stderr'));
+    streams.forEach(s => s.on('error', () => undefined));
+    const closed = Promise.all(streams.map(s => new Promise<void>(r => s.once('close', r))));
+    const exited = new Promise<IProcessExit>(resolve => {
+      const ended = new Promise<void>(r => {
+        state.onExit = () => r();
+        if (state.exit !== null) {
+          r();
+        }
+      });
+      void ended.then(() => {
+        // As for a spawned step: nothing it started may outlive it, nor hold the run waiting.
+        killGroupNow(pid);
+        setTimeout(() => streams.forEach(s => s.destroy()), 2000).unref();
+      });
+      void Promise.all([ended, closed]).then(async () => {
+        forget();
+        const lastStderr = await output.close();
+        const exit = state.exit ?? { code: null, signal: null };
+        resolve({ code: exit.code, signal: exit.signal, lastStderr, reason: exit.reason });
+      });
+    });
+    return {
+      pid,
+      start: processStartTime(pid),
+      exited,
+      stop: (graceMs: number) => stopGroup(pid, graceMs)
+    };
+  }
+}
