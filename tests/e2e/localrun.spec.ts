@@ -236,7 +236,7 @@ describe('chard run', () => {
         tags: ['step:serve'],
         source:
           'helper = subprocess.Popen(["sleep", "600"])\n' +
-          `open(${JSON.stringify(pidFile)}, "w").write("%d %d" % (os.getpid(), helper.pid))\n` +
+          `open(${JSON.stringify(pidFile)}, "w").write("%d %d %d" % (os.getpid(), helper.pid, os.getppid()))\n` +
           'time.sleep(600)\nstate = 1'
       },
       { tags: ['step:other'], source: 'time.sleep(600)\nother = 2' },
@@ -270,9 +270,14 @@ describe('chard run', () => {
     // run.json names the runner and the running steps' processes
     expect(record.pids!.runner).toBe(run.child.pid);
     expect(Object.keys(record.pids!.steps).sort()).toEqual(['other', 'serve']);
-    const [servePid, helperPid] = fs.readFileSync(pidFile, 'utf8').split(' ').map(Number);
+    const [servePid, helperPid, parentPid] = fs
+      .readFileSync(pidFile, 'utf8')
+      .split(' ')
+      .map(Number);
     expect(record.pids!.steps.serve).toBe(servePid);
-    const pids = [servePid, helperPid, record.pids!.steps.other, run.child.pid!];
+    // the steps are forked from the run's preloaded interpreter, which must not outlive the run
+    expect(parentPid).not.toBe(run.child.pid);
+    const pids = [servePid, helperPid, record.pids!.steps.other, parentPid, run.child.pid!];
     expect(pids.map(pid => [pid, isProcessAlive(pid)])).toEqual(pids.map(pid => [pid, true]));
     return { run, id, pids, notebook };
   }
@@ -301,7 +306,7 @@ describe('chard run', () => {
       expect([pid, isProcessAlive(pid)]).toEqual([pid, false]);
     }
   });
-  it('a runner killed with SIGKILL takes its steps and what they started with it', async () => {
+  it('a runner killed with SIGKILL takes its steps, what they started and its preloaded interpreter with it', async () => {
     const { run, id, pids, notebook } = await startLongRun();
     run.child.kill('SIGKILL');
     await run.exited;
