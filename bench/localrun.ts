@@ -4,7 +4,8 @@
  *   passing one small value along, --parallel 1), above a bare `python3 -c pass` start-up
  *   (target <= 150 ms);
  * - the churn example's `chard run` wall time next to straight top-to-bottom execution of the
- *   same notebook with nbclient, measured in the same run (target <= 1.2x).
+ *   same notebook with nbclient, measured in the same run (target <= 1.2x), and, for comparison,
+ *   `chard run` starting every step as a fresh process (no preloaded interpreter).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -58,15 +59,22 @@ function chainNotebook(steps: number): unknown {
 
 async function timeRun(
   notebookFile: string,
-  parallel: number
-): Promise<{ ms: number; status: string }> {
+  parallel: number,
+  preload = true
+): Promise<{ ms: number; status: string; forked: number }> {
   const json: unknown = JSON.parse(fs.readFileSync(notebookFile, 'utf8'));
   const plan = analyzeNotebook(readNotebook(json, notebookFile), {
     fileName: path.basename(notebookFile)
   });
   const start = process.hrtime.bigint();
-  const result = await runLocal({ plan, notebook: notebookFile, python: PYTHON, parallel });
-  return { ms: ms(start), status: result.record.status };
+  const result = await runLocal({
+    plan,
+    notebook: notebookFile,
+    python: PYTHON,
+    parallel,
+    preload
+  });
+  return { ms: ms(start), status: result.record.status, forked: result.forked.length };
 }
 
 function straightRun(notebookFile: string): number {
@@ -120,10 +128,14 @@ export async function run(): Promise<void> {
     }
     const straight = straightRun(example);
     const piped = await timeRun(example, os.availableParallelism());
+    const fresh = await timeRun(example, os.availableParallelism(), false);
     const ratio = piped.ms / straight;
     console.log(`churn example, straight (nbclient):   ${(straight / 1000).toFixed(2)} s`);
     console.log(
-      `churn example, chard run (${piped.status}):  ${(piped.ms / 1000).toFixed(2)} s (--parallel ${os.availableParallelism()})`
+      `churn example, chard run (${piped.status}):  ${(piped.ms / 1000).toFixed(2)} s (--parallel ${os.availableParallelism()}, ${piped.forked} steps forked from the preloaded interpreter)`
+    );
+    console.log(
+      `  the same without preloading (${fresh.status}): ${(fresh.ms / 1000).toFixed(2)} s (${(fresh.ms / straight).toFixed(2)}x)`
     );
     console.log(
       `ratio chard run / straight:           ${ratio.toFixed(2)}x (target <= 1.2x) ${ratio <= 1.2 ? 'OK' : 'MISSED'}`
