@@ -9,8 +9,9 @@
  *   same, plus the end of its request pipe), so a runner killed with SIGKILL leaves nothing; a
  *   watchdog in the step's group (as in launcher.ts) SIGKILLs the group once the step or the
  *   runner is gone;
- * - its stdout and stderr are FIFOs the runner reads (made by the zygote in a private directory,
- *   opened by the runner first), so output streams live, per step;
+ * - its stdout and stderr are FIFOs the runner reads (made by the zygote in a private directory
+ *   of the run directory, opened by the runner first, removed once both ends are open), so
+ *   output streams live, per step;
  * - it starts from the zygote's state, never another step's: a step cannot see another's globals.
  *   The zygote runs no notebook code: it reads the `imports` cells as data (Python's `ast`) and
  *   imports the named modules that are installed outside the workspace (local modules are left
@@ -348,7 +349,8 @@ export class Zygote {
   }
 
   private constructor(options: IZygoteOptions) {
-    this.fifoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-steps-'));
+    // In the run directory: a runner killed with SIGKILL leaves at most an empty directory there.
+    this.fifoDir = fs.mkdtempSync(path.join(options.runDir, '.fifos-'));
     this.child = spawn(
       options.python,
       ['-c', ZYGOTE, String(process.pid), options.runDir, options.planFile],
