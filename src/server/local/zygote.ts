@@ -15,7 +15,9 @@
  * - it starts from the zygote's state, never another step's: a step cannot see another's globals.
  *   The zygote runs no notebook code: it reads the `imports` cells as data (Python's `ast`) and
  *   imports the named modules that are installed outside the workspace (local modules are left
- *   to the step, so their import-time output and effects stay in the step). A fork reseeds
+ *   to the step, so their import-time output and effects stay in the step), up to the first
+ *   statement that is not an import (code such as `os.environ[...] = ...` may change what the
+ *   imports after it do, so those are left to the step too). A fork reseeds
  *   numpy's global random state, as a fresh process would have it.
  * The zygote reports each child's pid at once and its exit status when it ends. Requests and
  * replies are JSON lines (argv, environment and paths as data; the Python source is constant).
@@ -53,24 +55,37 @@ null = os.open(os.devnull, os.O_RDWR)
 os.dup2(null, 1)  # stray output of the imports goes nowhere near the replies
 
 
-def module_names(source):
+def statements(source):
+    """The cell's statements; for IPython syntax, its lines up to the first Python cannot read."""
     import ast
     try:
-        trees = [ast.parse(source)]
+        return ast.parse(source).body
     except (SyntaxError, ValueError):
-        trees = []
-        for line in source.splitlines():  # IPython syntax: the lines Python can read
-            try:
-                trees.append(ast.parse(line.strip()))
-            except (SyntaxError, ValueError):
-                pass
+        body = []
+        for line in source.splitlines():
+            if line.strip() and not line.strip().startswith("#"):
+                try:
+                    body.extend(ast.parse(line.strip()).body)
+                except (SyntaxError, ValueError):
+                    body.append(None)
+                    break
+        return body
+
+
+def module_names(sources):
+    """The modules the imports cells import before anything else happens: code that runs
+    before an import (setting os.environ, sys.path, warning filters...) may change what it
+    does, so the modules after the first other statement are left to the step."""
+    import ast
     names = []
-    for tree in trees:
-        for node in ast.walk(tree):
+    for source in sources:
+        for node in statements(source):
             if isinstance(node, ast.Import):
                 names.extend(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.append(node.module)
+            elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+                return names
     return names
 
 
@@ -100,14 +115,13 @@ def preload(plan_file):
     except (OSError, ValueError, KeyError, TypeError):
         return []
     workspace, loaded = os.path.realpath(os.getcwd()), []
-    for source in sources:
-        for name in module_names(source):
-            try:
-                if installed(name, workspace):
-                    importlib.import_module(name)
-                    loaded.append(name)
-            except BaseException:
-                pass  # the step imports it (and reports what goes wrong)
+    for name in module_names(sources):
+        try:
+            if installed(name, workspace):
+                importlib.import_module(name)
+                loaded.append(name)
+        except BaseException:
+            pass  # the step imports it (and reports what goes wrong)
     return loaded
 
 

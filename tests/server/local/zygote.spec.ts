@@ -70,6 +70,43 @@ describe('steps forked from the preloaded interpreter', () => {
     expect(result.warnings).toEqual([]);
   });
 
+  it('preloads the installed modules imported before any other statement, once for all steps', async () => {
+    const site = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-site-'));
+    const imports = path.join(site, 'imports.log');
+    // `counted` notes every interpreter that imports it; `probe` reads the environment.
+    fs.writeFileSync(
+      path.join(site, 'counted.py'),
+      `import os\nwith open(${JSON.stringify(imports)}, "a") as f:\n    f.write("%d\\n" % os.getpid())\n`
+    );
+    fs.writeFileSync(
+      path.join(site, 'probe.py'),
+      'import os\nSEEN = os.environ.get("PROBE_FLAG")\n'
+    );
+    const { notebook, plan } = writeNotebook([
+      {
+        tags: ['imports'],
+        source: 'import os\nimport counted\nos.environ["PROBE_FLAG"] = "set"\nimport probe'
+      },
+      { tags: ['step:first'], source: 'print(probe.SEEN)\na = 1' },
+      { tags: ['step:second'], source: 'print(probe.SEEN)\nb = 2' }
+    ]);
+    const events: RunEvent[] = [];
+    const result = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      env: { PYTHONPATH: site },
+      onEvent: e => events.push(e)
+    });
+    expect(result.record.status).toBe('succeeded');
+    expect(result.forked.sort()).toEqual(['first', 'second']);
+    // imported once, by the preloaded interpreter (a fresh process per step imports it twice)
+    expect(fs.readFileSync(imports, 'utf8').trim().split('\n')).toHaveLength(1);
+    // `probe` comes after a statement that is not an import: each step imports it itself
+    const out = stdoutOf(events);
+    expect([out.get('first'), out.get('second')]).toEqual([['set'], ['set']]);
+  });
+
   it('falls back to a fresh process per step when the preloaded interpreter cannot start', async () => {
     // An installed module that kills any interpreter importing it outside a step.
     const site = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-site-'));
