@@ -33,20 +33,12 @@ import * as path from 'node:path';
 import { isRecord } from '../../core/index.js';
 import { killGroupNow, OutputCollector, processStartTime, stopGroup } from './processes.js';
 import type { IGroupProcess, IProcessExit, IStartOptions } from './processes.js';
+import { LIFETIME_SOURCE } from './launcher.js';
 
 /** `python -c ZYGOTE RUNNER_PID RUN_DIR PLAN_JSON`, in the run's workspace. */
-const ZYGOTE = `import json, os, select, signal, sys
+const ZYGOTE = `${LIFETIME_SOURCE}
+import json, select, signal
 runner, zygote, run_dir = int(sys.argv[1]), os.getpid(), sys.argv[2]
-
-
-def tie_to_parent():
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except (ImportError, OSError, AttributeError):
-        pass  # not Linux: the request pipe and the watchdog
-
-
 tie_to_parent()
 if os.getppid() != runner:
     sys.exit(1)  # the runner is already gone
@@ -144,19 +136,8 @@ def send(message):
 
 
 def watchdog(step):
-    if os.fork() != 0:
-        return
-    import time
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    try:
-        while os.getppid() == step:
-            os.kill(runner, 0)
-            time.sleep(0.2)
-    except OSError:
-        pass
-    os.killpg(0, 9)
-    os._exit(0)
+    if os.fork() == 0:
+        watch(step, runner)
 
 
 def step(request, outs):
