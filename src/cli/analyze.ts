@@ -1,6 +1,6 @@
 /** `chard analyze NOTEBOOK [--json] [--no-infer]`: the pipeline plan as a table or JSON. */
 import { parseCommandArgs } from './args.js';
-import { analyzeNotebook } from '../core/analyze.js';
+import { analyzeNotebookInParallel } from '../server/analysis/pool.js';
 import { isCompilable } from '../core/plan.js';
 import type { IPlan } from '../core/plan.js';
 import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
@@ -27,7 +27,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   }
   const file = parsed.positionals[0];
   const nb = await readNotebookFile(file);
-  const plan = analyzeNotebook(nb, {
+  const plan = await analyzeNotebookInParallel(nb, {
     fileName: file,
     ...(parsed.values['no-infer'] ? { inferDependencies: false } : {})
   });

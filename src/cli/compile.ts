@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
-import { analyzeNotebook } from '../core/analyze.js';
+import { analyzeNotebookInParallel } from '../server/analysis/pool.js';
 import {
   COMPILE_TARGETS,
   CompileError,
@@ -90,7 +90,7 @@ namespace Private {
 
     const file = parsed.positionals[0];
     const nb = await readNotebookFile(file);
-    const plan = analyzeNotebook(nb, { fileName: file });
+    const plan = await analyzeNotebookInParallel(nb, { fileName: file });
     for (const d of plan.diagnostics) {
       process.stderr.write(`${formatDiagnostic(file, d)}\n`);
     }

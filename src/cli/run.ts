@@ -9,7 +9,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { analyzeNotebook } from '../core/analyze.js';
+import { analyzeNotebookInParallel } from '../server/analysis/pool.js';
 import type { IPlan, IRunRecord, RunEvent } from '../core/index.js';
 import {
   checkImports,
@@ -116,7 +116,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     try {
       const nb = await readNotebookFile(notebook);
       metadata = nb.metadata;
-      plan = analyzeNotebook(nb, {
+      plan = await analyzeNotebookInParallel(nb, {
         fileName: path.basename(notebook),
         ...(values['no-infer'] ? { inferDependencies: false } : {})
       });

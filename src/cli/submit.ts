@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyzeNotebook } from '../core/analyze.js';
+import { analyzeNotebookInParallel } from '../server/analysis/pool.js';
 import { compileArgo } from '../core/compile/argo.js';
 import { compileKfp } from '../core/compile/kfp.js';
 import type { ICompileOptions } from '../core/compile/options.js';
@@ -158,7 +158,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
   };
   try {
     const nb = await readNotebookFile(notebook);
-    let plan = analyzeNotebook(nb, { fileName: path.basename(notebook) });
+    let plan = await analyzeNotebookInParallel(nb, { fileName: path.basename(notebook) });
     if (!isCompilable(plan)) {
       for (const d of plan.diagnostics) {
         process.stderr.write(`${formatDiagnostic(notebook, d)}\n`);

@@ -3,7 +3,8 @@
  * each cell's Python, infer the data flow between steps and build the DAG.
  *
  * Cell analyses are cached by source text, so re-analysing a notebook after one cell changed
- * re-parses only that cell.
+ * re-parses only that cell. Parsing is nearly all of a first analysis; `analyzeWith` hands the
+ * cells not yet cached to an `ICellAnalysisService` (in Node, a pool of worker threads) first.
  */
 import type { ICell, INotebook } from './notebook.js';
 import type {
@@ -33,6 +34,14 @@ export interface IAnalyzeOptions {
   inferDependencies?: boolean;
   /** The notebook's file name: the default pipeline name and the name in messages. */
   fileName?: string;
+}
+
+/**
+ * Analyses many cells at once, e.g. on other threads. `analyzeCells(sources)[i]` must equal
+ * `analyzeCell(sources[i])`.
+ */
+export interface ICellAnalysisService {
+  analyzeCells(sources: readonly string[]): Promise<ICellAnalysis[]>;
 }
 
 /** A step while cells are being grouped. */
@@ -76,6 +85,44 @@ export class NotebookAnalyzer {
       this._cache.set(source, result);
     }
     return result;
+  }
+
+  /** The distinct sources of the notebook's code cells that have no cached analysis. */
+  uncached(nb: INotebook): string[] {
+    const missing = new Set<string>();
+    for (const cell of nb.cells) {
+      if (cell.cellType === 'code' && !this._cache.has(cell.source)) {
+        missing.add(cell.source);
+      }
+    }
+    return [...missing];
+  }
+
+  /** Cache analyses computed elsewhere: `analyses[i]` is the analysis of `sources[i]`. */
+  remember(sources: readonly string[], analyses: readonly ICellAnalysis[]): void {
+    if (sources.length !== analyses.length) {
+      throw new Error(`${sources.length} sources but ${analyses.length} analyses`);
+    }
+    if (this._cache.size + sources.length > NotebookAnalyzer.CACHE_LIMIT) {
+      this._cache.clear();
+    }
+    sources.forEach((source, i) => this._cache.set(source, analyses[i]));
+  }
+
+  /**
+   * `analyze`, with the cells not yet cached analysed by `service` first (all at once, so a
+   * pool can spread them over threads).
+   */
+  async analyzeWith(
+    service: ICellAnalysisService,
+    nb: INotebook,
+    options: IAnalyzeOptions = {}
+  ): Promise<IPlan> {
+    const missing = this.uncached(nb);
+    if (missing.length > 0) {
+      this.remember(missing, await service.analyzeCells(missing));
+    }
+    return this.analyze(nb, options);
   }
 
   analyze(nb: INotebook, options: IAnalyzeOptions = {}): IPlan {
@@ -326,7 +373,8 @@ export class NotebookAnalyzer {
     const inputs: Map<string, number>[] = [];
     const paramReads: Set<string>[] = [];
     const unresolved: { step: number; name: string }[] = [];
-    const supplied: Set<string>[] = [];
+    /** The first step that supplies each name. */
+    const firstSupplier = new Map<string, number>();
     steps.forEach((step, s) => {
       const defined = new Set(preludeDefined);
       const reads: string[] = [];
@@ -399,17 +447,15 @@ export class NotebookAnalyzer {
       }
       inputs.push(stepInputs);
       paramReads.push(stepParams);
-      supplied.push(supplies);
       for (const name of supplies) {
+        if (!lastSupplier.has(name)) {
+          firstSupplier.set(name, s);
+        }
         lastSupplier.set(name, s);
       }
     });
 
     // Reads of names that only a later step defines: the run would fail with NameError.
-    const firstSupplier = new Map<string, number>();
-    supplied.forEach((names, t) =>
-      names.forEach(n => firstSupplier.has(n) || firstSupplier.set(n, t))
-    );
     for (const u of unresolved) {
       const later = firstSupplier.get(u.name);
       if (later !== undefined && later > u.step) {
@@ -734,4 +780,13 @@ const shared = new NotebookAnalyzer();
 /** Analyse a notebook into a pipeline plan (cell analyses are cached across calls). */
 export function analyzeNotebook(nb: INotebook, options: IAnalyzeOptions = {}): IPlan {
   return shared.analyze(nb, options);
+}
+
+/** `analyzeNotebook`, with uncached cells analysed by `service` (see `analyzeWith`). */
+export function analyzeNotebookWith(
+  service: ICellAnalysisService,
+  nb: INotebook,
+  options: IAnalyzeOptions = {}
+): Promise<IPlan> {
+  return shared.analyzeWith(service, nb, options);
 }

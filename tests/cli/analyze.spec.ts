@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NotebookAnalyzer } from '../../src/core/analyze.js';
+import { parseNotebook } from '../../src/core/notebook.js';
 
 const CHARD = join(process.cwd(), 'bin/chard.js');
 const NOTEBOOKS = join(process.cwd(), 'tests/fixtures/notebooks');
@@ -92,5 +94,42 @@ describe('chard analyze', () => {
     expect(chard('analyze').code).toBe(2);
     expect(chard('analyze', 'a.ipynb', '--bogus').code).toBe(2);
     expect(chard('frobnicate').code).toBe(2);
+  });
+
+  it('analyses a large notebook on several threads into the same plan as one thread makes', () => {
+    // About 250 kB of Python: big enough for the CLI to hand cells to its worker threads.
+    const cells = [];
+    for (let i = 0; i < 600; i++) {
+      const lines = [`frame_${i} = frame_${Math.max(0, i - 3)}.copy() if ${i} else load()`];
+      for (let k = 0; k < 10; k++) {
+        lines.push(`col_${i}_${k} = frame_${i}["f${k}"].fillna(0) * ${k} + helper(${k})`);
+      }
+      lines.push(i % 97 === 5 ? 'broken = (1,' : `history.append(col_${i}_3)`);
+      cells.push({
+        cell_type: 'code',
+        execution_count: null,
+        outputs: [],
+        metadata: { tags: i % 12 === 0 ? [`step:stage_${i / 12}`] : [] },
+        source: lines.join('\n')
+      });
+    }
+    cells.unshift({
+      cell_type: 'code',
+      execution_count: null,
+      outputs: [],
+      metadata: { tags: ['functions'] },
+      source: 'def load():\n    return make()\ndef helper(k):\n    return k * SCALE\nhistory = []'
+    });
+    const text = JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells });
+    const file = join(mkdtempSync(join(tmpdir(), 'chard-big-')), 'big.ipynb');
+    writeFileSync(file, text);
+    const r = chard('analyze', file, '--json');
+    expect(r.code).toBe(1); // the broken cells are errors
+    const expected = new NotebookAnalyzer().analyze(parseNotebook(text, file), { fileName: file });
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(JSON.stringify(expected)));
+    expect(expected.steps).toHaveLength(50);
+    expect(expected.diagnostics.filter(d => d.severity === 'error').map(d => d.cell)).toEqual([
+      6, 103, 200, 297, 394, 491, 588
+    ]);
   });
 });
