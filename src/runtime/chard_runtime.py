@@ -226,7 +226,7 @@ def resolve_parameters(spec, overrides):
 #   helper thread while this thread writes the file (hashlib releases the GIL on large buffers).
 #   A consumer hashes the whole file before the value is used.
 # sha256 cannot be split across threads: one pass over a large array at each end costs more
-# than copying it (about 0.7 CPU-s per GiB each way), so CRC-32, three times cheaper and able to
+# than copying it (about 0.75 CPU-s per GiB each way), so CRC-32, three times cheaper and able to
 # use every core, is the default. Both catch torn, truncated and bit-flipped data (no digest
 # stops deliberate tampering: the manifest sits beside the value).
 
