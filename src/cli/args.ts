@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { CompileError, parseParameterValue } from '../core/compile/index.js';
 import type { IPlan, ParameterValue } from '../core/plan.js';
+import { VALUE_DIGESTS } from '../core/stepspec.js';
+import type { ValueDigest } from '../core/stepspec.js';
 import { CommandError } from './notebookfile.js';
 
 export type CommandOptions = NonNullable<ParseArgsConfig['options']>;
@@ -30,6 +32,20 @@ export function parseCommandArgs<O extends CommandOptions>(
       2
     );
   }
+}
+
+/** `--value-digest sha256|crc32` (undefined when not given); another value is a usage error. */
+export function valueDigestArg(text: string | undefined, usage?: string): ValueDigest | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  if (!(VALUE_DIGESTS as readonly string[]).includes(text)) {
+    throw new CommandError(
+      `--value-digest ${JSON.stringify(text)}: give sha256 or crc32${usage ? `\n${usage}` : ''}`,
+      2
+    );
+  }
+  return text as ValueDigest;
 }
 
 /** `--param NAME=VALUE` items as [name, text] pairs; a malformed item is a usage error. */

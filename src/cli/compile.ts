@@ -1,5 +1,6 @@
 /**
- * `chard compile NOTEBOOK --target argo|kfp [-o FILE] [--image IMG] [--param NAME=VALUE]...`
+ * `chard compile NOTEBOOK --target argo|kfp [-o FILE] [--image IMG] [--param NAME=VALUE]...
+ *  [--value-digest sha256|crc32]`
  * and `chard compile NOTEBOOK --show-step NAME`: the notebook's pipeline as an Argo Workflow or
  * a Kubeflow Pipelines v2 spec (YAML on stdout, or written atomically to FILE), or the exact
  * code one step runs.
@@ -16,10 +17,11 @@ import {
 import type { CompileTarget, ICompileResult } from '../core/compile/index.js';
 import { isCompilable } from '../core/plan.js';
 import { writeFileAtomic } from '../server/local/records.js';
-import { parameterOverrides, parseCommandArgs, splitParamArgs } from './args.js';
+import { parameterOverrides, parseCommandArgs, splitParamArgs, valueDigestArg } from './args.js';
 import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
 
 export const COMPILE_USAGE = `usage: chard compile NOTEBOOK --target argo|kfp [-o FILE] [--image IMG] [--param NAME=VALUE]...
+                     [--value-digest sha256|crc32]
        chard compile NOTEBOOK --show-step NAME
 
 Compile a notebook into a pipeline: an Argo Workflow (--target argo) or a Kubeflow Pipelines v2
@@ -28,6 +30,9 @@ pipeline spec (--target kfp). The same notebook always gives the same bytes.
   -o, --output FILE  write the manifest to FILE (atomically) instead of stdout
   --image IMG        image for steps without an image: tag (overrides the notebook's setting)
   --param NAME=VAL   change a pipeline parameter's default (repeatable)
+  --value-digest D   how the values passed between steps are verified: crc32 (default), or
+                     sha256 of each value file, checkable with sha256sum but slower (overrides
+                     the notebook's chard.valueDigest)
   --show-step NAME   print the exact code the step NAME (name or id) runs, and stop`;
 
 /** Validate an Argo Workflow against Argo's schema; returns the problem or null. */
@@ -63,7 +68,8 @@ namespace Private {
       output: { type: 'string', short: 'o' },
       image: { type: 'string' },
       param: { type: 'string', multiple: true },
-      'show-step': { type: 'string' }
+      'show-step': { type: 'string' },
+      'value-digest': { type: 'string' }
     });
     const values = parsed.values;
     if (values.help) {
@@ -87,6 +93,7 @@ namespace Private {
       }
     }
     const rawParams = splitParamArgs(values.param ?? []);
+    const valueDigest = valueDigestArg(values['value-digest'], COMPILE_USAGE);
 
     const file = parsed.positionals[0];
     const nb = await readNotebookFile(file);
@@ -105,7 +112,8 @@ namespace Private {
 
     const result = compilePlan(plan, target as CompileTarget, {
       parameters,
-      ...(values.image === undefined ? {} : { image: values.image })
+      ...(values.image === undefined ? {} : { image: values.image }),
+      ...(valueDigest === undefined ? {} : { valueDigest })
     });
     check(result);
     for (const warning of result.warnings) {

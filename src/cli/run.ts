@@ -3,7 +3,7 @@
  *
  *   chard run NOTEBOOK [--param NAME=VALUE]... [--python PATH] [--parallel N] [--json]
  *                      [--exclude PATTERN]... [--max-snapshot-size SIZE] [--snapshot auto|copy]
- *                      [--from STEP [--run RUN]] [--grace SECONDS]
+ *                      [--from STEP [--run RUN]] [--grace SECONDS] [--value-digest sha256|crc32]
  *   chard run --resume RUN [same options]
  */
 import * as os from 'node:os';
@@ -27,7 +27,7 @@ import {
 import { runLocal, RunError } from '../server/local/runner.js';
 import type { LocalRun } from '../server/local/runner.js';
 import { parseSize, SnapshotError } from '../server/local/snapshot.js';
-import { parameterOverrides, parseCommandArgs, splitParamArgs } from './args.js';
+import { parameterOverrides, parseCommandArgs, splitParamArgs, valueDigestArg } from './args.js';
 import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
 import { formatDuration, graceSeconds, stepTable } from './local.js';
 
@@ -50,6 +50,9 @@ Options:
   --max-snapshot-size SIZE  refuse to snapshot more than SIZE (default 2GiB)
   --snapshot auto|copy      auto: copy-on-write / hard links for large files; copy: copy all
   --grace SECONDS           SIGTERM-to-SIGKILL grace period when cancelling (default 5)
+  --value-digest D          how the values passed between steps are verified: crc32 (default),
+                            or sha256 of each value file, checkable with sha256sum but slower
+                            (overrides the notebook's chard.valueDigest)
   --no-infer                order steps by prev: tags only, as Kale does
   --json                    one JSON event per line on stdout`;
 
@@ -65,6 +68,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     'max-snapshot-size': { type: 'string' },
     snapshot: { type: 'string' },
     grace: { type: 'string' },
+    'value-digest': { type: 'string' },
     'no-infer': { type: 'boolean' },
     json: { type: 'boolean' }
   });
@@ -90,6 +94,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (values.snapshot !== undefined && values.snapshot !== 'auto' && values.snapshot !== 'copy') {
     throw new CommandError(`--snapshot ${values.snapshot}: give auto or copy`, 2);
   }
+  const valueDigest = valueDigestArg(values['value-digest']);
 
   try {
     // The notebook, and the run to resume or reuse.
@@ -214,7 +219,8 @@ export async function runCommand(argv: string[]): Promise<number> {
         signal: controller.signal,
         onEvent: event => view.event(event),
         resume: resumeDir,
-        from
+        from,
+        ...(valueDigest === undefined ? {} : { valueDigest })
       });
     } finally {
       process.off('SIGINT', onSignal);

@@ -15,13 +15,27 @@
  *       [--metrics-file FILE]       write recorded metrics as JSON here as well
  *
  * Data-dir layout: the value NAME produced by step ID lives in `DATA_DIR/ID/NAME/`, which holds
- * the value file and `manifest.json` ({name, type, backend, file, size, hash, chunks, sha256,
- * step}; `hash` is "crc32-chunks-64MiB": a CRC-32 per 64 MiB chunk in `chunks`, and `sha256`
- * over that list; module values carry `module` instead of a file).
+ * the value file and `manifest.json` ({name, type, backend, file, size, hash, sha256, chunks,
+ * step}; module values carry `module` as well). `hash` names the integrity scheme, chosen by the
+ * producing step's `valueDigest`:
+ *   - "crc32-chunks-64MiB" (valueDigest "crc32", the default): a CRC-32 per 64 MiB chunk of the
+ *     file in `chunks`, and `sha256` over that list joined by newlines;
+ *   - "sha256" (valueDigest "sha256"): `sha256` is the sha256 of the whole value file (what
+ *     `sha256sum` prints); no `chunks`.
+ * A consumer verifies a value by the scheme its manifest names, whatever its own valueDigest.
  * Metrics of step ID are written to `DATA_DIR/ID/_metrics.json`.
  */
 import type { ICodeBlock, IPlan, IStep, ParameterType, ParameterValue } from './plan.js';
 import { stepCode } from './plan.js';
+
+/**
+ * How a step's saved values can be verified (the manifest's `hash`): "crc32", CRC-32 per 64 MiB
+ * chunk (the default: cheap, checked by every core), or "sha256" of the whole file (what
+ * `sha256sum` prints; one core hashes at each end, several times the cost of copying the file).
+ */
+export type ValueDigest = 'crc32' | 'sha256';
+export const VALUE_DIGESTS: readonly ValueDigest[] = ['crc32', 'sha256'];
+export const DEFAULT_VALUE_DIGEST: ValueDigest = 'crc32';
 
 export interface IStepSpecInput {
   name: string;
@@ -47,11 +61,15 @@ export interface IStepSpec {
   dataDir: string;
   /** Default working directory (overridable with --workdir); '' means the current directory. */
   workdir: string;
+  /** The integrity scheme of the values this step saves; absent means "crc32". */
+  valueDigest?: ValueDigest;
 }
 
 export interface IStepSpecOptions {
   dataDir: string;
   workdir: string;
+  /** Default "crc32", which the spec leaves out (specs stay as they were before the option). */
+  valueDigest?: ValueDigest;
 }
 
 /** Build the runtime's step spec for one step of a plan. */
@@ -77,6 +95,9 @@ export function buildStepSpec(plan: IPlan, step: IStep, options: IStepSpecOption
     outputs: [...step.outputs],
     metrics: [...step.metrics],
     dataDir: options.dataDir,
-    workdir: options.workdir
+    workdir: options.workdir,
+    ...(options.valueDigest === undefined || options.valueDigest === DEFAULT_VALUE_DIGEST
+      ? {}
+      : { valueDigest: options.valueDigest })
   };
 }

@@ -6,7 +6,8 @@
 
 The contract is documented in src/core/stepspec.ts. In order, the runtime:
   1. restores the pipeline parameters (spec defaults, overridden by --param, parsed by type),
-  2. verifies every input value (its size and checksums, see "Files" below) and loads it,
+  2. verifies every input value (its size and checksums or sha256, see "Files" below) and
+     loads it,
   3. runs the code blocks (imports, functions, then the step's cells) in one global namespace
      whose ``__name__`` is ``'__main__'``, in the working directory, with IPython syntax support,
   4. saves the outputs (atomically, next to a manifest) and records the metrics.
@@ -154,6 +155,10 @@ def load_spec(args):
         _require(isinstance(spec.get(key), list), "%s must be a list" % key)
         for name in spec[key]:
             _check_ident(name, key[:-1] + " name")
+    digest = spec.get("valueDigest", "crc32")
+    _require(isinstance(digest, str) and digest in DIGESTS,
+             "valueDigest must be one of %s, got %s" % (
+                 ", ".join(sorted(DIGESTS)), json.dumps(spec.get("valueDigest"))))
     return spec
 
 
@@ -210,32 +215,45 @@ def resolve_parameters(spec, overrides):
 # one, and checks its size and checksums before using it. Nothing is fsynced: values are scratch
 # data for the next steps, and a file that a machine crash left torn is refused by that check.
 #
-# Integrity: the manifest records the CRC-32 of each 64 MiB piece of the file ("chunks") and the
-# sha256 of those checksums joined by newlines ("sha256"); "hash" names the scheme,
-# "crc32-chunks-64MiB". Serializers' output is checksummed as it is written; numpy arrays by
-# parallel threads while the file is written. A consumer checks the chunks in parallel threads.
-# Two sha256 passes over a large array cost more than copying it; CRC-32 is three times
-# cheaper and catches torn, truncated and bit-flipped data (no digest stops deliberate
-# tampering: the manifest sits beside the value).
+# Integrity: the manifest's "hash" names the scheme, which the step spec's "valueDigest" chooses
+# for the values a step saves; a consumer checks a value by the scheme its manifest names.
+# - "crc32-chunks-64MiB" (the default, valueDigest "crc32"): the CRC-32 of each 64 MiB piece of
+#   the file ("chunks") and the sha256 of those checksums joined by newlines ("sha256").
+#   Serializers' output is checksummed as it is written; numpy arrays by parallel threads while
+#   the file is written. A consumer checks the chunks in parallel threads.
+# - "sha256" (valueDigest "sha256"): "sha256" is the sha256 of the whole file, as `sha256sum`
+#   prints it; no "chunks". Serializers' output is hashed as it is written; numpy arrays by a
+#   helper thread while this thread writes the file (hashlib releases the GIL on large buffers).
+#   A consumer hashes the whole file before the value is used.
+# sha256 cannot be split across threads: one pass over a large array at each end costs more
+# than copying it (about 0.75 CPU-s per GiB each way), so CRC-32, three times cheaper and able to
+# use every core, is the default. Both catch torn, truncated and bit-flipped data (no digest
+# stops deliberate tampering: the manifest sits beside the value).
 
 CHUNK = 64 * 1024 * 1024
 SCHEME = "crc32-chunks-64MiB"
+SHA256 = "sha256"
+# The step spec's valueDigest -> the scheme a manifest names.
+DIGESTS = {"crc32": SCHEME, "sha256": SHA256}
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 class _AtomicFile(object):
     """A temp file in the target's directory, renamed over the target by commit() and removed
-    when the `with` block ends without a commit. write() checksums and counts what goes through
-    it, so serializers can write to it directly."""
+    when the `with` block ends without a commit. write() checksums (by `scheme`) and counts what
+    goes through it, so serializers can write to it directly."""
 
-    def __init__(self, path):
+    def __init__(self, path, scheme=SCHEME):
         self.path = path
         fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                         dir=os.path.dirname(path))
         self.file = os.fdopen(fd, "wb")
         self.size = 0
         self.committed = False
+        self.scheme = scheme
         self._chunks = []
         self._crc = 0
+        self._sha256 = hashlib.sha256() if scheme == SHA256 else None
 
     def __enter__(self):
         return self
@@ -256,6 +274,10 @@ class _AtomicFile(object):
         view = memoryview(data).cast("B")
         written = len(view)
         self.file.write(view)
+        if self._sha256 is not None:
+            self._sha256.update(view)
+            self.size += written
+            return written
         while len(view):
             piece = view[:CHUNK - self.size % CHUNK]
             self._crc = zlib.crc32(piece, self._crc)
@@ -266,12 +288,15 @@ class _AtomicFile(object):
             view = view[len(piece):]
         return written
 
-    def checksums(self):
-        """The CRC-32 of each chunk of what write() wrote."""
-        return self._chunks + (["%08x" % self._crc] if self.size % CHUNK else [])
+    def integrity(self):
+        """The manifest's integrity fields for what write() wrote."""
+        if self._sha256 is not None:
+            return _integrity(SHA256, digest=self._sha256.hexdigest())
+        return _integrity(SCHEME, chunks=self._chunks + (
+            ["%08x" % self._crc] if self.size % CHUNK else []))
 
     def write_raw(self, view):
-        """Write a byte view that the caller checksums, a chunk per call."""
+        """Write a byte view that the caller checksums or hashes, a chunk per call."""
         for offset in range(0, len(view), CHUNK):
             self.file.write(view[offset:offset + CHUNK])
         self.size += len(view)
@@ -364,6 +389,52 @@ def _checksum_chunks(segments, work=None):
         return done[::-1]
 
 
+def _sha256_of(segments, work=None):
+    """The hex sha256 of the segments laid end to end. With `work`, a helper thread hashes
+    (hashlib releases the GIL on large buffers) while this thread does the work (writes the
+    file); the helper stops at the next chunk when the work fails."""
+    digest = hashlib.sha256()
+    if work is None or sum(len(s) for s in segments) <= CHUNK:  # no thread for a small value
+        if work is not None:
+            work()
+        for segment in segments:
+            digest.update(segment)
+        return digest.hexdigest()
+    import threading
+    stop = threading.Event()
+    failed = []
+
+    def hash_all():
+        try:
+            for segment in segments:
+                for offset in range(0, len(segment), CHUNK):
+                    if stop.is_set():
+                        return
+                    digest.update(segment[offset:offset + CHUNK])
+        except BaseException as e:
+            failed.append(e)
+
+    thread = threading.Thread(target=hash_all, name="chard-sha256", daemon=True)
+    thread.start()
+    try:
+        work()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return digest.hexdigest()
+
+
+def _integrity(scheme, chunks=None, digest=None):
+    """The manifest's integrity fields: "hash" (the scheme), "sha256" and, for CRC-32, "chunks"."""
+    if scheme == SHA256:
+        return {"hash": SHA256, "sha256": digest}
+    return {"hash": SCHEME, "sha256": _digest_of_chunks(chunks), "chunks": chunks}
+
+
 def _digest_of_chunks(chunks):
     return hashlib.sha256("\n".join(chunks).encode("ascii")).hexdigest()
 
@@ -373,10 +444,14 @@ class _Corrupt(Exception):
 
 
 def _check(view, manifest, path, work=None):
-    """Raise _Corrupt unless view holds the bytes the manifest describes; `work` runs on this
-    thread meanwhile."""
+    """Raise _Corrupt unless view holds the bytes the manifest describes (by the scheme the
+    manifest names); `work` runs on this thread meanwhile."""
     if view is None:
         raise _Corrupt("%s is shorter than its manifest says" % path)
+    if manifest["hash"] == SHA256:
+        if _sha256_of([view], work) != manifest["sha256"]:
+            raise _Corrupt("the sha256 of %s does not match its manifest" % path)
+        return
     actual = _checksum_chunks([view], work)
     expected = manifest["chunks"]
     if actual != expected:
@@ -527,14 +602,16 @@ def _npy_parts(value):
 
 
 def _save_numpy(value, out):
-    """Write value as .npy into out; returns the CRC-32 of each chunk."""
+    """Write value as .npy into out; returns the manifest's integrity fields (out.scheme)."""
     head, body = _npy_parts(value)
 
     def write():
         out.write_raw(head)
         out.write_raw(body)
 
-    return _checksum_chunks([head, body], write)
+    if out.scheme == SHA256:
+        return _integrity(SHA256, digest=_sha256_of([head, body], write))
+    return _integrity(SCHEME, chunks=_checksum_chunks([head, body], write))
 
 
 def _load_numpy(path, manifest):
@@ -617,21 +694,22 @@ def _load_stream(backend, f, type_name):
     return __import__(backend).load(f)  # joblib, dill, cloudpickle
 
 
-def save_value(name, value, directory, step):
-    """Write value + manifest.json into directory atomically. Returns the manifest."""
+def save_value(name, value, directory, step, scheme=SCHEME):
+    """Write value + manifest.json into directory atomically, with the integrity `scheme`.
+    Returns the manifest."""
     os.makedirs(directory, exist_ok=True)
     type_name = _type_name(value)
     reasons = []
     started = time.time()
     for backend in choose_backends(value):
         path = os.path.join(directory, VALUE_STEM + EXTENSIONS[backend])
-        with _AtomicFile(path) as out:
+        with _AtomicFile(path, scheme) as out:
             try:
                 if backend == "numpy":
-                    chunks = _save_numpy(value, out)
+                    integrity = _save_numpy(value, out)
                 else:
                     _save_stream(backend, value, out)
-                    chunks = out.checksums()
+                    integrity = out.integrity()
             except OSError:
                 raise  # the file system failed, not the serializer
             except _BackendUnavailable:
@@ -643,8 +721,8 @@ def save_value(name, value, directory, step):
                 continue
             out.commit()
         manifest = {"name": name, "type": type_name, "backend": backend,
-                    "file": os.path.basename(path), "size": out.size, "hash": SCHEME,
-                    "sha256": _digest_of_chunks(chunks), "chunks": chunks}
+                    "file": os.path.basename(path), "size": out.size}
+        manifest.update(integrity)
         if backend == "module":
             manifest["module"] = value.__name__
         manifest["step"] = step
@@ -683,6 +761,8 @@ def _valid_manifest(manifest):
             and isinstance(manifest.get("size"), int)
             and isinstance(manifest.get("sha256"), str)):
         return False
+    if manifest.get("hash") == SHA256:
+        return SHA256_HEX.match(manifest["sha256"]) is not None
     chunks = manifest.get("chunks")
     return (manifest.get("hash") == SCHEME and isinstance(chunks, list)
             and all(isinstance(c, str) for c in chunks)
@@ -716,6 +796,13 @@ class InputValue(object):
                 path, json.dumps(self.producer)))
         except (OSError, ValueError) as e:
             self._fail("has an unreadable manifest %s: %s" % (path, _one_line(e)))
+        scheme = manifest.get("hash") if isinstance(manifest, dict) else None
+        if isinstance(scheme, str) and scheme not in DIGESTS.values():
+            self._fail("has a manifest %s with the integrity scheme %s, which this version of "
+                       "Chard does not know (it knows %s); run step %s again with this version" % (
+                           path, json.dumps(scheme),
+                           " and ".join(json.dumps(s) for s in sorted(DIGESTS.values())),
+                           json.dumps(self.producer)))
         if not _valid_manifest(manifest):
             self._fail("has an invalid manifest %s" % path)
         self.manifest = manifest
@@ -1483,7 +1570,8 @@ class Step(object):
             directory = self.output_dirs.get(name) or os.path.join(
                 self.data_dir, spec["stepId"], name)
             try:
-                save_value(name, namespace[name], directory, spec["step"])
+                save_value(name, namespace[name], directory, spec["step"],
+                           DIGESTS[spec.get("valueDigest", "crc32")])
             except OSError as e:
                 raise MarshalError("cannot save output %s of step %s in %s: %s" % (
                     json.dumps(name), json.dumps(spec["step"]), directory, e.strerror or e))

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { compileCommand } from '../../src/cli/compile.js';
+import { argoPayloads, kfpPayloads, yamlDocuments } from '../core/compile/support.js';
 
 const NOTEBOOKS = join(process.cwd(), 'tests/fixtures/notebooks');
 
@@ -73,6 +74,25 @@ describe('chard compile', () => {
     expect(readdirSync(dir)).toEqual(['churn.yaml']);
   });
 
+  it('--value-digest sha256 asks every step for the sha256 digest; crc32 is the default', async () => {
+    const nb = join(NOTEBOOKS, 'tabular.ipynb');
+    const plain = await chardCompile(nb, '--target', 'argo');
+    const sha = await chardCompile(nb, '--target', 'argo', '--value-digest', 'sha256');
+    expect(sha.code).toBe(0);
+    const digests = [...argoPayloads(yamlDocuments(sha.stdout)[0]).values()].map(
+      p => p.spec.valueDigest
+    );
+    expect(digests.length).toBeGreaterThan(1);
+    expect(new Set(digests)).toEqual(new Set(['sha256']));
+    const crc = await chardCompile(nb, '--target', 'argo', '--value-digest', 'crc32');
+    expect(crc.stdout).toBe(plain.stdout);
+    expect(sha.stdout).not.toBe(plain.stdout);
+    const kfp = await chardCompile(nb, '--target', 'kfp', '--value-digest', 'sha256');
+    expect(
+      new Set([...kfpPayloads(yamlDocuments(kfp.stdout)[0]).values()].map(p => p.spec.valueDigest))
+    ).toEqual(new Set(['sha256']));
+  });
+
   it('--show-step prints the exact code a step runs, imports first', async () => {
     const r = await chardCompile(join(NOTEBOOKS, 'tabular.ipynb'), '--show-step', 'preprocess');
     expect(r.code).toBe(0);
@@ -95,6 +115,14 @@ describe('chard compile', () => {
         '--param parameter SEED: "x" is not a valid int value'
       ],
       [[nb, '--target', 'argo', '--bogus'], "Unknown option '--bogus'"],
+      [
+        [nb, '--target', 'argo', '--value-digest', 'md5'],
+        '--value-digest "md5": give sha256 or crc32'
+      ],
+      [
+        [nb, '--target', 'kfp', '--value-digest'],
+        "Option '--value-digest <value>' argument missing"
+      ],
       [[], 'usage: chard compile']
     ];
     for (const [args, message] of cases) {

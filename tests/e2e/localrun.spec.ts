@@ -1,6 +1,7 @@
 /**
  * `chard run` end to end: the real command, the real step runtime, real numpy/pandas/sklearn.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -176,6 +177,47 @@ describe('chard run', () => {
     expect(at(after, 'side').startedAt).toBe(at(before, 'side').startedAt);
     expect(at(after, 'scale').startedAt).not.toBe(at(before, 'scale').startedAt);
     expect(at(after, 'total').metrics).toEqual({ total: 135 });
+  });
+
+  it('--value-digest sha256 stores values sha256sum can check; a resumed run reads both schemes', async () => {
+    const dir = tempDir();
+    const notebook = writeNb(dir, [
+      { tags: ['imports'], source: 'import numpy as np' },
+      { tags: ['step:make'], source: 'values = np.arange(10.0)\nnames = {"a": [1, 2]}' },
+      {
+        tags: ['step:scale', 'prev:make'],
+        source: 'factor = float(open("factor.txt").read())\nscaled = values * factor'
+      },
+      { tags: ['step:total', 'prev:scale'], source: 'total = float(scaled.sum()) + len(names)' },
+      { tags: ['pipeline-metrics'], source: 'print(total)' }
+    ]);
+    const first = await chard(['run', notebook, '--python', PYTHON, '--value-digest', 'sha256']);
+    expect(first.code).toBe(1);
+    const id = /run (\S+) failed/.exec(first.stdout)![1];
+    const data = path.join(runDir(notebook, id), 'data');
+    const manifest = (step: string, name: string) =>
+      readJson<{ hash: string; sha256: string; file: string }>(
+        path.join(data, step, name, 'manifest.json')
+      );
+    for (const name of ['values', 'names']) {
+      const m = manifest('make', name);
+      expect(m.hash).toBe('sha256');
+      const check = spawnSync('sha256sum', ['-c', '-'], {
+        cwd: path.join(data, 'make', name),
+        input: `${m.sha256}  ${m.file}\n`,
+        encoding: 'utf8'
+      });
+      expect([check.status, check.stdout]).toEqual([0, `${m.file}: OK\n`]);
+    }
+    // Resumed without the option: scale saves a CRC-32 manifest, total reads both kinds.
+    const nb = readJson<{ cells: { source: string }[] }>(notebook);
+    nb.cells[2].source = 'factor = 2.0\nscaled = values * factor';
+    fs.writeFileSync(notebook, JSON.stringify(nb));
+    const second = await chard(['run', '--resume', id, '--python', PYTHON], dir);
+    expect(second.code).toBe(0);
+    expect(manifest('scale', 'scaled').hash).toBe('crc32-chunks-64MiB');
+    const record = readJson<IRunRecord>(path.join(runDir(notebook, id), 'run.json'));
+    expect(record.steps.find(s => s.name === 'total')!.metrics).toEqual({ total: 91 });
   });
 
   it('does not see a file changed after the run started; hostile names and values stay data', async () => {
@@ -379,7 +421,8 @@ describe('chard logs', () => {
         'chard: --param NOPE: the notebook has no such parameter (its parameters: SEED, FAST)\n'
       ],
       [['--run', 'x'], 'chard: --run RUN goes with --from STEP\n'],
-      [['--grace', 'soon'], 'chard: --grace soon: give a number of seconds\n']
+      [['--grace', 'soon'], 'chard: --grace soon: give a number of seconds\n'],
+      [['--value-digest', 'md5'], 'chard: --value-digest "md5": give sha256 or crc32\n']
     ];
     for (const [options, message] of cases) {
       const result = await chard(['run', notebook, '--python', PYTHON, ...options]);

@@ -283,7 +283,8 @@ namespace Private {
   ): Template {
     const spec = buildStepSpec(withParameters(plan, settings), step, {
       dataDir: ArgoPaths.DATA,
-      workdir: settings.workdir
+      workdir: settings.workdir,
+      valueDigest: settings.valueDigest
     });
     const command = [
       'python3',

@@ -263,7 +263,8 @@ namespace Private {
   ): Json {
     const spec = buildStepSpec(withParameters(plan, settings), step, {
       dataDir: KFP_DATA_DIR,
-      workdir: settings.workdir
+      workdir: settings.workdir,
+      valueDigest: settings.valueDigest
     });
     const args: string[] = [];
     const placeholder = (flag: string, value: string): void => {

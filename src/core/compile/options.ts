@@ -6,6 +6,8 @@
 import { RUNTIME_SOURCE } from '../generated/runtime.js';
 import { isRecord } from '../notebook.js';
 import type { IParameter, IPlan, ParameterType, ParameterValue } from '../plan.js';
+import { DEFAULT_VALUE_DIGEST, VALUE_DIGESTS } from '../stepspec.js';
+import type { ValueDigest } from '../stepspec.js';
 import { isDnsLabel, isDnsSubdomain, isQuantity } from './names.js';
 
 export type CompileTarget = 'argo' | 'kfp';
@@ -79,6 +81,8 @@ export interface ICompileOptions {
   ownerReferences?: IOwnerReference[];
   /** The step runtime to ship (default: the embedded src/runtime/chard_runtime.py). */
   runtimeSource?: string;
+  /** How saved values are verified (`--value-digest`; default "crc32"). */
+  valueDigest?: ValueDigest;
 }
 
 /** Fully resolved settings, as the compilers read them. */
@@ -99,6 +103,7 @@ export interface ISettings {
   cache: boolean;
   ownerReferences: IOwnerReference[];
   runtimeSource: string;
+  valueDigest: ValueDigest;
   /** The plan's parameters with overrides applied, in plan order. */
   parameters: IParameter[];
 }
@@ -210,9 +215,18 @@ export function resolveSettings(plan: IPlan, options: ICompileOptions = {}): ISe
     cache: pick(options.cache, meta.cache) ?? false,
     ownerReferences: (options.ownerReferences ?? []).map(Private.ownerReference),
     runtimeSource: options.runtimeSource ?? RUNTIME_SOURCE,
+    valueDigest: Private.valueDigest(options.valueDigest, meta.valueDigest),
     parameters: Private.parameters(plan, options.parameters ?? {})
   };
   return settings;
+}
+
+/**
+ * The integrity scheme of the values the steps save: `option` (`--value-digest`), else the
+ * notebook's `chard.valueDigest`, else "crc32". For runners that need no other compile setting.
+ */
+export function resolveValueDigest(plan: IPlan, option?: ValueDigest): ValueDigest {
+  return Private.valueDigest(option, Private.Metadata.valueDigest(plan.pipeline.chard));
 }
 
 namespace Private {
@@ -229,6 +243,7 @@ namespace Private {
     serviceAccountName?: string;
     workdir?: string;
     cache?: boolean;
+    valueDigest?: string;
   }
 
   export namespace Metadata {
@@ -292,9 +307,29 @@ namespace Private {
         namespace: str(chard, 'namespace'),
         serviceAccountName: str(chard, 'serviceAccountName'),
         workdir: str(chard, 'workdir'),
-        cache: field(chard, 'cache', (v): v is boolean => typeof v === 'boolean', 'true or false')
+        cache: field(chard, 'cache', (v): v is boolean => typeof v === 'boolean', 'true or false'),
+        valueDigest: valueDigest(chard)
       };
     }
+
+    export function valueDigest(chard: Data): string | undefined {
+      return str(chard, 'valueDigest');
+    }
+  }
+
+  export function valueDigest(
+    fromOptions: string | undefined,
+    fromMetadata: string | undefined
+  ): ValueDigest {
+    const value = fromOptions ?? fromMetadata ?? DEFAULT_VALUE_DIGEST;
+    if (!(VALUE_DIGESTS as readonly string[]).includes(value)) {
+      const where =
+        fromOptions === undefined ? 'notebook metadata chard.valueDigest' : 'valueDigest';
+      throw new CompileError(
+        `${where} ${JSON.stringify(value)} is not one of ${VALUE_DIGESTS.join(', ')}`
+      );
+    }
+    return value as ValueDigest;
   }
 
   /** Drop undefined members, so spreading does not erase earlier values. */

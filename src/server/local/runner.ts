@@ -14,9 +14,11 @@ import type {
   IStep,
   IStepRecord,
   ParameterValue,
-  RunEvent
+  RunEvent,
+  ValueDigest
 } from '../../core/index.js';
 import { buildStepSpec, isCompilable, isRecord } from '../../core/index.js';
+import { CompileError, resolveValueDigest } from '../../core/compile/options.js';
 import { RUNTIME_SOURCE } from '../../core/generated/runtime.js';
 import { launcherArgs } from './launcher.js';
 import { startGroupProcess, processStartTime, StartError } from './processes.js';
@@ -65,6 +67,11 @@ export namespace LocalRun {
     from?: { step: string; run: string };
     /** The step runtime's source (default: the embedded runtime). */
     runtimeSource?: string;
+    /**
+     * How the steps' saved values are verified; default: the notebook's `chard.valueDigest`,
+     * else "crc32" (consumers verify either scheme, so a resumed run may mix them).
+     */
+    valueDigest?: ValueDigest;
     /** Extra environment for the steps. */
     env?: NodeJS.ProcessEnv;
     /**
@@ -147,6 +154,12 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
         `unknown parameter ${JSON.stringify(name)} (the notebook's parameters: ${plan.parameters.map(p => p.name).join(', ') || 'none'})`
       );
     }
+  }
+  let valueDigest: ValueDigest;
+  try {
+    valueDigest = resolveValueDigest(plan, options.valueDigest);
+  } catch (error) {
+    throw error instanceof CompileError ? new RunError(error.message) : error;
   }
 
   // Which run directory, and what is reused from where.
@@ -297,7 +310,11 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
   // Step specs: cell code, names and parameter values travel only as JSON data.
   const specFiles = new Map<string, string>();
   for (const step of plan.steps.filter(s => toRun.has(s.name))) {
-    const spec = buildStepSpec(plan, step, { dataDir: paths.data, workdir: paths.workspace });
+    const spec = buildStepSpec(plan, step, {
+      dataDir: paths.data,
+      workdir: paths.workspace,
+      valueDigest
+    });
     for (const name of Object.keys(spec.parameters)) {
       spec.parameters[name] = { ...spec.parameters[name], value: parameters[name] };
     }

@@ -93,6 +93,24 @@ describe('argo target: structure', () => {
     }
   });
 
+  it('asks every step for the sha256 value digest when the option or the notebook does', () => {
+    const digests = (w: Json): unknown[] =>
+      [...argoPayloads(w).values()].map(p => p.spec.valueDigest);
+    expect(new Set(digests(wf))).toEqual(new Set([undefined]));
+    const all = plan.steps.map(() => 'sha256');
+    expect(digests(workflowOf(plan, { valueDigest: 'sha256' }))).toEqual(all);
+    const withMeta = {
+      ...plan,
+      pipeline: { ...plan.pipeline, chard: { ...plan.pipeline.chard, valueDigest: 'sha256' } }
+    };
+    expect(digests(workflowOf(withMeta))).toEqual(all);
+    // crc32, the default, leaves the manifest exactly as it is without the option.
+    const text = (p: IPlan, options = {}): string =>
+      compileArgo(p, { runtimeSource: STUB_RUNTIME, ...options }).text;
+    expect(text(plan, { valueDigest: 'crc32' })).toBe(text(plan));
+    expect(text(withMeta, { valueDigest: 'crc32' })).toBe(text(plan));
+  });
+
   it('passes pipeline parameters as workflow arguments referenced by --param', () => {
     expect(wf.spec.arguments.parameters).toEqual([
       { name: 'TEST_SIZE', value: '0.25' },

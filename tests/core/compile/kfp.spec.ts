@@ -189,6 +189,20 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     }
   });
 
+  it('asks every step for the sha256 value digest when the option or the notebook does', () => {
+    const digests = (s: Json): unknown[] =>
+      [...kfpPayloads(s).values()].map(p => p.spec.valueDigest);
+    expect(new Set(digests(spec))).toEqual(new Set([undefined]));
+    const all = plan.steps.map(() => 'sha256');
+    expect(digests(compile(plan, { valueDigest: 'sha256' }).spec)).toEqual(all);
+    const withMeta = {
+      ...plan,
+      pipeline: { ...plan.pipeline, chard: { ...plan.pipeline.chard, valueDigest: 'sha256' } }
+    };
+    expect(digests(compile(withMeta).spec)).toEqual(all);
+    expect(compile(plan, { valueDigest: 'crc32' }).text).toBe(compile(plan).text);
+  });
+
   it('gives a step with metrics a system.Metrics output the bootstrap fills for the KFP UI', () => {
     const results = spec.components[`comp-${ids.results}`];
     expect(results.outputDefinitions.artifacts).toEqual({

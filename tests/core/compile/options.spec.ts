@@ -1,5 +1,9 @@
 /** Compile settings (src/core/compile/options.ts): precedence and one-line errors. */
-import { CompileError, resolveSettings } from '../../../src/core/compile/options.js';
+import {
+  CompileError,
+  resolveSettings,
+  resolveValueDigest
+} from '../../../src/core/compile/options.js';
 import type { IPlan } from '../../../src/core/plan.js';
 import { loadPlan } from './support.js';
 
@@ -65,6 +69,26 @@ describe('compile settings', () => {
     expect(problem({ podGC: 'Never' })).toBe(
       'podGC "Never" is not one of OnPodCompletion, OnPodSuccess, OnWorkflowCompletion, ' +
         'OnWorkflowSuccess'
+    );
+  });
+
+  it('takes the value digest from the option, else chard.valueDigest, else crc32', () => {
+    expect(resolveSettings(withMetadata({})).valueDigest).toBe('crc32');
+    expect(resolveSettings(withMetadata({ valueDigest: 'sha256' })).valueDigest).toBe('sha256');
+    expect(
+      resolveSettings(withMetadata({ valueDigest: 'sha256' }), { valueDigest: 'crc32' }).valueDigest
+    ).toBe('crc32');
+    expect(resolveValueDigest(withMetadata({ valueDigest: 'sha256' }))).toBe('sha256');
+    expect(resolveValueDigest(withMetadata({ valueDigest: 'sha256' }), 'crc32')).toBe('crc32');
+    expect(resolveValueDigest(withMetadata({}))).toBe('crc32');
+    expect(problem({ valueDigest: 'md5' })).toBe(
+      'notebook metadata chard.valueDigest "md5" is not one of crc32, sha256'
+    );
+    expect(problem({ valueDigest: true })).toBe(
+      'notebook metadata chard.valueDigest must be a string, not true'
+    );
+    expect(() => resolveValueDigest(withMetadata({ valueDigest: 'SHA256' }))).toThrow(
+      'notebook metadata chard.valueDigest "SHA256" is not one of crc32, sha256'
     );
   });
 

@@ -6,7 +6,8 @@
  * `{{$...}}` placeholders and hand the executor input to `{{$}}`, as the KFP launcher does).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { analyzeNotebook } from '../../../src/core/analyze.js';
@@ -84,6 +85,72 @@ const ALL_TRUE = { arr: true, df: true, model: true, info: true, fn: true, box: 
 /** The pipeline-metrics values the check step records. */
 const METRICS = { note: '{{workflow.name}}', score: 1 };
 
+/**
+ * Run an Argo Workflow's steps in plan order as Argo would (raw artifacts written to their paths,
+ * `{{workflow.parameters.X}}` substituted), in `root`; returns the last step's stdout.
+ */
+function runArgo(workflow: Json, plan: IPlan, root: string): string {
+  const args = new Map<string, string>(
+    (workflow.spec.arguments.parameters as { name: string; value: string }[]).map(p => [
+      p.name,
+      p.value
+    ])
+  );
+  const dag = (workflow.spec.templates as Json[]).find(
+    x => x.name === workflow.spec.entrypoint
+  ) as Json;
+  expect(dag.inputs.artifacts).toEqual([{ name: 'chard-bootstrap' }, { name: 'chard-runtime' }]);
+  const argArtifacts = new Map<string, string>(
+    (workflow.spec.arguments.artifacts as { name: string; raw: { data: string } }[]).map(a => [
+      a.name,
+      a.raw.data
+    ])
+  );
+  const data = join(root, 'data');
+  mkdirSync(data);
+  let stdout = '';
+  for (const step of plan.steps) {
+    const t = (workflow.spec.templates as Json[]).find(x => x.name === step.id) as Json;
+    const dir = join(root, step.id);
+    mkdirSync(dir);
+    const paths = new Map<string, string>([
+      [ArgoPaths.DATA, data],
+      [ArgoPaths.METRICS, join(dir, 'metrics.json')]
+    ]);
+    for (const a of t.inputs.artifacts as {
+      name: string;
+      path: string;
+      raw?: { data: string };
+    }[]) {
+      // As Argo does: raw data of the step's own artifacts, or the workflow argument the DAG
+      // passes down (`from: {{inputs.artifacts.NAME}}`).
+      const task = (dag.dag.tasks as Json[]).find(x => x.name === step.id) as Json;
+      const passed = (task.arguments?.artifacts ?? []).find((x: Json) => x.name === a.name);
+      const data =
+        a.raw?.data ??
+        (passed?.from === `{{inputs.artifacts.${a.name}}}` ? argArtifacts.get(a.name) : undefined);
+      if (data === undefined) {
+        throw new Error(`template ${t.name}: nothing supplies artifact ${a.name}`);
+      }
+      const file = join(dir, basename(a.path));
+      writeFileSync(file, data);
+      paths.set(a.path, file);
+    }
+    const argv = (t.container.command as string[]).map(arg =>
+      (paths.get(arg) ?? arg).replace(/\{\{workflow\.parameters\.([A-Za-z0-9_-]+)\}\}/g, (_, n) =>
+        String(args.get(n))
+      )
+    );
+    expect(argv[0]).toBe('python3');
+    stdout = execFileSync(PYTHON, argv.slice(1), {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+  }
+  return stdout;
+}
+
 describe('compiled steps run with the real runtime and local Python', () => {
   let root: string;
   let plan: IPlan;
@@ -104,73 +171,32 @@ describe('compiled steps run with the real runtime and local Python', () => {
   });
 
   it('argo: every value arrives in the consumer as the producer had it', () => {
-    const workflow = compileArgo(plan).documents[0] as Json;
-    const args = new Map<string, string>(
-      (workflow.spec.arguments.parameters as { name: string; value: string }[]).map(p => [
-        p.name,
-        p.value
-      ])
-    );
-    const dag = (workflow.spec.templates as Json[]).find(
-      x => x.name === workflow.spec.entrypoint
-    ) as Json;
-    expect(dag.inputs.artifacts).toEqual([{ name: 'chard-bootstrap' }, { name: 'chard-runtime' }]);
-    const argArtifacts = new Map<string, string>(
-      (workflow.spec.arguments.artifacts as { name: string; raw: { data: string } }[]).map(a => [
-        a.name,
-        a.raw.data
-      ])
-    );
-    const data = join(root, 'data');
-    mkdirSync(data);
-    let stdout = '';
-    for (const step of plan.steps) {
-      const t = (workflow.spec.templates as Json[]).find(x => x.name === step.id) as Json;
-      const dir = join(root, step.id);
-      mkdirSync(dir);
-      const paths = new Map<string, string>([
-        [ArgoPaths.DATA, data],
-        [ArgoPaths.METRICS, join(dir, 'metrics.json')]
-      ]);
-      for (const a of t.inputs.artifacts as {
-        name: string;
-        path: string;
-        raw?: { data: string };
-      }[]) {
-        // As Argo does: raw data of the step's own artifacts, or the workflow argument the DAG
-        // passes down (`from: {{inputs.artifacts.NAME}}`).
-        const task = (dag.dag.tasks as Json[]).find(x => x.name === step.id) as Json;
-        const passed = (task.arguments?.artifacts ?? []).find((x: Json) => x.name === a.name);
-        const data =
-          a.raw?.data ??
-          (passed?.from === `{{inputs.artifacts.${a.name}}}`
-            ? argArtifacts.get(a.name)
-            : undefined);
-        if (data === undefined) {
-          throw new Error(`template ${t.name}: nothing supplies artifact ${a.name}`);
-        }
-        const file = join(dir, basename(a.path));
-        writeFileSync(file, data);
-        paths.set(a.path, file);
-      }
-      const argv = (t.container.command as string[]).map(arg =>
-        (paths.get(arg) ?? arg).replace(/\{\{workflow\.parameters\.([A-Za-z0-9_-]+)\}\}/g, (_, n) =>
-          String(args.get(n))
-        )
-      );
-      expect(argv[0]).toBe('python3');
-      stdout = execFileSync(PYTHON, argv.slice(1), {
-        cwd: root,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe']
-      });
-    }
+    const stdout = runArgo(compileArgo(plan).documents[0] as Json, plan, root);
     const result = checksFrom(stdout);
     expect(result.checks).toEqual(ALL_TRUE);
     expect(result.label).toBe('{{workflow.name}}');
     // What Argo reads into the step's `metrics` output parameter.
     const check = plan.steps[1].id;
     expect(JSON.parse(readFileSync(join(root, check, 'metrics.json'), 'utf8'))).toEqual(METRICS);
+  });
+
+  it('argo with the sha256 value digest: each manifest holds the sha256 of its value file', () => {
+    const workflow = compileArgo(plan, { valueDigest: 'sha256' }).documents[0] as Json;
+    const stdout = runArgo(workflow, plan, root);
+    expect(checksFrom(stdout).checks).toEqual(ALL_TRUE);
+    const producer = join(root, 'data', plan.steps[0].id);
+    const names = readdirSync(producer).sort();
+    expect(names).toEqual(['arr', 'box', 'df', 'fn', 'info', 'model']);
+    for (const name of names) {
+      const manifest = JSON.parse(readFileSync(join(producer, name, 'manifest.json'), 'utf8'));
+      const bytes = readFileSync(join(producer, name, manifest.file));
+      expect([name, manifest.hash, manifest.sha256, manifest.chunks]).toEqual([
+        name,
+        'sha256',
+        createHash('sha256').update(bytes).digest('hex'),
+        undefined
+      ]);
+    }
   });
 
   it('kfp: the runtime and every value travel as artifacts and arrive unchanged', () => {

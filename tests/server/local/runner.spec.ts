@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -298,6 +299,50 @@ describe('runLocal', () => {
     expect(result.record.steps[0].metrics.echo).toBe(hostile);
     expect(result.record.parameters.NOTE).toBe(hostile);
     expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('saves values with the digest the caller or else the notebook asks for', async () => {
+    const cells = [
+      { tags: ['imports'], source: 'import numpy as np' },
+      { tags: ['step:make'], source: 'arr = np.arange(5.0)\nd = {"k": 1}' },
+      { tags: ['step:use'], source: 'total = float(arr.sum()) + d["k"]' },
+      { tags: ['pipeline-metrics'], source: 'print(total)' }
+    ];
+    const { notebook, plan } = writeNotebook(cells, {}, 'flow.ipynb', {
+      chard: { valueDigest: 'sha256' }
+    });
+    /** The producer's manifests: value name -> [hash, whether sha256 is the file's sha256]. */
+    const manifests = async (valueDigest?: 'crc32' | 'sha256') => {
+      const result = await runLocal({
+        plan,
+        notebook,
+        python: PYTHON,
+        ...(valueDigest ? { valueDigest } : {})
+      });
+      expect(result.record.steps.map(s => [s.name, s.status, s.metrics])).toEqual([
+        ['make', 'succeeded', {}],
+        ['use', 'succeeded', { total: 11 }]
+      ]);
+      const dir = path.join(runPaths(result.dir).data, 'make');
+      return Object.fromEntries(
+        ['arr', 'd'].map(name => {
+          const m = JSON.parse(fs.readFileSync(path.join(dir, name, 'manifest.json'), 'utf8'));
+          const file = fs.readFileSync(path.join(dir, name, m.file));
+          const sha = crypto.createHash('sha256').update(file).digest('hex');
+          return [name, [m.hash, m.sha256 === sha]];
+        })
+      );
+    };
+    expect(await manifests()).toEqual({ arr: ['sha256', true], d: ['sha256', true] });
+    expect(await manifests('crc32')).toEqual({
+      arr: ['crc32-chunks-64MiB', false],
+      d: ['crc32-chunks-64MiB', false]
+    });
+    const bad = writeNotebook(cells, {}, 'flow.ipynb', { chard: { valueDigest: 'md5' } });
+    await expect(
+      runLocal({ plan: bad.plan, notebook: bad.notebook, python: PYTHON })
+    ).rejects.toThrow('notebook metadata chard.valueDigest "md5" is not one of crc32, sha256');
+    expect(fs.existsSync(path.join(bad.dir, '.chard'))).toBe(false);
   });
 
   it('refuses an unknown parameter before anything runs', async () => {

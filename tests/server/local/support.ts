@@ -37,10 +37,11 @@ export function notebookJson(cells: ICellSpec[], metadata: Record<string, unknow
 export function writeNotebook(
   cells: ICellSpec[],
   files: Record<string, string> = {},
-  name = 'flow.ipynb'
+  name = 'flow.ipynb',
+  metadata: Record<string, unknown> = {}
 ): { dir: string; notebook: string; plan: IPlan } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-local-'));
-  const json = notebookJson(cells);
+  const json = notebookJson(cells, metadata);
   const notebook = path.join(dir, name);
   fs.writeFileSync(notebook, JSON.stringify(json, null, 1));
   for (const [file, content] of Object.entries(files)) {
