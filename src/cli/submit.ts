@@ -30,7 +30,7 @@ import {
   progress,
   reportError
 } from './cluster.js';
-import { parameterOverrides, splitParamArgs } from './args.js';
+import { parameterOverrides, splitParamArgs, valueDigestArg } from './args.js';
 import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
 
 export const SUBMIT_USAGE = `usage: chard submit NOTEBOOK [OPTIONS]
@@ -42,6 +42,8 @@ mounts a volume restored from the snapshot where the notebook had it.
   --watch                    follow the run to its end, printing each step's log
   --param NAME=VALUE         override a pipeline parameter (repeatable)
   --image REF                image for steps without an image: tag
+  --value-digest D           how values passed between steps are verified: crc32 (default) or
+                             sha256 (the manifest's sha256 is the file's; slower)
   --snapshot-pvc NAME[:PATH] snapshot this PVC, mounted at PATH (repeatable)
   --snapshot-class NAME      VolumeSnapshotClass (default: the notebook's setting, else the cluster default)
   --snapshot-timeout SECONDS how long to wait for snapshots to be ready (default 600)
@@ -57,6 +59,7 @@ const SUBMIT_OPTIONS = {
   watch: { type: 'boolean' },
   param: { type: 'string', multiple: true },
   image: { type: 'string' },
+  'value-digest': { type: 'string' },
   'snapshot-pvc': { type: 'string', multiple: true },
   'snapshot-class': { type: 'string' },
   'snapshot-timeout': { type: 'string' },
@@ -126,6 +129,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
   if (via !== 'argo' && via !== 'kfp') {
     return usage(`--via must be argo or kfp, not ${JSON.stringify(via)}`);
   }
+  const valueDigest = valueDigestArg(v['value-digest'], SUBMIT_USAGE);
   let params: [string, string][];
   try {
     params = splitParamArgs(v.param ?? []);
@@ -201,6 +205,9 @@ export async function submitCommand(argv: string[]): Promise<number> {
     if (v.image) {
       compileOptions.image = v.image;
     }
+    if (valueDigest !== undefined) {
+      compileOptions.valueDigest = valueDigest;
+    }
     if (notebookImage) {
       compileOptions.notebookImage = notebookImage;
     }
@@ -262,7 +269,10 @@ async function submitKfp(
     setting(plan, 'kfp_endpoint') ?? setting(plan, 'kfpEndpoint'),
     io.onProgress
   );
-  const compiled = compileKfp(plan, v.image ? { image: v.image } : {});
+  const compiled = compileKfp(plan, {
+    ...(v.image ? { image: v.image } : {}),
+    ...(v['value-digest'] !== undefined ? { valueDigest: valueDigestArg(v['value-digest']) } : {})
+  });
   const namespace = v.namespace;
   const result = await submitKfpRun(kfp, {
     pipelineName: plan.pipeline.name,

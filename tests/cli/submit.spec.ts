@@ -11,6 +11,7 @@ import { main } from '../../src/cli/main.js';
 import { submitCommand } from '../../src/cli/submit.js';
 import type { IFakeCluster } from '../support/kube/index.js';
 import { startCluster, tempDir, TRAINING, workflowCreates } from '../server/kube/helpers.js';
+import { argoPayloads } from '../core/compile/support.js';
 
 type Obj = Record<string, unknown>;
 
@@ -188,7 +189,19 @@ describe('chard submit on a cluster', () => {
     expect(missing.err).toBe('chard: no run "no-such-run" in namespace "kubeflow-user"\n');
   });
 
+  it('--value-digest sha256 makes every step of the submitted Workflow verify values by sha256', async () => {
+    const r = await capture(() =>
+      submitCommand([notebook, '--no-workspace', '--value-digest', 'sha256'])
+    );
+    expect(r.code).toBe(0);
+    const wf = cluster.get('argoproj.io', 'v1alpha1', 'workflows', cluster.namespace, r.out.trim());
+    const digests = [...argoPayloads(wf).values()].map(p => p.spec.valueDigest);
+    expect(digests).toHaveLength(5);
+    expect(new Set(digests)).toEqual(new Set(['sha256']));
+  });
+
   it('usage errors exit 2; cluster failures exit 1 with one line', async () => {
+    expect((await capture(() => main(['submit', notebook, '--value-digest', 'md5']))).code).toBe(2);
     expect((await capture(() => submitCommand([]))).code).toBe(2);
     expect((await capture(() => submitCommand([notebook, '--via', 'spark']))).code).toBe(2);
     expect((await capture(() => submitCommand([notebook, '--param', 'EPOCHS']))).code).toBe(2);
