@@ -534,7 +534,11 @@ def choose_backends(value):
         if _optional("pyarrow") is not None and _parquet_safe(value):
             return ["parquet"] + PICKLERS
         return PICKLERS
-    if _is_instance(value, "torch", "Tensor") or _is_instance(value, "torch", "nn.Module"):
+    if _holds_torch(value):
+        # torch.save is pickle plus tensor storages written once each, raw: views keep sharing
+        # their storage. It pickles classes by reference like pickle (a module whose class the
+        # notebook defines needs that class in the consumer); when it fails, dill and
+        # cloudpickle save the value and such classes by value.
         return ["torch", "dill", "cloudpickle"]
     if _is_instance(value, "sklearn", "base.BaseEstimator"):
         return ["joblib"] + PICKLERS
@@ -542,6 +546,28 @@ def choose_backends(value):
         # By value, so the consumer does not need the definition; plain pickle as the last resort.
         return ["dill", "cloudpickle", "pickle"]
     return PICKLERS
+
+
+def _holds_torch(value, depth=0, budget=None):
+    """A torch tensor or module, or a dict/list/tuple (a state_dict, an optimizer's state, a
+    batch) holding one within a few levels."""
+    if "torch" not in sys.modules:
+        return False
+    if _is_instance(value, "torch", "Tensor") or _is_instance(value, "torch", "nn.Module"):
+        return True
+    if depth >= 4 or not isinstance(value, (dict, list, tuple)):
+        return False
+    budget = budget if budget is not None else [1000]
+    try:
+        for item in (value.values() if isinstance(value, dict) else value):
+            budget[0] -= 1
+            if budget[0] < 0:
+                return False
+            if _holds_torch(item, depth + 1, budget):
+                return True
+    except Exception:  # a container subclass that cannot be walked: pickle decides
+        pass
+    return False
 
 
 def _parquet_safe(value):
