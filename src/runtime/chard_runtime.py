@@ -707,11 +707,14 @@ def _load_stream(backend, f, type_name):
         return frame
     if backend == "torch":
         torch = __import__("torch")
+        # Tensors saved on a GPU load onto the CPU where this step has none (a training step on a
+        # GPU node feeding an evaluation step on a CPU node); elsewhere they stay where they were.
+        where = None if torch.cuda.is_available() else "cpu"
         try:
-            return torch.load(f, weights_only=False)
+            return torch.load(f, map_location=where, weights_only=False)
         except TypeError:
             f.seek(0)
-            return torch.load(f)
+            return torch.load(f, map_location=where)
     if backend == "module":
         import importlib
         return importlib.import_module(f.read().decode("utf-8"))
