@@ -73,6 +73,7 @@ interface IGrouping {
 /** Analyses notebooks, keeping per-cell results for the next call. */
 export class NotebookAnalyzer {
   private readonly _cache = new Map<string, ICellAnalysis>();
+  private _flowMemo: IFlowMemo | null = null;
 
   /** Cached analysis of one cell's source. */
   cell(source: string): ICellAnalysis {
@@ -359,8 +360,8 @@ export class NotebookAnalyzer {
     const preludeDefined = new Set<string>();
     const imported = new Set<string>();
     const registry = new Map<string, IFunctionInfo>();
-    for (const i of [...grouping.imports, ...grouping.functions]) {
-      const a = analysisOf(i);
+    const prelude = [...grouping.imports, ...grouping.functions].map(analysisOf);
+    for (const a of prelude) {
       a.defines.forEach(n => preludeDefined.add(n));
       a.imports.forEach(n => imported.add(n));
       a.functions.forEach(f => registry.set(f.name, f));
@@ -375,58 +376,47 @@ export class NotebookAnalyzer {
     const unresolved: { step: number; name: string }[] = [];
     /** The first step that supplies each name. */
     const firstSupplier = new Map<string, number>();
+    // A step's own pass depends on its cells and, through the names it looks up, on what the
+    // steps before it left (the prelude, the parameters, the names supplied and imported and the
+    // functions defined so far). The last analysis's pass is reused for a step whose cells are
+    // the same, unless it looks up a name whose surroundings may have changed: after one cell is
+    // edited, its step runs again, and so does any later step that uses a name the edit added,
+    // removed, or redefined as a function.
+    const memo = this._flowMemo;
+    const parameterKey = [...parameterNames].join('\n');
+    const reusable =
+      memo !== null && memo.parameters === parameterKey && sameItems(memo.prelude, prelude);
+    /** Names whose surroundings may differ from the last analysis's, so far. */
+    const changed = new Set<string>();
+    const nextMemo: IFlowMemo = { prelude, parameters: parameterKey, steps: [] };
     steps.forEach((step, s) => {
-      const defined = new Set(preludeDefined);
-      const reads: string[] = [];
-      const readSet = new Set<string>();
-      const supplies = new Set<string>();
-      const applied = new Set<string>();
-      // Mutating a name makes the step its supplier only when the name is data: defined in the
-      // step or by an earlier step, or a parameter; not a module or a builtin (`super().f()`).
-      const isData = (name: string): boolean =>
-        !imported.has(name) &&
-        (defined.has(name) || lastSupplier.has(name) || parameterNames.has(name));
-      const read = (name: string): void => {
-        const fn = registry.get(name);
-        if (fn && !applied.has(name)) {
-          // A notebook function's free variables are read wherever the function is used.
-          applied.add(name);
-          fn.freeReads.forEach(read);
-          fn.globalWrites.forEach(w => {
-            defined.add(w);
-            supplies.add(w);
-          });
-          fn.globalMutates.forEach(m => {
-            read(m);
-            if (isData(m)) {
-              supplies.add(m);
-            }
-          });
+      const analyses = step.cells.map(analysisOf);
+      const before = reusable ? memo.steps[s] : undefined;
+      let flow: IStepFlow;
+      if (
+        before &&
+        sameItems(before.analyses, analyses) &&
+        ![...changed].some(n => before.flow.looksUp.has(n))
+      ) {
+        flow = before.flow;
+        for (const a of analyses) {
+          a.imports.forEach(n => imported.add(n));
+          a.functions.forEach(f => registry.set(f.name, f));
         }
-        if (!defined.has(name) && !readSet.has(name)) {
-          readSet.add(name);
-          reads.push(name);
+      } else {
+        flow = stepFlow(analyses, {
+          preludeDefined,
+          imported,
+          registry,
+          isSupplied: name => lastSupplier.has(name),
+          parameterNames
+        });
+        if (reusable) {
+          addChangedEffects(changed, before, analyses, flow);
         }
-      };
-      for (const i of step.cells) {
-        const a = analysisOf(i);
-        a.reads.forEach(read);
-        for (const d of a.defines) {
-          defined.add(d);
-          supplies.add(d);
-        }
-        for (const m of a.mutates) {
-          if (isData(m)) {
-            supplies.add(m);
-          }
-        }
-        for (const d of a.deletes) {
-          defined.delete(d);
-          supplies.delete(d);
-        }
-        a.imports.forEach(n => imported.add(n));
-        a.functions.forEach(f => registry.set(f.name, f));
       }
+      nextMemo.steps.push({ analyses, flow });
+      const { reads, supplies } = flow;
       const stepInputs = new Map<string, number>();
       const stepParams = new Set<string>();
       for (const name of reads) {
@@ -454,6 +444,7 @@ export class NotebookAnalyzer {
         lastSupplier.set(name, s);
       }
     });
+    this._flowMemo = nextMemo;
 
     // Reads of names that only a later step defines: the run would fail with NameError.
     for (const u of unresolved) {
@@ -654,6 +645,124 @@ const INSTALL_LINE = /^\s*[!%]\s*(pip3?|conda|mamba|apt(-get)?|python3? -m pip)\
 function isInstallOnly(source: string): boolean {
   const lines = source.split('\n').filter(l => l.trim() !== '' && !l.trim().startsWith('#'));
   return lines.length > 0 && lines.every(l => INSTALL_LINE.test(l));
+}
+
+/** One step's own data-flow pass: the names it reads from outside it, and those it supplies. */
+interface IStepFlow {
+  /** Names read before the step binds them, in order of first read. */
+  reads: string[];
+  /** Names the step defines or mutates (data only) and has not deleted at its end. */
+  supplies: Set<string>;
+  /** Every name whose surroundings the pass looked up (functions, imports, suppliers). */
+  looksUp: Set<string>;
+}
+
+/** The data-flow passes of the last analysis, with what they depended on. */
+interface IFlowMemo {
+  prelude: ICellAnalysis[];
+  parameters: string;
+  steps: { analyses: ICellAnalysis[]; flow: IStepFlow }[];
+}
+
+/** What the steps before a step left; `imported` and `registry` grow with the step's cells. */
+interface IFlowSurroundings {
+  preludeDefined: ReadonlySet<string>;
+  imported: Set<string>;
+  registry: Map<string, IFunctionInfo>;
+  isSupplied: (name: string) => boolean;
+  parameterNames: ReadonlySet<string>;
+}
+
+function stepFlow(analyses: ICellAnalysis[], around: IFlowSurroundings): IStepFlow {
+  const { imported, registry, parameterNames } = around;
+  const defined = new Set(around.preludeDefined);
+  const reads: string[] = [];
+  const readSet = new Set<string>();
+  const supplies = new Set<string>();
+  const applied = new Set<string>();
+  const looksUp = new Set<string>();
+  // Mutating a name makes the step its supplier only when the name is data: defined in the
+  // step or by an earlier step, or a parameter; not a module or a builtin (`super().f()`).
+  const isData = (name: string): boolean => {
+    looksUp.add(name);
+    return (
+      !imported.has(name) &&
+      (defined.has(name) || around.isSupplied(name) || parameterNames.has(name))
+    );
+  };
+  const read = (name: string): void => {
+    looksUp.add(name);
+    const fn = registry.get(name);
+    if (fn && !applied.has(name)) {
+      // A notebook function's free variables are read wherever the function is used.
+      applied.add(name);
+      fn.freeReads.forEach(read);
+      fn.globalWrites.forEach(w => {
+        defined.add(w);
+        supplies.add(w);
+      });
+      fn.globalMutates.forEach(m => {
+        read(m);
+        if (isData(m)) {
+          supplies.add(m);
+        }
+      });
+    }
+    if (!defined.has(name) && !readSet.has(name)) {
+      readSet.add(name);
+      reads.push(name);
+    }
+  };
+  for (const a of analyses) {
+    a.reads.forEach(read);
+    for (const d of a.defines) {
+      defined.add(d);
+      supplies.add(d);
+    }
+    for (const m of a.mutates) {
+      if (isData(m)) {
+        supplies.add(m);
+      }
+    }
+    for (const d of a.deletes) {
+      defined.delete(d);
+      supplies.delete(d);
+    }
+    a.imports.forEach(n => imported.add(n));
+    a.functions.forEach(f => registry.set(f.name, f));
+  }
+  return { reads, supplies, looksUp };
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Add to `changed` the names whose surroundings a step's new pass leaves differently from its
+ * pass in the last analysis (`before`, at the same position): names it supplies or imports on
+ * one side only, and functions it defines differently.
+ */
+function addChangedEffects(
+  changed: Set<string>,
+  before: { analyses: ICellAnalysis[]; flow: IStepFlow } | undefined,
+  analyses: ICellAnalysis[],
+  flow: IStepFlow
+): void {
+  const addDifference = (a: ReadonlySet<string>, b: ReadonlySet<string>): void => {
+    a.forEach(n => b.has(n) || changed.add(n));
+    b.forEach(n => a.has(n) || changed.add(n));
+  };
+  const importsOf = (list: ICellAnalysis[]): Set<string> => new Set(list.flatMap(a => a.imports));
+  const functionsOf = (list: ICellAnalysis[]): Map<string, string> =>
+    new Map(list.flatMap(a => a.functions.map(f => [f.name, JSON.stringify(f)] as const)));
+  const old = before ?? { analyses: [], flow: { supplies: new Set<string>() } };
+  addDifference(old.flow.supplies, flow.supplies);
+  addDifference(importsOf(old.analyses), importsOf(analyses));
+  const oldFunctions = functionsOf(old.analyses);
+  const newFunctions = functionsOf(analyses);
+  oldFunctions.forEach((text, name) => newFunctions.get(name) === text || changed.add(name));
+  newFunctions.forEach((text, name) => oldFunctions.get(name) === text || changed.add(name));
 }
 
 function emptyGrouping(proposed: boolean): IGrouping {
