@@ -60,6 +60,8 @@ export class CellAnalysisPool implements ICellAnalysisService {
   private readonly _jobs = new Map<number, IRunningJob>();
   private _nextId = 1;
   private _disposed = false;
+  /** Workers lost in a row (a worker that cannot start is not started again and again). */
+  private _lost = 0;
   private _last = { chunks: 0, byWorkers: 0 };
 
   constructor(options: ICellAnalysisPoolOptions = {}) {
@@ -85,7 +87,13 @@ export class CellAnalysisPool implements ICellAnalysisService {
 
   async analyzeCells(sources: readonly string[]): Promise<ICellAnalysis[]> {
     const chars = sources.reduce((n, s) => n + s.length, 0);
-    if (this._disposed || this._threads === 0 || sources.length < 2 || chars < this._minChars) {
+    if (
+      this._disposed ||
+      this._threads === 0 ||
+      this._lost >= CellAnalysisPool.MAX_LOST ||
+      sources.length < 2 ||
+      chars < this._minChars
+    ) {
       return sources.map(analyzeCell);
     }
     this._startWorkers();
@@ -165,6 +173,7 @@ export class CellAnalysisPool implements ICellAnalysisService {
         const at = this._workers.indexOf(worker);
         if (at >= 0) {
           this._workers.splice(at, 1);
+          this._lost++;
           void worker.terminate();
           for (const job of this._jobs.values()) {
             job.waiting = null;
@@ -179,6 +188,7 @@ export class CellAnalysisPool implements ICellAnalysisService {
   }
 
   private _onReply(reply: IAnalysisReply): void {
+    this._lost = 0;
     const job = this._jobs.get(reply.id);
     if (!job) {
       return; // a batch that finished without this chunk (its worker was counted lost)
@@ -194,6 +204,11 @@ export class CellAnalysisPool implements ICellAnalysisService {
       }
     }
   }
+}
+
+export namespace CellAnalysisPool {
+  /** Workers lost in a row after which the pool analyses on the calling thread only. */
+  export const MAX_LOST = 4;
 }
 
 let shared: CellAnalysisPool | null = null;

@@ -72,6 +72,14 @@ describe('CellAnalysisPool', () => {
       expect(await pool.analyzeCells(sources.slice(0, 50))).toEqual(
         sources.slice(0, 50).map(analyzeCell)
       );
+      // After a few lost workers in a row, the pool stops starting new ones.
+      for (let batch = 0; batch < 3; batch++) {
+        await new Promise(resolve => setTimeout(resolve, 300));
+        await pool.analyzeCells(sources);
+      }
+      await new Promise(resolve => setTimeout(resolve, 300));
+      await pool.analyzeCells(sources);
+      expect(pool.started).toBe(0);
     } finally {
       await pool.dispose();
     }
