@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'node_modules/**', 'src/core/generated/**', 'examples/**'] },
+  {
+    ignores: ['lib/**', 'node_modules/**', 'src/core/generated/**', 'src/lab/generated/**', 'examples/**']
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,8 @@
 /**
  * The "Pipeline" sidebar: the plan of the active notebook as Chard computes it in the browser.
  * Steps (cells, inputs, outputs, parents), parameters, metrics and diagnostics; a click on a
- * step or a diagnostic selects its cell and scrolls to it.
+ * step or a diagnostic selects its cell and scrolls to it. While a large notebook is parsed in
+ * Web Workers, a line says so above the last plan.
  */
 import { PathExt } from '@jupyterlab/coreutils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
@@ -13,7 +14,7 @@ import type { ElementAttrs, VirtualElement } from '@lumino/virtualdom';
 import { Widget } from '@lumino/widgets';
 import type { IPlan } from '../core/plan.js';
 import { pipelineIcon } from './icons.js';
-import { planView, stepOfCell } from './planview.js';
+import { planView, progressLabel, stepOfCell } from './planview.js';
 import type { IDiagnosticView, IPlanView, IStepView } from './planview.js';
 import type { IChardPlans, INotebookPlan } from './tokens.js';
 
@@ -32,6 +33,8 @@ export class PipelinePanel extends SidePanel {
     heading.node.textContent = this._bundle.__('Pipeline');
     this.header.addWidget(heading);
     this._body.addClass('jp-chard-Pipeline-body');
+    this._statusNode.className = 'jp-chard-Pipeline-status';
+    this._body.node.append(this._statusNode, this._planNode);
     this.addWidget(this._body);
     this._render();
   }
@@ -46,6 +49,7 @@ export class PipelinePanel extends SidePanel {
       return;
     }
     this._live?.planChanged.disconnect(this._onPlan, this);
+    this._live?.analysingChanged.disconnect(this._renderStatus, this);
     this._notebook?.content.activeCellChanged.disconnect(this._onActiveCell, this);
     this._notebook?.context.pathChanged.disconnect(this._onActiveCell, this);
     this._notebook = panel;
@@ -54,12 +58,13 @@ export class PipelinePanel extends SidePanel {
       const live = this._plans.planFor(panel);
       this._live = live;
       live.planChanged.connect(this._onPlan, this);
+      live.analysingChanged.connect(this._renderStatus, this);
       panel.content.activeCellChanged.connect(this._onActiveCell, this);
       panel.context.pathChanged.connect(this._onActiveCell, this);
       if (!live.plan) {
         void panel.context.ready.then(() => {
           if (this._live === live && !live.isDisposed && !live.plan) {
-            live.refresh();
+            void live.update();
           }
         });
       }
@@ -110,12 +115,39 @@ export class PipelinePanel extends SidePanel {
     let content: VirtualElement[];
     if (!this._notebook) {
       content = [Private.note(this._bundle.__('Open a notebook to see its pipeline.'))];
-    } else if (!plan) {
-      content = [Private.note(this._bundle.__('Analysing the notebook…'))];
-    } else {
+    } else if (plan) {
       content = this._planContent(plan);
+    } else {
+      content = [];
     }
-    VirtualDOM.render(content, this._body.node);
+    VirtualDOM.render(content, this._planNode);
+    this._renderStatus();
+  }
+
+  /** The progress line of an analysis in Web Workers, and the parse counts of the notebook. */
+  private _renderStatus(): void {
+    const live = this._live;
+    const progress = live?.analysing ?? null;
+    let status: VirtualElement | null = null;
+    if (progress) {
+      status = h.div(
+        { className: 'jp-chard-Pipeline-progress', role: 'status' },
+        h.span({ className: 'jp-chard-Spinner' }),
+        progressLabel(progress, this._bundle)
+      );
+    } else if (live && !live.plan) {
+      status = Private.note(this._bundle.__('Analysing the notebook…'));
+    }
+    VirtualDOM.render(status, this._statusNode);
+    // How many of the shown notebook's cells were parsed, and how many in Web Workers.
+    const data = this._body.node.dataset;
+    if (live) {
+      data.chardCellsParsed = String(live.parsed.cells);
+      data.chardCellsParsedInWorkers = String(live.parsed.inWorkers);
+    } else {
+      delete data.chardCellsParsed;
+      delete data.chardCellsParsedInWorkers;
+    }
   }
 
   private _planContent(plan: IPlan): VirtualElement[] {
@@ -294,6 +326,9 @@ export class PipelinePanel extends SidePanel {
   private readonly _bundle: TranslationBundle;
   private readonly _plans: IChardPlans;
   private readonly _body = new Widget();
+  /** The progress line (or the note before the first plan) above the plan. */
+  private readonly _statusNode = document.createElement('div');
+  private readonly _planNode = document.createElement('div');
   private _notebook: NotebookPanel | null = null;
   private _live: INotebookPlan | null = null;
 }

@@ -1,23 +1,31 @@
 /**
  * `jupyterlab-chard:plans`: one live plan per open notebook, for the sidebar and the editor.
+ * The notebooks share the Web Workers that parse large batches of cells.
  */
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { PathExt } from '@jupyterlab/coreutils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { AnalysisWorkers } from './analysisworkers.js';
+import { blobWorkers } from './blobworkers.js';
 import { NotebookPlan } from './notebookplan.js';
 import { IChardPlans } from './tokens.js';
 import type { INotebookPlan } from './tokens.js';
 
 /** Keeps a `NotebookPlan` per notebook panel, disposed with the panel. */
 export class NotebookPlans implements IChardPlans {
+  constructor(options: { service?: NotebookPlan.IService } = {}) {
+    this._service = options.service;
+  }
+
   planFor(panel: NotebookPanel): INotebookPlan {
     let plan = this._plans.get(panel);
     if (!plan || plan.isDisposed) {
       const created = new NotebookPlan({
         model: panel.content.model ?? Private.missingModel(),
         fileName: () => PathExt.basename(panel.context.path),
-        debounce: this._debounce
+        debounce: this._debounce,
+        service: this._service
       });
       panel.disposed.connect(() => {
         created.dispose();
@@ -35,6 +43,7 @@ export class NotebookPlans implements IChardPlans {
     this._plans.forEach(p => (p.debounce = ms));
   }
 
+  private readonly _service: NotebookPlan.IService | undefined;
   private readonly _plans = new Map<NotebookPanel, NotebookPlan>();
   private _debounce = NotebookPlan.DEFAULT_DEBOUNCE;
 }
@@ -46,7 +55,9 @@ export const plansPlugin: JupyterFrontEndPlugin<IChardPlans> = {
   provides: IChardPlans,
   optional: [ISettingRegistry],
   activate: (_app: JupyterFrontEnd, settingRegistry: ISettingRegistry | null): IChardPlans => {
-    const plans = new NotebookPlans();
+    const plans = new NotebookPlans({
+      service: new AnalysisWorkers({ createWorker: blobWorkers() })
+    });
     if (settingRegistry) {
       void settingRegistry
         .load(plansPlugin.id)

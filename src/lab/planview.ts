@@ -3,6 +3,7 @@
  * label translated. No DOM here, so the view logic is tested without a browser.
  */
 import type { IDiagnostic, IParameter, IPlan, ParameterValue } from '../core/plan.js';
+import type { IAnalysisProgress } from './analysisworkers.js';
 
 /** The part of JupyterLab's `TranslationBundle` this module uses. */
 export interface ITranslate {
@@ -180,4 +181,10 @@ export function planView(plan: IPlan, trans: ITranslate): IPlanView {
     errors,
     warnings
   };
+}
+
+/** The sidebar's line while a large batch of cells is analysed in Web Workers. */
+export function progressLabel(progress: IAnalysisProgress, trans: ITranslate): string {
+  const percent = progress.cells > 0 ? Math.floor((100 * progress.done) / progress.cells) : 100;
+  return trans._n('Analysing %1 cell… %2%', 'Analysing %1 cells… %2%', progress.cells, percent);
 }

@@ -57,7 +57,7 @@ export const stepEditorPlugin: JupyterFrontEndPlugin<void> = {
         changed = setCellRole(cells, role);
       });
       if (changed > 0) {
-        plans.planFor(panel).refresh();
+        void plans.planFor(panel).update();
       }
     };
 
@@ -75,7 +75,7 @@ export const stepEditorPlugin: JupyterFrontEndPlugin<void> = {
           const result = await InputDialog.getText({
             title: trans.__('Make Step'),
             label: trans.__('Step name'),
-            text: Private.suggestName(plans, current.panel, tracker),
+            text: await Private.suggestName(plans, current.panel, tracker),
             okLabel: trans.__('Make Step')
           });
           if (!result.button.accept || result.value === null) {
@@ -158,18 +158,18 @@ export const stepEditorPlugin: JupyterFrontEndPlugin<void> = {
 
 namespace Private {
   /** The active cell's step name, or the proposed one, or a fresh `step_N`. */
-  export function suggestName(
+  export async function suggestName(
     plans: IChardPlans,
     panel: NotebookPanel,
     tracker: INotebookTracker
-  ): string {
+  ): Promise<string> {
     const cell = tracker.activeCell;
     const role = cell ? cellRole(cell.model) : null;
     if (role !== null && typeof role === 'object' && role.step) {
       return role.step;
     }
     const live = plans.planFor(panel);
-    const plan = live.plan ?? live.refresh();
+    const plan = live.plan ?? (await live.update()) ?? live.refresh();
     const index = panel.content.activeCellIndex;
     const owner = plan.steps.find(s => s.cells.includes(index));
     if (plan.proposed && owner) {

@@ -5,14 +5,36 @@ import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { IPlan } from '../core/plan.js';
+import type { IAnalysisProgress } from './analysisworkers.js';
+
+/** Cells parsed for a notebook since it was opened. */
+export interface IParsedCounts {
+  cells: number;
+  /** Of those, cells parsed in a Web Worker. */
+  inWorkers: number;
+}
 
 /** The live pipeline plan of one open notebook, re-analysed as the notebook changes. */
 export interface INotebookPlan {
   /** The latest plan, or null before the first analysis. */
   readonly plan: IPlan | null;
-  /** Emitted after every analysis with the new plan. */
+  /** Emitted after every analysis with the new plan (`analysing` is null by then). */
   readonly planChanged: ISignal<INotebookPlan, IPlan>;
-  /** Analyse now (skipping the debounce delay) and return the plan. */
+  /** While an analysis parses a large batch of cells in Web Workers: how far it is; else null. */
+  readonly analysing: IAnalysisProgress | null;
+  /** Emitted as `analysing` changes, except when it ends with a new plan (`planChanged`). */
+  readonly analysingChanged: ISignal<INotebookPlan, IAnalysisProgress | null>;
+  /** Cells parsed for this notebook so far, and how many of them in Web Workers. */
+  readonly parsed: IParsedCounts;
+  /**
+   * Analyse now (skipping the debounce delay), a large batch of cells in Web Workers, and
+   * publish the plan. Resolves to it, or to null when a newer analysis superseded this one.
+   */
+  update(): Promise<IPlan | null>;
+  /**
+   * Analyse now on this thread and return the plan (it supersedes an analysis in flight).
+   * Freezes the page while it parses the cells not parsed yet: prefer `update()`.
+   */
   refresh(): IPlan;
   readonly isDisposed: boolean;
 }

@@ -1,4 +1,4 @@
-/* global console, document, process, window */
+/* global console, document, MutationObserver, performance, PerformanceObserver, process, window */
 // End-to-end test of Chard's JupyterLab extension in a real JupyterLab 4 (headless Chromium
 // through playwright-core). Started by run.sh, which builds everything and starts the server.
 // usage: node lab.test.mjs BASE_URL   (the server's root dir must hold notebooks/*.ipynb)
@@ -67,6 +67,117 @@ async function openNotebook(page, file) {
     file,
     { timeout: TIMEOUT }
   );
+}
+
+/** Opens large.ipynb (made by make-large-notebook.mjs) with probes in the page; see step 8. */
+async function largeNotebook(page) {
+  const STEPS = 150;
+  const CELLS = 1501;
+  const workersBefore = page.workers().length;
+  const longTasksSupported = await page.evaluate(
+    ([sel, steps]) => {
+      // Probes, all on the page's clock (performance.now()): main-thread tasks over 50 ms, the
+      // texts of the sidebar's progress line, and when the plan's steps are first all listed.
+      const probe = { longTasks: [], progress: [], planShown: null, opened: performance.now() };
+      window.chardProbe = probe;
+      const supported = PerformanceObserver.supportedEntryTypes.includes('longtask');
+      if (supported) {
+        new PerformanceObserver(list => {
+          for (const e of list.getEntries()) {
+            probe.longTasks.push({ start: e.startTime, duration: e.duration });
+          }
+        }).observe({ type: 'longtask' });
+      }
+      const body = document.querySelector(`${sel} .jp-chard-Pipeline-body`);
+      new MutationObserver((_, observer) => {
+        const line = body.querySelector('.jp-chard-Pipeline-progress');
+        if (line && probe.progress[probe.progress.length - 1] !== line.textContent) {
+          probe.progress.push(line.textContent);
+        }
+        if (probe.planShown === null && body.querySelectorAll('.jp-chard-Step').length === steps) {
+          probe.planShown = performance.now();
+          observer.disconnect();
+        }
+      }).observe(body, { childList: true, subtree: true, characterData: true });
+      return supported;
+    },
+    [SIDEBAR, STEPS]
+  );
+  const t = clock();
+  await openNotebook(page, 'large.ipynb');
+  console.log(`     large.ipynb open after ${t()}`);
+  await page.waitForFunction(() => window.chardProbe.planShown !== null, null, {
+    timeout: TIMEOUT
+  });
+  console.log(`     its plan shown after ${t()}`);
+  const probe = await page.evaluate(() => {
+    const p = window.chardProbe;
+    const measures = performance.getEntriesByName('chard:analysis', 'measure');
+    const m = measures[measures.length - 1];
+    const body = document.querySelector('#jp-chard-pipeline .jp-chard-Pipeline-body');
+    return {
+      ...p,
+      analysis: m ? { start: m.startTime, end: m.startTime + m.duration, detail: m.detail } : null,
+      parsed: body.dataset.chardCellsParsed,
+      parsedInWorkers: body.dataset.chardCellsParsedInWorkers
+    };
+  });
+  const steps = await readSteps(page);
+  check(
+    `large.ipynb: the sidebar lists its ${STEPS} steps, stage_1 reads frame_9 from stage_0`,
+    steps.length === STEPS &&
+      steps[0].name === 'stage_0' &&
+      steps[STEPS - 1].name === `stage_${STEPS - 1}` &&
+      same(steps[1].inputs, ['frame_9']) &&
+      same(steps[1].parents, ['stage_0']),
+    steps.slice(0, 2)
+  );
+  // The service's own count of the cells whose analyses came back from a worker, and the
+  // workers Chromium reports for the page (started from a blob: URL).
+  const workers = page.workers().map(w => w.url());
+  check(
+    `large.ipynb: its ${CELLS} cells were parsed in Web Workers`,
+    probe.parsed === String(CELLS) &&
+      probe.parsedInWorkers === String(CELLS) &&
+      workers.length > workersBefore &&
+      workers.every(u => u.startsWith('blob:')),
+    { parsed: probe.parsed, parsedInWorkers: probe.parsedInWorkers, workers }
+  );
+  check(
+    `the sidebar said "Analysing ${CELLS} cells…" while the workers ran`,
+    probe.progress.length > 0 && probe.progress[0].startsWith(`Analysing ${CELLS} cells…`),
+    probe.progress
+  );
+  // The analysis window: from the moment its cells went to the workers (the start of the
+  // `chard:analysis` measure) until the sidebar listed the plan. The task the analysis starts in
+  // began with JupyterLab loading the file: only its part inside the window counts.
+  const start = probe.analysis ? probe.analysis.start : probe.opened;
+  const inWindow = probe.longTasks
+    .filter(x => x.start + x.duration > start && x.start < probe.planShown)
+    .map(x => ({
+      ...x,
+      inWindow: Math.min(x.start + x.duration, probe.planShown) - Math.max(x.start, start)
+    }));
+  const longest = Math.max(0, ...inWindow.map(x => x.inWindow));
+  const rel = x => Math.round(x - probe.opened);
+  console.log(
+    `     time to plan: ${rel(probe.planShown)} ms after docmanager:open` +
+      (probe.analysis
+        ? `, ${Math.round(probe.planShown - start)} ms after the analysis started (+${rel(start)})`
+        : '') +
+      `; longest main-thread task in the analysis window: ${Math.round(longest)} ms`
+  );
+  console.log(
+    `     long tasks (+start ms: duration ms): ${probe.longTasks
+      .map(x => `+${rel(x.start)}: ${Math.round(x.duration)}`)
+      .join(', ')}`
+  );
+  check(
+    'the page stayed responsive during the analysis (PerformanceObserver longtask: longest task < 200 ms)',
+    longTasksSupported && probe.analysis !== null && longest < 200,
+    { longTasksSupported, analysis: probe.analysis, longest, inWindow }
+  );
+  await page.screenshot({ path: path.join(OUT, '4-large-notebook.png') });
 }
 
 (async () => {
@@ -299,6 +410,10 @@ async function openNotebook(page, file) {
         ['load_data', 'split', 'train_model']
       )
     );
+
+    // 8. A large notebook (1,500 code cells of ~20 lines, 150 steps): its cells are parsed in
+    // Web Workers while the sidebar says so, and the page keeps responding meanwhile.
+    await largeNotebook(page);
   } catch (error) {
     check('the test ran to the end', false, String(error && error.stack ? error.stack : error));
     await page.screenshot({ path: path.join(OUT, 'failure.png') }).catch(() => {});

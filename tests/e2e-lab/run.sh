@@ -12,10 +12,11 @@ start=$(date +%s)
 # 1-2. Chard's labextension and the JupyterLab app, built into $WORK (cwd afterwards).
 source "$(dirname "$0")/prepare.sh"
 
-# 3. Serve the extension build, on fresh copies of the fixture notebooks.
+# 3. Serve the extension build, on fresh copies of the fixture notebooks and a generated large one.
 rm -rf runtime
 mkdir -p runtime/notebooks
 cp notebooks/*.ipynb runtime/notebooks/
+node "$HERE/make-large-notebook.mjs" runtime/notebooks/large.ipynb 1500
 PORT=${PORT:-$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 mkdir -p out
 say "starting JupyterLab on port $PORT (log: $WORK/out/server.log)"

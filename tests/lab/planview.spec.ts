@@ -1,6 +1,12 @@
 import { analyzeNotebook } from '../../src/core/analyze.js';
 import { snapshotNotebook } from '../../src/lab/snapshot.js';
-import { cellRanges, planView, pythonLiteral, stepOfCell } from '../../src/lab/planview.js';
+import {
+  cellRanges,
+  planView,
+  progressLabel,
+  pythonLiteral,
+  stepOfCell
+} from '../../src/lab/planview.js';
 import { english, FakeCell, fakeNotebook } from './support.js';
 
 /** A tagged churn notebook with a star import (warning) and a bad parameter (error). */
@@ -169,5 +175,14 @@ describe('helpers', () => {
       'evaluate',
       null
     ]);
+  });
+
+  it('progressLabel counts the cells being analysed and the share done', () => {
+    expect(progressLabel({ cells: 1501, done: 600, inWorkers: 600 }, english)).toBe(
+      'Analysing 1501 cells… 39%'
+    );
+    expect(progressLabel({ cells: 1, done: 0, inWorkers: 0 }, english)).toBe(
+      'Analysing 1 cell… 0%'
+    );
   });
 });
