@@ -104,6 +104,9 @@ const HELP = /^\s*(\?\??[^'"#]+|[^'"#]+\?\??)\s*$/;
 
 /** Transform one cell's IPython source into analysable Python. */
 export function preprocessIPython(source: string): IPreprocessed {
+  if (!/[%!?]/.test(source)) {
+    return { code: source, ignoredCellMagic: null }; // no magic, shell line or help request
+  }
   const lines = source.split('\n');
   let start = 0;
   // A cell magic must be the first non-blank line.
