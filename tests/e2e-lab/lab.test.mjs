@@ -172,9 +172,12 @@ async function largeNotebook(page) {
       .map(x => `+${rel(x.start)}: ${Math.round(x.duration)}`)
       .join(', ')}`
   );
+  // The tasks left in the window are JupyterLab's own (rendering the cells took up to 166 ms
+  // here); parsing on the page's thread made one task of 1.8-2.2 s. The bound leaves room for a
+  // slower machine without letting that task back in.
   check(
-    'the page stayed responsive during the analysis (PerformanceObserver longtask: longest task < 200 ms)',
-    longTasksSupported && probe.analysis !== null && longest < 200,
+    'the page stayed responsive during the analysis (PerformanceObserver longtask: longest task < 500 ms)',
+    longTasksSupported && probe.analysis !== null && longest < 500,
     { longTasksSupported, analysis: probe.analysis, longest, inWindow }
   );
   await page.screenshot({ path: path.join(OUT, '4-large-notebook.png') });
