@@ -44,6 +44,29 @@ export interface ICellAnalysisService {
   analyzeCells(sources: readonly string[]): Promise<ICellAnalysis[]>;
 }
 
+/**
+ * Chunk boundaries for a batch of cell sources that several threads share: consecutive runs of
+ * about `chunkChars` characters (at least one source each), so that the threads share the work
+ * evenly whatever the cells' sizes. Chunk k holds `sources[starts[k] .. chunkEnd(starts, k, n))`.
+ */
+export function chunkStarts(sources: readonly string[], chunkChars: number): number[] {
+  const starts: number[] = [];
+  let size = chunkChars;
+  sources.forEach((source, i) => {
+    if (size >= chunkChars) {
+      starts.push(i);
+      size = 0;
+    }
+    size += source.length + 1;
+  });
+  return starts;
+}
+
+/** Where chunk `chunk` of a batch of `count` sources cut at `starts` ends (exclusive). */
+export function chunkEnd(starts: readonly number[], chunk: number, count: number): number {
+  return chunk + 1 < starts.length ? starts[chunk + 1] : count;
+}
+
 /** A step while cells are being grouped. */
 interface IStepDraft extends IStepResources {
   name: string;

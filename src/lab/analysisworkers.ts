@@ -11,6 +11,7 @@
  * the page still responds. The worker script comes from a `WorkerFactory` (in JupyterLab,
  * `blobWorkers()`), so this module needs no DOM and its logic is tested in Node.
  */
+import { chunkEnd, chunkStarts } from '../core/analyze.js';
 import type { ICellAnalysisService } from '../core/analyze.js';
 import { analyzeCell } from '../core/python/scopes.js';
 import type { ICellAnalysis } from '../core/python/scopes.js';
@@ -115,23 +116,6 @@ const CHUNKS_PER_WORKER = 8;
 const MIN_CHUNK_CHARS = 10_000;
 /** A chunk the calling thread takes over stays a short task (about 30 ms). */
 const MAX_CHUNK_CHARS = 50_000;
-
-/**
- * Chunk boundaries for `sources`: consecutive runs of about `chunkChars` characters (at least
- * one source each), as src/server/analysis/chunks.ts cuts them for worker threads.
- */
-export function chunkStarts(sources: readonly string[], chunkChars: number): number[] {
-  const starts: number[] = [];
-  let size = chunkChars;
-  sources.forEach((source, i) => {
-    if (size >= chunkChars) {
-      starts.push(i);
-      size = 0;
-    }
-    size += source.length + 1;
-  });
-  return starts;
-}
 
 /** The default number of workers: the logical cores but one, at least 1, at most 3. */
 export function defaultWorkerCount(): number {
@@ -410,7 +394,7 @@ export class AnalysisWorkers implements ICellAnalysisService {
   }
 
   private _end(job: IJob, chunk: number): number {
-    return chunk + 1 < job.starts.length ? job.starts[chunk + 1] : job.sources.length;
+    return chunkEnd(job.starts, chunk, job.sources.length);
   }
 
   private readonly _create: WorkerFactory;

@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { analyzeCell } from '../../src/core/python/scopes.js';
-import { AnalysisWorkers, chunkStarts } from '../../src/lab/analysisworkers.js';
+import { chunkStarts } from '../../src/core/analyze.js';
+import { AnalysisWorkers } from '../../src/lab/analysisworkers.js';
 import type {
   IAnalysisProgress,
   IChunkRequest,

@@ -1,4 +1,5 @@
 /** Splitting a job's cells into chunks that threads take from a shared counter. */
+import { chunkEnd } from '../../core/analyze.js';
 
 /** What the threads of one job share. */
 export interface IChunkedJob {
@@ -7,23 +8,6 @@ export interface IChunkedJob {
   starts: readonly number[];
   /** One Int32: the next chunk to take. */
   counter: SharedArrayBuffer;
-}
-
-/**
- * Chunk boundaries for `sources`: consecutive runs of about `chunkChars` characters (at least
- * one source each), so that threads share the work evenly whatever the cells' sizes.
- */
-export function chunkStarts(sources: readonly string[], chunkChars: number): number[] {
-  const starts: number[] = [];
-  let size = chunkChars;
-  sources.forEach((source, i) => {
-    if (size >= chunkChars) {
-      starts.push(i);
-      size = 0;
-    }
-    size += source.length + 1;
-  });
-  return starts;
 }
 
 /** Take chunks from the shared counter until none are left, calling `work` on each. */
@@ -37,7 +21,9 @@ export function takeChunks(
     if (chunk >= job.starts.length) {
       return;
     }
-    const end = chunk + 1 < job.starts.length ? job.starts[chunk + 1] : job.sources.length;
-    work(chunk, job.sources.slice(job.starts[chunk], end));
+    work(
+      chunk,
+      job.sources.slice(job.starts[chunk], chunkEnd(job.starts, chunk, job.sources.length))
+    );
   }
 }

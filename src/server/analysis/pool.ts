@@ -8,13 +8,13 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { analyzeNotebookWith } from '../../core/analyze.js';
+import { analyzeNotebookWith, chunkEnd, chunkStarts } from '../../core/analyze.js';
 import type { IAnalyzeOptions, ICellAnalysisService } from '../../core/analyze.js';
 import type { INotebook } from '../../core/notebook.js';
 import type { IPlan } from '../../core/plan.js';
 import { analyzeCell } from '../../core/python/scopes.js';
 import type { ICellAnalysis } from '../../core/python/scopes.js';
-import { chunkStarts, takeChunks } from './chunks.js';
+import { takeChunks } from './chunks.js';
 import type { IChunkedJob } from './chunks.js';
 
 /** The message a worker gets: one batch of cells. */
@@ -149,7 +149,7 @@ export class CellAnalysisPool implements ICellAnalysisService {
     this._last = { chunks: job.starts.length, byWorkers };
     const out: ICellAnalysis[] = [];
     job.starts.forEach((start, chunk) => {
-      const end = chunk + 1 < job.starts.length ? job.starts[chunk + 1] : sources.length;
+      const end = chunkEnd(job.starts, chunk, sources.length);
       out.push(...(running.results[chunk] ?? sources.slice(start, end).map(analyzeCell)));
     });
     return out;

@@ -1,10 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { NotebookAnalyzer } from '../../../src/core/analyze.js';
+import { chunkStarts, NotebookAnalyzer } from '../../../src/core/analyze.js';
 import type { ICellAnalysisService } from '../../../src/core/analyze.js';
 import type { INotebook } from '../../../src/core/notebook.js';
 import { analyzeCell } from '../../../src/core/python/scopes.js';
-import { chunkStarts } from '../../../src/server/analysis/chunks.js';
 import { CellAnalysisPool } from '../../../src/server/analysis/pool.js';
 import { loadNotebook, NOTEBOOKS } from '../../core/fixtures.js';
 
