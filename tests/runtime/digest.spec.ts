@@ -4,17 +4,9 @@
  * any code runs, and reads values of either scheme whatever scheme it writes itself.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-  writeSync
-} from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Scratch, chardError, expectOk, stepSpec } from './harness.js';
+import { Scratch, chardError, expectOk, flipByte, stepSpec } from './harness.js';
 import type { IStepSpec } from '../../src/core/stepspec.js';
 
 const CHUNK = 64 * 1024 * 1024;
@@ -25,18 +17,6 @@ const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).dig
 
 function withDigest(spec: IStepSpec, valueDigest: IStepSpec['valueDigest']): IStepSpec {
   return { ...spec, valueDigest };
-}
-
-function flipByte(file: string, position: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    readSync(fd, byte, 0, 1, position);
-    byte[0] ^= 0x40;
-    writeSync(fd, byte, 0, 1, position);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 describe('values saved with the sha256 digest', () => {

@@ -1,6 +1,15 @@
 /** Running the Python step runtime (src/runtime/chard_runtime.py) from tests. */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ICodeBlock } from '../../src/core/plan.js';
@@ -148,4 +157,17 @@ export function expectOk(run: IStepRun): IStepRun {
     );
   }
   return run;
+}
+
+/** Flip one bit of the byte at `position` of `file`, in place (a corrupted value file). */
+export function flipByte(file: string, position: number): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, position);
+    byte[0] ^= 0x40;
+    writeSync(fd, byte, 0, 1, position);
+  } finally {
+    closeSync(fd);
+  }
 }

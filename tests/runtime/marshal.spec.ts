@@ -4,20 +4,10 @@
  * --input/--output/--data-dir overrides work, and notebook-defined code travels.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  openSync,
-  readFileSync,
-  readSync,
-  readdirSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-  writeSync
-} from 'node:fs';
+import { readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { FIXTURES, Scratch, chardError, expectOk, stepSpec } from './harness.js';
+import { FIXTURES, Scratch, chardError, expectOk, flipByte, stepSpec } from './harness.js';
 
 const NUMPY_VALUES = `import numpy as np
 c = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
@@ -398,15 +388,3 @@ describe('pickled values', () => {
     );
   });
 });
-
-function flipByte(file: string, position: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    readSync(fd, byte, 0, 1, position);
-    byte[0] ^= 0x40;
-    writeSync(fd, byte, 0, 1, position);
-  } finally {
-    closeSync(fd);
-  }
-}
