@@ -22,8 +22,8 @@ import {
   workflowPods,
   workflowStatus
 } from '../server/kube/monitor.js';
-import { RunRecordStore } from '../server/kube/record.js';
-import { RunRecordError } from '../server/local/records.js';
+import { RunRecordStore } from '../server/common/store.js';
+import { RunRecordError } from '../server/common/records.js';
 import { SnapshotError } from '../server/kube/snapshot.js';
 import { ANNOTATION_PIPELINE, LABEL_MANAGED } from '../server/kube/submit.js';
 import { WorkspaceError } from '../server/kube/workspace.js';

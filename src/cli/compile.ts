@@ -16,7 +16,7 @@ import {
 } from '../core/compile/index.js';
 import type { CompileTarget, ICompileResult } from '../core/compile/index.js';
 import { isCompilable } from '../core/plan.js';
-import { writeFileAtomic } from '../server/local/records.js';
+import { writeFileAtomic } from '../server/common/files.js';
 import { parameterOverrides, parseCommandArgs, splitParamArgs, valueDigestArg } from './args.js';
 import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
 

@@ -10,15 +10,7 @@ import type { IRunRecord, IStepRecord } from '../core/index.js';
 import { isFinished } from '../core/index.js';
 import { cancelRun } from '../server/local/cancel.js';
 import { isProcessAlive, sleep } from '../server/local/processes.js';
-import {
-  findRuns,
-  readRunPids,
-  readRunRecord,
-  resolveRun,
-  runNotebook,
-  runPaths,
-  RunRecordError
-} from '../server/local/records.js';
+import { findRuns, readRunPids, readRunRecord, resolveRun, runNotebook, runPaths, RunRecordError } from '../server/common/records.js';
 import { parseCommandArgs } from './args.js';
 import { CommandError } from './notebookfile.js';
 import { renderTable } from './table.js';

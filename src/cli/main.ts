@@ -8,7 +8,7 @@ import { cancelCommand, logsCommand, runsCommand } from './local.js';
 import { CommandError } from './notebookfile.js';
 import { runCommand } from './run.js';
 import { submitCommand } from './submit.js';
-import { RunRecordStore } from '../server/kube/record.js';
+import { RunRecordStore } from '../server/common/store.js';
 
 export const USAGE = `usage: chard COMMAND [ARGS]
 

@@ -17,13 +17,7 @@ import {
   PythonError,
   resolvePython
 } from '../server/local/python.js';
-import {
-  latestRunOf,
-  readRunPlan,
-  resolveRun,
-  runNotebook,
-  RunRecordError
-} from '../server/local/records.js';
+import { latestRunOf, readRunPlan, resolveRun, runNotebook, RunRecordError } from '../server/common/records.js';
 import { runLocal, RunError } from '../server/local/runner.js';
 import type { LocalRun } from '../server/local/runner.js';
 import { parseSize, SnapshotError } from '../server/local/snapshot.js';

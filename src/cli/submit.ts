@@ -15,7 +15,7 @@ import type { IRunRecord, RunEvent } from '../core/runs.js';
 import { followKfpRun, submitKfpRun } from '../server/kfp/run.js';
 import type { IKubeObject } from '../server/kube/client.js';
 import { followWorkflow, runStartedEvent } from '../server/kube/monitor.js';
-import { RunRecordStore } from '../server/kube/record.js';
+import { RunRecordStore } from '../server/common/store.js';
 import type { WorkspaceMode } from '../server/kube/submit.js';
 import { dnsLabel, newRunRecord, submitWorkflow } from '../server/kube/submit.js';
 import type { IWorkspaceVolume } from '../server/kube/workspace.js';

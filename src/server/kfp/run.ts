@@ -10,8 +10,8 @@ import type { ParameterValue } from '../../core/plan.js';
 import type { IRunRecord, IStepRecord, RunEvent, RunStatus, StepStatus } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
 import { diffEvents, runStartedEvent } from '../kube/monitor.js';
-import type { RunRecordStore } from '../kube/record.js';
-import { sleep } from '../kube/retry.js';
+import type { RunRecordStore } from '../common/store.js';
+import { sleep } from '../common/retry.js';
 import type { IKfpClient, IKfpRun } from './client.js';
 import { KfpError } from './client.js';
 

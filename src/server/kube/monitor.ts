@@ -9,9 +9,9 @@ import { isFinished } from '../../core/runs.js';
 import type { IKubeClient, IKubeObject, IWatchHandle, WatchEnd } from './client.js';
 import { PODS, WORKFLOWS } from './client.js';
 import { KubeApiError } from './errors.js';
-import type { IRetryPolicy } from './retry.js';
-import { backoffDelay, DEFAULT_RETRY, isTransient, sleep } from './retry.js';
-import type { RunRecordStore } from './record.js';
+import type { IRetryPolicy } from '../common/retry.js';
+import { backoffDelay, DEFAULT_RETRY, isTransient, sleep } from '../common/retry.js';
+import type { RunRecordStore } from '../common/store.js';
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

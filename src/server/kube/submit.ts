@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { IPlan, IVolume } from '../../core/plan.js';
 import type { IRunRecord } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
-import { pendingStep } from '../local/records.js';
+import { pendingStep } from '../common/records.js';
 import type { IKubeClient, IKubeObject, IObjectMeta } from './client.js';
 import { WORKFLOWS } from './client.js';
 import { KubeApiError } from './errors.js';

@@ -6,7 +6,8 @@
 import type { IRunRecord } from '../../core/index.js';
 import { isFinished } from '../../core/index.js';
 import { groupMembers, isProcessAlive, sleep, stopGroup } from './processes.js';
-import { readRunPids, readRunRecord, runPaths, writeJsonAtomic } from './records.js';
+import { readRunPids, readRunRecord, runPaths } from '../common/records.js';
+import { writeJsonAtomic } from '../common/files.js';
 
 export interface ICancelResult {
   record: IRunRecord;

@@ -23,18 +23,9 @@ import { RUNTIME_SOURCE } from '../../core/generated/runtime.js';
 import { launcherArgs } from './launcher.js';
 import { startGroupProcess, processStartTime, StartError } from './processes.js';
 import type { IGroupProcess, IProcessExit, IStartOptions } from './processes.js';
-import {
-  chardDirFor,
-  JsonFileWriter,
-  newRunId,
-  pendingStep,
-  readRunRecord,
-  runPaths,
-  runStatusOf,
-  writeFileAtomic,
-  writeJsonAtomic
-} from './records.js';
-import type { IProcessRef, IRunPids } from './records.js';
+import { chardDirFor, newRunId, pendingStep, readRunRecord, runPaths, runStatusOf } from '../common/records.js';
+import { JsonFileWriter, writeFileAtomic, writeJsonAtomic } from '../common/files.js';
+import type { IProcessRef, IRunPids } from '../common/records.js';
 import { schedule } from './scheduler.js';
 import type { NodeOutcome } from './scheduler.js';
 import { isSharedObjectLink, snapshotWorkspace, verifyObjects } from './snapshot.js';
