@@ -359,3 +359,29 @@ export function runStatusOf(steps: readonly { status: StepStatus }[]): RunStatus
   }
   return steps.some(s => s.status === 'skipped') ? 'failed' : 'pending';
 }
+
+/** A fresh run record for a plan (cluster runs; the local runner builds its own). */
+export function newRunRecord(
+  plan: IPlan,
+  id: string,
+  notebook: string,
+  cluster: IRunRecord['cluster'],
+  backend: IRunRecord['backend'] = 'argo'
+): IRunRecord {
+  return {
+    version: 1,
+    id,
+    backend,
+    pipeline: plan.pipeline.name,
+    notebook,
+    status: 'pending',
+    createdAt: new Date().toISOString(),
+    startedAt: null,
+    finishedAt: null,
+    parameters: Object.fromEntries(plan.parameters.map(p => [p.name, p.value])),
+    steps: plan.steps.map(s => ({ ...pendingStep(s.name, s.id), outputs: [...s.outputs] })),
+    message: null,
+    cluster
+  };
+}
+

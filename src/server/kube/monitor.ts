@@ -5,7 +5,7 @@
  */
 import { isRecord } from '../../core/notebook.js';
 import type { IRunRecord, IStepRecord, RunEvent, RunStatus, StepStatus } from '../../core/runs.js';
-import { isFinished } from '../../core/runs.js';
+import { diffEvents, isFinished, isSuccess, runStartedEvent } from '../../core/runs.js';
 import type { IKubeClient, IKubeObject, IWatchHandle, WatchEnd } from './client.js';
 import { PODS, WORKFLOWS } from './client.js';
 import { KubeApiError } from './errors.js';
@@ -33,6 +33,8 @@ export interface IWorkflowNode {
   startedAt: string | null;
   finishedAt: string | null;
   exitCode: number | null;
+  /** Argo reused a memoized result instead of running the node. */
+  memoized: boolean;
 }
 
 export function workflowNodes(wf: IKubeObject): IWorkflowNode[] {
@@ -61,7 +63,8 @@ export function workflowNodes(wf: IKubeObject): IWorkflowNode[] {
       message: str(raw.message),
       startedAt: str(raw.startedAt),
       finishedAt: str(raw.finishedAt),
-      exitCode: exitCode !== null && Number.isFinite(exitCode) ? exitCode : null
+      exitCode: exitCode !== null && Number.isFinite(exitCode) ? exitCode : null,
+      memoized: isRecord(raw.memoizationStatus) && raw.memoizationStatus.hit === true
     });
   }
   return out;
@@ -147,6 +150,8 @@ export function applyWorkflow(record: IRunRecord, wf: IKubeObject): IRunRecord {
       stepStatus = 'cancelled';
     } else if (isFinished(status) && !isFinished(stepStatus)) {
       stepStatus = 'failed';
+    } else if (stepStatus === 'succeeded' && node.memoized) {
+      stepStatus = 'cached';
     }
     return {
       ...step,
@@ -154,7 +159,7 @@ export function applyWorkflow(record: IRunRecord, wf: IKubeObject): IRunRecord {
       startedAt: node.startedAt ?? step.startedAt,
       finishedAt: isFinished(stepStatus) ? (node.finishedAt ?? step.finishedAt) : null,
       exitCode: node.exitCode,
-      message: stepStatus === 'succeeded' ? null : (node.message ?? step.message)
+      message: isSuccess(stepStatus) ? null : (node.message ?? step.message)
     };
   });
   return {
@@ -165,52 +170,6 @@ export function applyWorkflow(record: IRunRecord, wf: IKubeObject): IRunRecord {
     finishedAt: isFinished(status) ? (str(wfStatus.finishedAt) ?? new Date().toISOString()) : null,
     steps
   };
-}
-
-/** The first event of a followed run. */
-export function runStartedEvent(record: IRunRecord): RunEvent {
-  return {
-    event: 'run-started',
-    run: record.id,
-    time: new Date().toISOString(),
-    pipeline: record.pipeline,
-    steps: record.steps.map(s => s.name)
-  };
-}
-
-/** The events that take a run from `before` to `after` (any backend). */
-export function diffEvents(before: IRunRecord, after: IRunRecord, time: string): RunEvent[] {
-  const events: RunEvent[] = [];
-  const run = after.id;
-  for (const [i, step] of after.steps.entries()) {
-    const old = before.steps[i];
-    const wasStarted = old.status !== 'pending';
-    if (
-      !wasStarted &&
-      step.status !== 'pending' &&
-      step.status !== 'skipped' &&
-      step.status !== 'cancelled'
-    ) {
-      events.push({ event: 'step-started', run, time, step: step.name });
-    }
-    if (!isFinished(old.status) && isFinished(step.status)) {
-      events.push({
-        event: 'step-finished',
-        run,
-        time,
-        step: step.name,
-        status: step.status,
-        exitCode: step.exitCode,
-        message: step.message,
-        cell: step.cell,
-        line: step.line
-      });
-    }
-  }
-  if (!isFinished(before.status) && isFinished(after.status)) {
-    events.push({ event: 'run-finished', run, time, status: after.status, message: after.message });
-  }
-  return events;
 }
 
 /** FNV-1a 32-bit, as Argo uses for its v2 pod names. */
