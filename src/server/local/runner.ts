@@ -169,6 +169,13 @@ export async function prepareLocalRun(options: LocalRun.IOptions): Promise<Local
   await fsp.mkdir(paths.logs, { recursive: true });
   await fsp.mkdir(paths.data, { recursive: true });
   await fsp.mkdir(paths.specs, { recursive: true });
+  // The runner's process first: a reader finding the run pending can tell it is alive.
+  const pids: IRunPids = {
+    runner: { pid: process.pid, start: processStartTime(process.pid) },
+    steps: {}
+  };
+  await writeJsonAtomic(paths.pidsJson, pids);
+  record.pids = { runner: process.pid, steps: {} };
   await writeJsonAtomic(paths.runJson, record);
   await writeJsonAtomic(paths.planJson, plan);
   return {
