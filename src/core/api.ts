@@ -99,9 +99,17 @@ export interface IRunSummary {
 /** `get`: a run, with where its files are. */
 export interface IRunDetails {
   record: IRunRecord;
+  /** The run's folder (`.chard/runs/RUN` next to the notebook). */
   dir: string;
+  /** The notebook's path (absolute). */
+  notebook: string;
   /** Local runs: the folder the steps ran in and wrote their files to. */
   workspace: string | null;
+  /**
+   * From `start` and `resume`: this attempt's events come after this sequence number (0 for a
+   * new run; a resumed run goes on numbering in its folder). Follow with `events(id, { after })`.
+   */
+  since?: number;
 }
 
 /** One event of a run, numbered: `events(id, { after: seq })` continues after it. */

@@ -49,6 +49,11 @@ export namespace EventFollow {
     record: () => Promise<IRunRecord>;
     /** How often another process's writes are looked for (ms). */
     pollMs?: number;
+    /**
+     * Is a backend in this process still reporting on the run? Then its run-finished event is
+     * waited for even when the record already says finished.
+     */
+    live?: () => boolean;
   }
 }
 
@@ -75,22 +80,19 @@ export async function* followEvents(
       return;
     }
     for (const envelope of await reader.next()) {
-      if (envelope.seq > after) {
-        yield envelope;
+      if (envelope.seq <= after) {
+        continue; // (a resumed run's folder holds its earlier attempts too)
       }
+      yield envelope;
       if (envelope.event.event === 'run-finished') {
         return;
       }
     }
     const record = await options.record();
-    if (isFinished(record.status)) {
+    if (isFinished(record.status) && !options.live?.()) {
       // The record can be finished a moment before its run-finished event is written.
-      const last = await reader.next();
-      for (const envelope of last) {
-        if (envelope.seq > after) {
-          yield envelope;
-        }
-      }
+      const last = (await reader.next()).filter(e => e.seq > after);
+      yield* last;
       if (!last.some(e => e.event.event === 'run-finished')) {
         const seq = reader.lastSeq + 1;
         if (seq > after) {

@@ -33,7 +33,7 @@ import {
   workflowPods,
   workflowStatus
 } from './monitor.js';
-import type { WorkspaceMode } from './submit.js';
+import type { WorkspaceMode } from '../../core/api.js';
 import { ANNOTATION_PIPELINE, LABEL_MANAGED, submitWorkflow } from './submit.js';
 import type { IWorkspaceVolume } from './workspace.js';
 import { parseSnapshotPvc, planWorkspace, readNotebookPod } from './workspace.js';
@@ -126,9 +126,9 @@ export class ArgoBackend implements IRunBackend {
     options: RunBackendApi.ICancelOptions
   ): Promise<RunBackendApi.ICancelResult> {
     await this.cancelByName(run.record.cluster?.workflow ?? run.record.id, {
-      context: run.record.cluster?.context,
-      namespace: run.record.cluster?.namespace,
-      ...options.cluster
+      context: options.cluster?.context ?? run.record.cluster?.context,
+      namespace: options.cluster?.namespace ?? run.record.cluster?.namespace,
+      kubeconfig: options.cluster?.kubeconfig
     });
     return { record: run.record, how: 'requested' };
   }
@@ -156,7 +156,7 @@ export class ArgoBackend implements IRunBackend {
       if (text === null) {
         missing.push(st);
       } else {
-        yield { step: st.name, text };
+        yield { step: st.name, text, final: true };
       }
     }
     if (missing.length > 0) {
@@ -193,15 +193,15 @@ export class ArgoBackend implements IRunBackend {
           `no log for step ${key(node)}: its pod is gone and no copy was kept`
         );
       }
-      yield { step: key(node), text };
+      yield { step: key(node), text, final: true };
     }
   }
 
   /** The Workflows Chard created in the namespace, newest first. */
-  async listCluster(access: IClusterAccess): Promise<IClusterRun[]> {
+  async listCluster(access: IClusterAccess): Promise<{ namespace: string; runs: IClusterRun[] }> {
     const { client } = this.connect(access);
     const listed = await client.list(WORKFLOWS, { labelSelector: `${LABEL_MANAGED}=chard` });
-    return listed.items
+    const runs = listed.items
       .map(wf => {
         const st = workflowStatus(wf);
         const status = (wf.status ?? {}) as Record<string, unknown>;
@@ -216,6 +216,7 @@ export class ArgoBackend implements IRunBackend {
         };
       })
       .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+    return { namespace: client.namespace, runs };
   }
 
   /** Cluster access and a client whose retries are reported. */

@@ -10,6 +10,7 @@
  * Workflow's volumeClaimTemplates and owns them. This needs no `patch` on volumesnapshots, and a
  * submit interrupted while snapshotting is resumed by the next identical submit.
  */
+import type { WorkspaceMode } from '../../core/api.js';
 import { isRecord } from '../../core/notebook.js';
 import { createHash } from 'node:crypto';
 import type { IPlan, IVolume } from '../../core/plan.js';
@@ -33,7 +34,7 @@ export const LABEL_NOTEBOOK = 'chard.dev/notebook';
 export const ANNOTATION_PIPELINE = 'chard.dev/pipeline';
 
 /** How the workspace volumes travel into the steps. */
-export type WorkspaceMode = 'snapshot' | 'live' | 'none';
+export type { WorkspaceMode };
 
 /** Compiles a plan into an Argo Workflow object (the project's Argo compiler). */
 export type WorkflowCompiler = (plan: IPlan) => IKubeObject;

@@ -273,7 +273,7 @@ namespace Private {
           this._state.set(step.id, state);
         }
         const text = (await this._read(step.id, state)) + (last ? state.decoder.end() : '');
-        out.push({ step: step.name, text });
+        out.push({ step: step.name, text, final: last });
       }
       return out;
     }

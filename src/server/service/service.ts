@@ -27,7 +27,13 @@ import type { IRunRecord, RunBackend, RunEvent } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
 import { EventLog, followEvents } from '../common/events.js';
 import type { IRunEntry } from '../common/records.js';
-import { findRuns, readRunRecord, RunRecordError, runPaths } from '../common/records.js';
+import {
+  CHARD_DIR,
+  findRuns,
+  readRunRecord,
+  RunRecordError,
+  runPaths
+} from '../common/records.js';
 import { RunIndex, stateDir } from '../common/runindex.js';
 import { KfpError } from '../kfp/client.js';
 import { KfpBackend } from '../kfp/backend.js';
@@ -291,6 +297,7 @@ export class RunService {
     yield* followEvents(runPaths(run.dir).events, {
       after: options.after,
       signal: options.signal,
+      live: () => this._live.has(runId),
       record: async () => {
         const failure = this._failures.get(runId);
         if (failure) {
@@ -371,7 +378,7 @@ export class RunService {
   }
 
   /** Chard's Workflows in a namespace (the cluster's view, with or without records here). */
-  async listCluster(access: IClusterAccess): Promise<IClusterRun[]> {
+  async listCluster(access: IClusterAccess): Promise<{ namespace: string; runs: IClusterRun[] }> {
     const argo = this._backend('argo') as ArgoBackend;
     return Private.call(() => argo.listCluster(access));
   }
@@ -415,11 +422,13 @@ export class RunService {
     start: (hooks: IRunHooks) => Promise<IStartedRun>
   ): Promise<IRunDetails> {
     let log: EventLog | null = null;
+    let since = 0;
     const held: RunEvent[] = [];
     const hooks: IRunHooks = {
       progress: message => options.onProgress?.(message),
       created: dir => {
         log = new EventLog(runPaths(dir).events);
+        since = log.seq;
         held.splice(0).forEach(e => log?.append(e));
       },
       event: event => {
@@ -448,7 +457,7 @@ export class RunService {
         this._failures.set(record.id, Private.serviceError(error));
       }
     );
-    return Private.details({ dir, record });
+    return { ...Private.details({ dir, record }), since };
   }
 
   /** Follow a cluster run nobody in this process follows (its events go to its folder). */
@@ -500,6 +509,11 @@ export class RunService {
     const asPath = path.resolve(this._root, spec);
     if (fs.existsSync(path.join(asPath, 'run.json'))) {
       return this._settled(asPath);
+    }
+    // A cluster run recorded next to the notebooks here (cluster run ids are not local ids).
+    const here = path.join(this._root, CHARD_DIR, 'runs', spec);
+    if (/^[a-z0-9][-a-z0-9.]*$/.test(spec) && fs.existsSync(path.join(here, 'run.json'))) {
+      return this._settled(here);
     }
     const indexed = [];
     for (const entry of await this._index.lookup(spec)) {
@@ -597,6 +611,7 @@ namespace Private {
     return {
       record: run.record,
       dir: run.dir,
+      notebook: notebookOf(run),
       workspace: run.record.backend === 'local' ? runPaths(run.dir).workspace : null
     };
   }

@@ -47,6 +47,8 @@ export interface ILogChunk {
   /** The step's name. */
   step: string;
   text: string;
+  /** No more text follows for this step (its last line may have no newline). */
+  final: boolean;
 }
 
 /** Cluster access for cluster backends (the notebook settings give the rest). */
