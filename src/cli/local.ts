@@ -121,9 +121,9 @@ export async function runsCommand(argv: string[]): Promise<number> {
     root = path.dirname(root);
   }
   const service = runService();
-  const runs = (await viaService(() => service.list({}, { root, all: values.all === true }))).filter(
-    r => r.backend === 'local' || values.all === true
-  );
+  const runs = (
+    await viaService(() => service.list({}, { root, all: values.all === true }))
+  ).filter(r => r.backend === 'local' || values.all === true);
   if (values.json === true) {
     process.stdout.write(JSON.stringify(runs) + '\n');
     return 0;
@@ -197,9 +197,7 @@ export async function cancelCommand(argv: string[]): Promise<number> {
   }
   const grace = graceSeconds(values.grace);
   const service = runService();
-  const result = await viaService(() =>
-    service.cancel(positionals[0], { graceSeconds: grace })
-  );
+  const result = await viaService(() => service.cancel(positionals[0], { graceSeconds: grace }));
   const record = result.record as IRunRecord;
   if (result.how === 'already-finished') {
     process.stderr.write(`chard: run ${record.id} had already ${record.status}\n`);
@@ -250,7 +248,9 @@ export async function outputsCommand(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ workspace: details.workspace, outputs }) + '\n');
     return 0;
   }
-  process.stderr.write(`chard: run ${details.record.id} wrote into ${details.workspace}${path.sep}\n`);
+  process.stderr.write(
+    `chard: run ${details.record.id} wrote into ${details.workspace}${path.sep}\n`
+  );
   if (outputs.length === 0) {
     process.stderr.write('chard: no new or changed files\n');
     return 0;

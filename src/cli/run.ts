@@ -91,10 +91,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     ...(values.snapshot === 'copy' ? { snapshotMode: 'copy' as const } : {}),
     ...(valueDigest === undefined ? {} : { valueDigest }),
     ...(values['no-infer'] ? { noInfer: true } : {}),
-    ...(values.from ? { from: { step: values.from, ...(values.run ? { run: values.run } : {}) } } : {})
+    ...(values.from
+      ? { from: { step: values.from, ...(values.run ? { run: values.run } : {}) } }
+      : {})
   };
   const service = runService();
-  const onProgress = json ? undefined : (message: string) => process.stderr.write(`chard: ${message}\n`);
+  const onProgress = json
+    ? undefined
+    : (message: string) => process.stderr.write(`chard: ${message}\n`);
 
   // Start the run (or resume one): it exists once this returns.
   let details: IRunDetails;
@@ -133,7 +137,10 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   // Follow it to its end; Ctrl-C cancels it.
   const id = details.record.id;
-  const view = new Private.View(json, details.record.steps.map(s => s.name));
+  const view = new Private.View(
+    json,
+    details.record.steps.map(s => s.name)
+  );
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1;

@@ -8,13 +8,7 @@
  * memoization, KFP caching); it counts as succeeded.
  */
 export type StepStatus =
-  | 'pending'
-  | 'running'
-  | 'succeeded'
-  | 'cached'
-  | 'failed'
-  | 'skipped'
-  | 'cancelled';
+  'pending' | 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped' | 'cancelled';
 export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type RunBackend = 'local' | 'argo' | 'kfp';
 

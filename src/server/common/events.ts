@@ -91,9 +91,15 @@ export async function* followEvents(
     const record = await options.record();
     if (isFinished(record.status) && !options.live?.()) {
       // The record can be finished a moment before its run-finished event is written.
-      const last = (await reader.next()).filter(e => e.seq > after);
-      yield* last;
-      if (!last.some(e => e.event.event === 'run-finished')) {
+      for (let tries = 0; tries < 10; tries++) {
+        yield* (await reader.next()).filter(e => e.seq > after);
+        if (reader.lastKind === 'run-finished') {
+          return;
+        }
+        await Private.waitForWrite(file, 100, options.signal);
+      }
+      if (reader.lastKind !== 'run-finished') {
+        // A run that ended without its last event (its writer died): the record tells how.
         const seq = reader.lastSeq + 1;
         if (seq > after) {
           yield {
@@ -202,6 +208,8 @@ namespace Private {
     constructor(private readonly _file: string) {}
 
     lastSeq = 0;
+    /** The kind of the last event read. */
+    lastKind = '';
 
     async next(): Promise<IRunEventEnvelope[]> {
       let handle: fsp.FileHandle;
@@ -233,6 +241,7 @@ namespace Private {
           if (isEnvelope(value)) {
             out.push(value);
             this.lastSeq = value.seq;
+            this.lastKind = value.event.event;
           }
         } catch {
           // not an event line (a crash cut it): skipped

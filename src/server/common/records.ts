@@ -384,4 +384,3 @@ export function newRunRecord(
     cluster
   };
 }
-

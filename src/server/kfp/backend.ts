@@ -79,7 +79,9 @@ export class KfpBackend implements IRunBackend {
     hooks.created(dir, record);
     hooks.event(runStartedEvent(record));
     const done =
-      options.follow === false ? Promise.resolve(record) : Private.follow(kfp, record, store, hooks);
+      options.follow === false
+        ? Promise.resolve(record)
+        : Private.follow(kfp, record, store, hooks);
     return { dir, record, done };
   }
 

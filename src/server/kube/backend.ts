@@ -90,10 +90,12 @@ export class ArgoBackend implements IRunBackend {
       client,
       plan,
       notebook: request.notebook,
-      compile: (p: IPlan): IKubeObject => compileArgo(p, compileOptions).documents[0] as IKubeObject,
+      compile: (p: IPlan): IKubeObject =>
+        compileArgo(p, compileOptions).documents[0] as IKubeObject,
       workspace,
       mode,
-      snapshotClass: argo.snapshotClass ?? setting(plan, 'snapshot_class') ?? setting(plan, 'snapshotClass'),
+      snapshotClass:
+        argo.snapshotClass ?? setting(plan, 'snapshot_class') ?? setting(plan, 'snapshotClass'),
       snapshotTimeoutMs: (argo.snapshotTimeoutSeconds ?? 600) * 1000,
       context: config.context,
       onProgress: message => hooks.progress(message)

@@ -14,7 +14,13 @@ import type { IPlan } from '../../core/plan.js';
 import type { IRunRecord, RunEvent } from '../../core/runs.js';
 import { diffEvents, isFinished } from '../../core/runs.js';
 import { writeJsonAtomic } from '../common/files.js';
-import { latestRunOf, readRunPids, readRunPlan, readRunRecord, runPaths } from '../common/records.js';
+import {
+  latestRunOf,
+  readRunPids,
+  readRunPlan,
+  readRunRecord,
+  runPaths
+} from '../common/records.js';
 import { ServiceError } from '../service/errors.js';
 import type {
   ILogChunk,
@@ -94,7 +100,10 @@ export class LocalBackend implements IRunBackend {
     if (result.how === 'direct') {
       diffEvents(before, result.record, new Date().toISOString()).forEach(emit);
     }
-    return { record: result.record, how: result.how === 'already-finished' ? 'already-finished' : 'stopped' };
+    return {
+      record: result.record,
+      how: result.how === 'already-finished' ? 'already-finished' : 'stopped'
+    };
   }
 
   async *logs(run: IRunLocation, options: RunBackendApi.ILogOptions): AsyncGenerator<ILogChunk> {
@@ -213,9 +222,11 @@ export class LocalBackend implements IRunBackend {
   }
 
   /** Runs this process is running. */
-  private readonly _live = new Map<string, { controller: AbortController; done: Promise<IRunRecord> }>();
+  private readonly _live = new Map<
+    string,
+    { controller: AbortController; done: Promise<IRunRecord> }
+  >();
 }
-
 
 namespace Private {
   export const FOLLOW_INTERVAL_MS = 250;

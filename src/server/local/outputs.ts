@@ -110,7 +110,9 @@ export async function copyOutputs(
 namespace Private {
   /** A path the user gave, relative to the workspace; one that leaves it is refused. */
   export function relative(workspace: string, spec: string): string {
-    const inWorkspace = spec.startsWith(workspace + path.sep) ? path.relative(workspace, spec) : spec;
+    const inWorkspace = spec.startsWith(workspace + path.sep)
+      ? path.relative(workspace, spec)
+      : spec;
     const normal = path.normalize(inWorkspace).replace(/\/+$/, '');
     if (path.isAbsolute(normal) || normal === '..' || normal.startsWith(`..${path.sep}`)) {
       throw new ServiceError(`${spec}: give a path inside the run's workspace`, true);

@@ -29,7 +29,14 @@ import { RUNTIME_SOURCE } from '../../core/generated/runtime.js';
 import { launcherArgs } from './launcher.js';
 import { startGroupProcess, processStartTime, StartError } from './processes.js';
 import type { IGroupProcess, IProcessExit, IStartOptions } from './processes.js';
-import { chardDirFor, newRunId, pendingStep, readRunRecord, runPaths, runStatusOf } from '../common/records.js';
+import {
+  chardDirFor,
+  newRunId,
+  pendingStep,
+  readRunRecord,
+  runPaths,
+  runStatusOf
+} from '../common/records.js';
 import { JsonFileWriter, writeFileAtomic, writeJsonAtomic } from '../common/files.js';
 import type { IProcessRef, IRunPaths, IRunPids } from '../common/records.js';
 import { schedule } from './scheduler.js';
@@ -738,7 +745,12 @@ namespace Private {
       await this._writer.flush();
       await this._pidTracker?.flush();
       for (const warning of this._warnings) {
-        this._emit({ event: 'progress', run: record.id, time: now(), message: `warning: ${warning}` });
+        this._emit({
+          event: 'progress',
+          run: record.id,
+          time: now(),
+          message: `warning: ${warning}`
+        });
       }
       this._emit({
         event: 'run-finished',

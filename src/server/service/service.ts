@@ -27,13 +27,7 @@ import type { IRunRecord, RunBackend, RunEvent } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
 import { EventLog, followEvents } from '../common/events.js';
 import type { IRunEntry } from '../common/records.js';
-import {
-  CHARD_DIR,
-  findRuns,
-  readRunRecord,
-  RunRecordError,
-  runPaths
-} from '../common/records.js';
+import { CHARD_DIR, findRuns, readRunRecord, RunRecordError, runPaths } from '../common/records.js';
 import { RunIndex, stateDir } from '../common/runindex.js';
 import { KfpError } from '../kfp/client.js';
 import { KfpBackend } from '../kfp/backend.js';
@@ -218,9 +212,7 @@ export class RunService {
       Private.refuseErrors(notebook, plan, 'nothing was run');
     }
     const resume = backend.resume.bind(backend);
-    return this._launch(backend, options, hooks =>
-      resume(run, request, { plan, metadata }, hooks)
-    );
+    return this._launch(backend, options, hooks => resume(run, request, { plan, metadata }, hooks));
   }
 
   /** The final record of a run (waits for it to end). */
@@ -228,7 +220,7 @@ export class RunService {
     const run = await this._locate(id);
     const live = this._live.get(run.record.id);
     if (live) {
-      return live;
+      return Private.call(() => live);
     }
     for await (const envelope of this.events(run.record.id)) {
       void envelope;
@@ -241,7 +233,9 @@ export class RunService {
     filter: IRunFilter = {},
     options: RunService.IListOptions = {}
   ): Promise<IRunSummary[]> {
-    const root = path.resolve(options.root ?? this._root);
+    const root = path.resolve(
+      options.root ?? (filter.notebook ? path.dirname(filter.notebook) : this._root)
+    );
     const byDir = new Map<string, IRunEntry>();
     for (const entry of await findRuns(root)) {
       byDir.set(entry.dir, entry);
@@ -316,7 +310,9 @@ export class RunService {
     } catch (error) {
       const argo = this._backends.get('argo');
       if (options.cluster && error instanceof ServiceError && error.notFound && argo) {
-        yield* Private.guard((argo as ArgoBackend).podLogs(id, { ...options.cluster, step: options.step }));
+        yield* Private.guard(
+          (argo as ArgoBackend).podLogs(id, { ...options.cluster, step: options.step })
+        );
         return;
       }
       throw error;
@@ -364,7 +360,9 @@ export class RunService {
   async copyOutputs(id: string, request: ICopyOutputsRequest = {}): Promise<ICopyOutputsResult> {
     const run = await this._locate(id);
     if (!isFinished(run.record.status)) {
-      throw new ServiceError(`run ${run.record.id} is still ${run.record.status}; wait for it to end`);
+      throw new ServiceError(
+        `run ${run.record.id} is still ${run.record.status}; wait for it to end`
+      );
     }
     const target = path.dirname(Private.notebookOf(run));
     const copied = await copyOutputs(
