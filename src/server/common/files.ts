@@ -16,14 +16,31 @@ import * as path from 'node:path';
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const dir = path.dirname(file);
-  const temp = path.join(
-    dir,
-    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  );
+  const temp = Private.tempName(file);
   try {
     const handle = await fsp.open(temp, 'w', 0o644);
     try {
       await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(temp, file);
+  } catch (error) {
+    await fsp.rm(temp, { force: true });
+    throw error;
+  }
+  await Private.syncDir(dir);
+}
+
+/** Copy `source` to `file` atomically, as `writeFileAtomic` writes (without holding it in memory). */
+export async function copyFileAtomic(source: string, file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const temp = Private.tempName(file);
+  try {
+    await fsp.copyFile(source, temp);
+    const handle = await fsp.open(temp, 'r+');
+    try {
       await handle.sync();
     } finally {
       await handle.close();
@@ -98,6 +115,14 @@ export function errorReason(error: unknown): string {
 }
 
 namespace Private {
+  /** `.NAME.PID.RANDOM.tmp` next to `file`. */
+  export function tempName(file: string): string {
+    return path.join(
+      path.dirname(file),
+      `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+    );
+  }
+
   export async function syncDir(dir: string): Promise<void> {
     try {
       const handle = await fsp.open(dir, 'r');

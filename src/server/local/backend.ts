@@ -32,7 +32,8 @@ import type {
   RunBackendApi
 } from '../service/types.js';
 import { cancelRun } from './cancel.js';
-import { isProcessAlive, groupMembers, sleep, stopGroup } from './processes.js';
+import { sleep } from '../common/retry.js';
+import { groupMembers, isProcessAlive, stopGroup } from './processes.js';
 import { checkImports, importedModules, resolvePython } from './python.js';
 import { executeLocalRun, prepareLocalRun } from './runner.js';
 import type { LocalRun } from './runner.js';

@@ -5,7 +5,8 @@
  */
 import type { IRunRecord } from '../../core/index.js';
 import { isFinished } from '../../core/index.js';
-import { groupMembers, isProcessAlive, sleep, stopGroup } from './processes.js';
+import { sleep } from '../common/retry.js';
+import { groupMembers, isProcessAlive, stopGroup } from './processes.js';
 import { readRunPids, readRunRecord, runPaths } from '../common/records.js';
 import { writeJsonAtomic } from '../common/files.js';
 

@@ -5,13 +5,13 @@
  * than the notebook folder's file of that name); `copyOutputs` copies chosen ones next to the
  * notebook, each atomically, refusing to replace a different file unless forced.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
 import type { IRunOutput } from '../../core/api.js';
 import type { IRunRecord } from '../../core/runs.js';
+import { copyFileAtomic } from '../common/files.js';
 import { ServiceError } from '../service/errors.js';
 
 const SKIP: ReadonlySet<string> = new Set(['__pycache__', '.ipynb_checkpoints']);
@@ -101,7 +101,7 @@ export async function copyOutputs(
     if ((await Private.compare(path.join(workspace, rel), dest)) === 'same') {
       continue;
     }
-    await Private.copyAtomic(path.join(workspace, rel), dest);
+    await copyFileAtomic(path.join(workspace, rel), dest);
     copied.push(rel);
   }
   return copied;
@@ -161,26 +161,5 @@ namespace Private {
     }
     const [a, b] = await Promise.all([fsp.readFile(src), fsp.readFile(dest)]);
     return a.equals(b) ? 'same' : 'different';
-  }
-
-  /** Copy to a temporary file next to `dest`, then rename it over `dest`. */
-  export async function copyAtomic(src: string, dest: string): Promise<void> {
-    const temp = path.join(
-      path.dirname(dest),
-      `.${path.basename(dest)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-    );
-    try {
-      await fsp.copyFile(src, temp);
-      const handle = await fsp.open(temp, 'r+');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fsp.rename(temp, dest);
-    } catch (error) {
-      await fsp.rm(temp, { force: true });
-      throw error;
-    }
   }
 }
