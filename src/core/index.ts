@@ -6,6 +6,7 @@ export * from './runs.js';
 export type * from './api.js';
 export * from './names.js';
 export * from './metadata.js';
+export * from './settings.js';
 export * from './analyze.js';
 export { analyzeCell } from './python/scopes.js';
 export type { ICellAnalysis, IFunctionInfo } from './python/scopes.js';

@@ -48,7 +48,7 @@ export class KfpBackend implements IRunBackend {
     };
     const kfp = this.connect(
       { kfpEndpoint: kfpOptions.endpoint, kfpTokenFile: kfpOptions.tokenFile },
-      setting(plan, 'kfp_endpoint') ?? setting(plan, 'kfpEndpoint'),
+      plan.pipeline.chard.kfpEndpoint,
       hooks.progress
     );
     const compiled = compileKfp(plan, {
@@ -135,11 +135,6 @@ export class KfpBackend implements IRunBackend {
     }
     return createKfpClient({ endpoint, tokenFile, onRetry });
   }
-}
-
-function setting(plan: IPlan, key: string): string | undefined {
-  const value = plan.pipeline.chard[key];
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
 namespace Private {

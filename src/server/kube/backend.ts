@@ -94,8 +94,7 @@ export class ArgoBackend implements IRunBackend {
         compileArgo(p, compileOptions).documents[0] as IKubeObject,
       workspace,
       mode,
-      snapshotClass:
-        argo.snapshotClass ?? setting(plan, 'snapshot_class') ?? setting(plan, 'snapshotClass'),
+      snapshotClass: argo.snapshotClass ?? plan.pipeline.chard.snapshotClass,
       snapshotTimeoutMs: (argo.snapshotTimeoutSeconds ?? 600) * 1000,
       context: config.context,
       onProgress: message => hooks.progress(message)
@@ -246,11 +245,6 @@ function withParameters(plan: IPlan, values: Record<string, unknown>): IPlan {
       p.name in values ? { ...p, value: values[p.name] as typeof p.value } : p
     )
   };
-}
-
-function setting(plan: IPlan, key: string): string | undefined {
-  const value = plan.pipeline.chard[key];
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
 namespace Private {

@@ -244,18 +244,9 @@ namespace Private {
     local: ILocalRunOptions
   ): Pick<LocalRun.IOptions, 'exclude' | 'maxSnapshotBytes' | 'snapshotMode'> {
     const chard = plan.pipeline.chard;
-    const exclude = [
-      ...(Array.isArray(chard.snapshot_exclude)
-        ? chard.snapshot_exclude.filter((p): p is string => typeof p === 'string')
-        : []),
-      ...(local.exclude ?? [])
-    ];
-    const sizeText =
-      local.maxSnapshot ??
-      (typeof chard.snapshot_max_size === 'string' || typeof chard.snapshot_max_size === 'number'
-        ? String(chard.snapshot_max_size)
-        : undefined);
-    const maxSnapshotBytes = sizeText === undefined ? undefined : parseSize(sizeText);
+    const exclude = [...(chard.snapshotExclude ?? []), ...(local.exclude ?? [])];
+    const sizeText = local.maxSnapshot;
+    const maxSnapshotBytes = sizeText === undefined ? chard.snapshotMaxSize : parseSize(sizeText);
     if (maxSnapshotBytes === null) {
       throw new ServiceError(
         `snapshot size limit ${JSON.stringify(sizeText)}: give a size like 2GiB or 500MB`,
