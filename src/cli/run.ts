@@ -1,5 +1,5 @@
 /**
- * `chard run NOTEBOOK`: run a notebook as a pipeline on this machine (see src/server/local).
+ * `chard run NOTEBOOK`: run a notebook as a pipeline on this machine, through the run service.
  *
  *   chard run NOTEBOOK [--param NAME=VALUE]... [--python PATH] [--parallel N] [--json]
  *                      [--exclude PATTERN]... [--max-snapshot-size SIZE] [--snapshot auto|copy]
@@ -20,7 +20,8 @@ export const RUN_USAGE = `usage: chard run NOTEBOOK [options]
 
 Runs the notebook as a pipeline on this machine: each step a separate Python process, in
 parallel where the data flow allows, against a snapshot of the notebook's directory. The run is
-recorded in .chard/runs/RUN next to the notebook (see: chard runs, chard logs RUN).
+recorded in .chard/runs/RUN next to the notebook (see: chard runs, chard logs RUN); the files
+the steps write stay in its workspace/ folder (see: chard outputs RUN).
 
 Options:
   --param NAME=VALUE        set a pipeline parameter (repeatable)
