@@ -6,7 +6,7 @@
  * code one step runs.
  */
 import { resolve } from 'node:path';
-import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
+import { workflowSchemaProblem } from '../server/argo/schema.js';
 import { analyzeNotebookInParallel } from '../server/analysis/pool.js';
 import {
   COMPILE_TARGETS,
@@ -37,12 +37,7 @@ pipeline spec (--target kfp). The same notebook always gives the same bytes.
 
 /** Validate an Argo Workflow against Argo's schema; returns the problem or null. */
 export function argoSchemaProblem(workflow: unknown): string | null {
-  try {
-    new Workflow(workflow as ConstructorParameters<typeof Workflow>[0]).validate();
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message.split('\n')[0] : String(error);
-  }
+  return workflowSchemaProblem(workflow);
 }
 
 export async function compileCommand(argv: string[]): Promise<number> {

@@ -25,7 +25,13 @@ import { base64Encode, sha256Hex } from './hash.js';
 import { KFP_IO_NAME, freeName } from './names.js';
 import type { ICompileOptions, ICompileResult, ISettings } from './options.js';
 import { CompileError, resolveSettings } from './options.js';
-import { BOOTSTRAP_SOURCE, assertInert, chunk, inertParameterText } from './payload.js';
+import {
+  BOOTSTRAP_SOURCE,
+  assertInert,
+  chunk,
+  deflateBase64,
+  inertParameterText
+} from './payload.js';
 import { compareText, toYaml } from './serialize.js';
 import {
   checkPlan,
@@ -276,9 +282,14 @@ namespace Private {
     allowed.add(bootstrap);
     placeholder('--runtime-file', `${files}/${KFP_RUNTIME_FILES.runtime}`);
     args.push('--runtime-sha256', sha256Hex(settings.runtimeSource));
-    for (const part of chunk(base64Encode(JSON.stringify(spec)))) {
-      args.push('--spec-b64', part);
+    // The spec compressed: a step's code is most of a manifest's weight. Each step carries its
+    // own (not a bundle shared by all, as on Argo), so that a step's cache key changes only
+    // when its own code does.
+    const specText = JSON.stringify(spec);
+    for (const part of chunk(deflateBase64(specText))) {
+      args.push('--spec-zb64', part);
     }
+    args.push('--spec-sha256', sha256Hex(specText));
     args.push('--data-dir', KFP_DATA_DIR);
     for (const name of step.parameters) {
       checkIoName(name, 'pipeline parameter');

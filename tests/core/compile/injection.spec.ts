@@ -66,6 +66,8 @@ function expectInert(plan: IPlan): void {
   const allowed = new Set([
     '{{inputs.artifacts.chard-bootstrap}}',
     '{{inputs.artifacts.chard-runtime}}',
+    '{{inputs.artifacts.chard-specs}}',
+    '{{inputs.parameters.chard-spec}}',
     ...plan.parameters.map(p => `{{workflow.parameters.${p.name}}}`)
   ]);
   for (const tag of tags(argo.text)) {
