@@ -32,7 +32,7 @@ import type { AccessMode } from './options.js';
 import { ACCESS_MODES, CompileError, resolveSettings } from './options.js';
 import { BOOTSTRAP_SOURCE, assertInert, inertParameterText, specBundle } from './payload.js';
 import { compareText, toYaml } from './serialize.js';
-import { checkPlan, parentIds, stepImage, withParameters } from './steps.js';
+import { checkPlan, defaultsWarnings, parentIds, stepImage, withParameters } from './steps.js';
 import type {
   IArtifact,
   IClaimTemplate,
@@ -199,7 +199,7 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
     text,
     hash: sha256Hex(text),
     documents: [workflow as unknown as Record<string, unknown>],
-    warnings: []
+    warnings: defaultsWarnings(plan, settings)
   };
 }
 
@@ -248,7 +248,8 @@ namespace Private {
             after.add(groupOf.get(d) as number);
           }
         }
-        const { dependencies: _, ...rest } = task;
+        const rest: IDagTask = { ...task };
+        delete rest.dependencies;
         return inGroup.length > 0 ? { ...rest, dependencies: inGroup } : rest;
       });
       inner.push(dag(groupName, local));

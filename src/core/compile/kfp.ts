@@ -35,6 +35,7 @@ import {
 import { compareText, toYaml } from './serialize.js';
 import {
   checkPlan,
+  defaultsWarnings,
   idsByName,
   parentIds,
   pipelineImage,
@@ -140,6 +141,7 @@ export function compileKfp(plan: IPlan, options: ICompileOptions = {}): ICompile
     });
   }
   const text = toYaml(documents, Private.header(plan, settings.parameters));
+  warnings.push(...defaultsWarnings(plan, settings));
   return { target: 'kfp', text, hash: sha256Hex(text), documents, warnings };
 }
 
@@ -259,6 +261,18 @@ namespace Private {
     return out;
   }
 
+  const runtimeHashes = new WeakMap<ISettings, string>();
+
+  /** The runtime's sha256, computed once per compilation (the runtime is tens of KiB). */
+  function runtimeSha256(settings: ISettings): string {
+    let hash = runtimeHashes.get(settings);
+    if (hash === undefined) {
+      hash = sha256Hex(settings.runtimeSource);
+      runtimeHashes.set(settings, hash);
+    }
+    return hash;
+  }
+
   export function executor(
     plan: IPlan,
     step: IStep,
@@ -281,7 +295,7 @@ namespace Private {
     const bootstrap = `${files}/${KFP_RUNTIME_FILES.bootstrap}`;
     allowed.add(bootstrap);
     placeholder('--runtime-file', `${files}/${KFP_RUNTIME_FILES.runtime}`);
-    args.push('--runtime-sha256', sha256Hex(settings.runtimeSource));
+    args.push('--runtime-sha256', runtimeSha256(settings));
     // The spec compressed: a step's code is most of a manifest's weight. Each step carries its
     // own (not a bundle shared by all, as on Argo), so that a step's cache key changes only
     // when its own code does.
