@@ -7,10 +7,12 @@
  * `{{$...}}` placeholders in container arguments. A cell containing `{{workflow.name}}` must run
  * as written, so user data never appears in clear text where a substitution can happen:
  *
- * - the step spec (cell code, names, defaults) and the runtime source travel as base64 of their
- *   UTF-8 text (the base64 alphabet has no braces): in Argo as raw artifacts written to files,
- *   in KFP as container arguments split into chunks below the kernel's 128 KiB limit for a
- *   single argument. Both targets carry the runtime once per pipeline, not once per step;
+ * - the step spec (cell code, names, defaults) and the runtime source travel as base64 (the
+ *   base64 alphabet has no braces): in Argo as raw artifacts written to files, the specs of all
+ *   steps once per Workflow as a compressed content-addressed bundle (`specBundle`), each step
+ *   naming its own by sha256; in KFP as container arguments split into chunks below the kernel's
+ *   128 KiB limit for a single argument, each step's spec compressed (`deflateBase64`). Both
+ *   targets carry the runtime once per pipeline, not once per step;
  * - a small constant Python bootstrap (below, never containing user data) decodes both and runs
  *   the runtime in-process with its documented command line (`--spec-json JSON`, see stepspec.ts);
  * - a pipeline parameter value that would be rewritten (it contains `{{`) is passed as
