@@ -14,7 +14,7 @@ export type SchemaError = ErrorObject;
 const SCHEMA_FILE = 'schema/argo/workflow.schema.json';
 
 namespace Private {
-  let validate: ValidateFunction | undefined;
+  const validators = new Map<boolean, ValidateFunction>();
 
   /** The package root: the nearest folder above this module holding the schema. */
   function schemaPath(): string {
@@ -32,21 +32,24 @@ namespace Private {
     }
   }
 
-  export function validator(): ValidateFunction {
+  /** `all`: report every error (slower to compile) rather than the first. */
+  export function validator(all: boolean): ValidateFunction {
+    let validate = validators.get(all);
     if (validate === undefined) {
       const schema = JSON.parse(readFileSync(schemaPath(), 'utf8')) as Record<string, unknown>;
       // The CRD's x-kubernetes-* keywords and formats (int32, int-or-string, ...) are the API
       // server's business; ajv checks structure, types, enums, patterns and item counts.
-      const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: false });
+      const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: all });
       validate = ajv.compile(schema);
+      validators.set(all, validate);
     }
     return validate;
   }
 }
 
-/** The schema errors of a Workflow object (empty when it is valid). */
-export function workflowSchemaErrors(workflow: unknown): SchemaError[] {
-  const validate = Private.validator();
+/** The schema errors of a Workflow object (empty when it is valid); `all`: every one. */
+export function workflowSchemaErrors(workflow: unknown, all = false): SchemaError[] {
+  const validate = Private.validator(all);
   return validate(workflow) ? [] : [...(validate.errors ?? [])];
 }
 

@@ -242,7 +242,7 @@ function valueAt(obj: unknown, pointer: string): unknown {
 
 /** Validate a Workflow with Argo's own schema (the CRD's, as the API server applies it). */
 export function workflowCauses(obj: JsonObject): IStatusCause[] {
-  const errors = workflowSchemaErrors(obj);
+  const errors = workflowSchemaErrors(obj, true);
   const causes: IStatusCause[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
