@@ -32,7 +32,14 @@ import type { AccessMode } from './options.js';
 import { ACCESS_MODES, CompileError, resolveSettings } from './options.js';
 import { BOOTSTRAP_SOURCE, assertInert, inertParameterText, specBundle } from './payload.js';
 import { compareText, toYaml } from './serialize.js';
-import { checkPlan, defaultsWarnings, parentIds, stepImage, withParameters } from './steps.js';
+import {
+  checkPlan,
+  defaultsWarnings,
+  parentIds,
+  sizeWarnings,
+  stepImage,
+  withParameters
+} from './steps.js';
 import type {
   IArtifact,
   IClaimTemplate,
@@ -199,7 +206,7 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
     text,
     hash: sha256Hex(text),
     documents: [workflow as unknown as Record<string, unknown>],
-    warnings: defaultsWarnings(plan, settings)
+    warnings: [...defaultsWarnings(plan, settings), ...sizeWarnings(text, 'Workflow')]
   };
 }
 

@@ -37,6 +37,7 @@ import {
   checkPlan,
   defaultsWarnings,
   idsByName,
+  sizeWarnings,
   parentIds,
   pipelineImage,
   stepImage,
@@ -141,7 +142,7 @@ export function compileKfp(plan: IPlan, options: ICompileOptions = {}): ICompile
     });
   }
   const text = toYaml(documents, Private.header(plan, settings.parameters));
-  warnings.push(...defaultsWarnings(plan, settings));
+  warnings.push(...defaultsWarnings(plan, settings), ...sizeWarnings(text, 'pipeline spec'));
   return { target: 'kfp', text, hash: sha256Hex(text), documents, warnings };
 }
 

@@ -5,6 +5,7 @@
 import type { IPlan, IStep } from '../plan.js';
 import { isCompilable } from '../plan.js';
 import { thirdPartyModules } from '../python/imports.js';
+import { utf8Encode } from './hash.js';
 import { isDnsLabel } from './names.js';
 import { CompileError, checkImage } from './options.js';
 import type { ISettings } from './options.js';
@@ -146,4 +147,19 @@ export function defaultsWarnings(plan: IPlan, settings: ISettings): string[] {
     }
   }
   return warnings;
+}
+
+/** What etcd stores at most in one object (a Workflow, or the Workflow KFP makes of a spec). */
+export const OBJECT_LIMIT_BYTES = 1.5 * 1024 * 1024;
+
+/** A warning when a manifest is larger than a Kubernetes object can be. */
+export function sizeWarnings(text: string, what: string): string[] {
+  const bytes = utf8Encode(text).length;
+  return bytes > OBJECT_LIMIT_BYTES
+    ? [
+        `the ${what} is ${(bytes / 1024 / 1024).toFixed(1)} MiB, more than the 1.5 MiB a ` +
+          'Kubernetes object can hold: the cluster will likely refuse it (fewer, larger steps ' +
+          'make it smaller)'
+      ]
+    : [];
 }

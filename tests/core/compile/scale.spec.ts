@@ -13,6 +13,7 @@ import { BOOTSTRAP_SOURCE } from '../../../src/core/compile/payload.js';
 import type { IPlan, IStep } from '../../../src/core/plan.js';
 import { stepCode } from '../../../src/core/plan.js';
 import { argoSchemaProblem } from '../../../src/cli/compile.js';
+import { sizeWarnings } from '../../../src/core/compile/steps.js';
 import { STUB_RUNTIME, argoPayloads, argoStepRuns } from './support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -165,11 +166,19 @@ describe('argo target: any number of steps', () => {
 
   it('a 500-step notebook compiles to at most 1 MiB on Argo, and stays small on KFP', () => {
     const plan = bigPlan(500);
-    const argo = Buffer.byteLength(compileArgo(plan).text);
-    const kfp = Buffer.byteLength(compileKfp(plan).text);
+    const argo = compileArgo(plan);
+    const kfp = compileKfp(plan);
     // Before: about 3.5 KB a step (the code of every step embedded in its own template).
-    expect(argo).toBeLessThanOrEqual(1024 * 1024);
-    expect(kfp).toBeLessThanOrEqual(1.5 * 1024 * 1024);
+    expect(Buffer.byteLength(argo.text)).toBeLessThanOrEqual(1024 * 1024);
+    expect(Buffer.byteLength(kfp.text)).toBeLessThanOrEqual(1.5 * 1024 * 1024);
+    expect([...argo.warnings, ...kfp.warnings].filter(w => w.includes('MiB'))).toEqual([]);
+  });
+
+  it('warns when a manifest is more than a Kubernetes object can hold', () => {
+    expect(sizeWarnings('x'.repeat(1.6 * 1024 * 1024), 'pipeline spec')).toEqual([
+      'the pipeline spec is 1.6 MiB, more than the 1.5 MiB a Kubernetes object can hold: the ' +
+        'cluster will likely refuse it (fewer, larger steps make it smaller)'
+    ]);
   });
 });
 
