@@ -7,17 +7,20 @@
  * `{{$...}}` placeholders in container arguments. A cell containing `{{workflow.name}}` must run
  * as written, so user data never appears in clear text where a substitution can happen:
  *
- * - the step spec (cell code, names, defaults) and the runtime source travel as base64 of their
- *   UTF-8 text (the base64 alphabet has no braces): in Argo as raw artifacts written to files,
- *   in KFP as container arguments split into chunks below the kernel's 128 KiB limit for a
- *   single argument. Both targets carry the runtime once per pipeline, not once per step;
+ * - the step spec (cell code, names, defaults) and the runtime source travel as base64 (the
+ *   base64 alphabet has no braces): in Argo as raw artifacts written to files, the specs of all
+ *   steps once per Workflow as a compressed content-addressed bundle (`specBundle`), each step
+ *   naming its own by sha256; in KFP as container arguments split into chunks below the kernel's
+ *   128 KiB limit for a single argument, each step's spec compressed (`deflateBase64`). Both
+ *   targets carry the runtime once per pipeline, not once per step;
  * - a small constant Python bootstrap (below, never containing user data) decodes both and runs
  *   the runtime in-process with its documented command line (`--spec-json JSON`, see stepspec.ts);
  * - a pipeline parameter value that would be rewritten (it contains `{{`) is passed as
  *   `chard:b64:<base64>`; the bootstrap decodes `--param NAME=chard:b64:...` before the runtime
  *   parses it, so the runtime's contract is unchanged.
  */
-import { base64Encode } from './hash.js';
+import { zlibSync } from 'fflate';
+import { base64Bytes, base64Encode, sha256Hex, utf8Encode } from './hash.js';
 
 /** Prefix of a base64-encoded parameter value (decoded by the bootstrap). */
 export const PARAM_B64_PREFIX = 'chard:b64:';
@@ -36,7 +39,10 @@ export const ARG_CHUNK = 100_000;
  *   decoded) and the runtime to `DIR/bootstrap.py` and `DIR/chard_runtime.py` (atomically) and
  *   exit; the KFP target's first task does this, and every step runs `DIR/bootstrap.py` from
  *   that task's output artifact;
- * - the step spec: `--spec-b64 DATA` (may repeat) or `--spec-b64-file FILE`;
+ * - the step spec: `--spec-b64 DATA` (may repeat), `--spec-b64-file FILE`, `--spec-zb64 DATA`
+ *   (may repeat: base64 of the zlib-compressed spec), or `--spec-bundle-file FILE` (the specs
+ *   of all steps, see `specBundle`) with `--spec-sha256 HEX` naming the step's; `--spec-sha256`
+ *   refuses any spec whose sha256 differs;
  * - `--param NAME=chard:b64:DATA`: decoded to `--param NAME=VALUE`;
  * - KFP metrics: `--kfp-metrics NAME=PATH` has the runtime write the metrics JSON to PATH
  *   (`--metrics-file`) and, with `--kfp-executor-input JSON` (KFP's `{{$}}`), once the step
@@ -54,12 +60,13 @@ import os
 import runpy
 import sys
 import tempfile
+import zlib
 
 PREFIX = "${PARAM_B64_PREFIX}"
 OPTIONS = (
     "--runtime-b64", "--runtime-b64-file", "--runtime-file", "--runtime-sha256",
-    "--spec-b64", "--spec-b64-file", "--save", "--bootstrap-b64", "--kfp-metrics",
-    "--kfp-executor-input",
+    "--spec-b64", "--spec-b64-file", "--spec-zb64", "--spec-bundle-file", "--spec-sha256",
+    "--save", "--bootstrap-b64", "--kfp-metrics", "--kfp-executor-input",
 )
 
 
@@ -72,6 +79,14 @@ def decode(text, what):
     try:
         return base64.b64decode(text.encode("ascii"), validate=True).decode("utf-8")
     except (ValueError, UnicodeError) as error:
+        fail("cannot decode the " + what + " (" + str(error) + ")")
+
+
+def inflate(text, what):
+    try:
+        data = zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True))
+        return data.decode("utf-8")
+    except (ValueError, UnicodeError, zlib.error) as error:
         fail("cannot decode the " + what + " (" + str(error) + ")")
 
 
@@ -133,6 +148,38 @@ def runtime_source(options):
     return source
 
 
+def step_spec(options):
+    parts = [part.strip() for part in options["--spec-b64"]]
+    parts += [read(path, "step spec").strip() for path in options["--spec-b64-file"]]
+    packed = [part.strip() for part in options["--spec-zb64"]]
+    wanted = options["--spec-sha256"]
+    if parts:
+        spec = decode("".join(parts), "step spec")
+    elif packed:
+        spec = inflate("".join(packed), "step spec")
+    elif options["--spec-bundle-file"]:
+        if not wanted:
+            fail("--spec-bundle-file needs --spec-sha256")
+        text = inflate(read(options["--spec-bundle-file"][-1], "step specs").strip(), "step specs")
+        try:
+            bundle = json.loads(text)
+        except ValueError as error:
+            fail("cannot read the step specs (" + str(error) + ")")
+        spec = bundle.get(wanted[-1]) if isinstance(bundle, dict) else None
+        if not isinstance(spec, str):
+            fail("the pipeline carries no step spec with sha256 " + wanted[-1] + "; "
+                 "recompile and resubmit the pipeline")
+    else:
+        fail("usage: bootstrap RUNTIME --spec-b64[-file]|--spec-zb64|--spec-bundle-file SPEC "
+             "[runtime arguments]")
+    actual = hashlib.sha256(spec.encode("utf-8")).hexdigest()
+    for expected in wanted:
+        if actual != expected:
+            fail("the step spec has sha256 " + actual + ", not " + expected + " as compiled; "
+                 "recompile and resubmit the pipeline")
+    return spec
+
+
 def publish_metrics(name, path, executor_input):
     """Give the KFP system.Metrics output artifact NAME the step's metrics as its metadata."""
     try:
@@ -164,11 +211,7 @@ def main():
         write_atomic(os.path.join(directory, "chard_runtime.py"), source)
         sys.stdout.write("chard: bootstrap and runtime saved to " + directory + "\\n")
         return
-    parts = [part.strip() for part in options["--spec-b64"]]
-    parts += [read(path, "step spec").strip() for path in options["--spec-b64-file"]]
-    if not parts:
-        fail("usage: bootstrap RUNTIME --spec-b64[-file] SPEC [runtime arguments]")
-    spec = decode("".join(parts), "step spec")
+    spec = step_spec(options)
     metrics = None
     for value in options["--kfp-metrics"]:
         name, sep, path = value.partition("=")
@@ -193,6 +236,24 @@ def main():
 
 main()
 `;
+
+/** base64 of the zlib-compressed UTF-8 of `text` (the bootstrap's `--spec-zb64`). */
+export function deflateBase64(text: string): string {
+  return base64Bytes(zlibSync(utf8Encode(text), { level: 9 }));
+}
+
+/**
+ * The step specs of a whole pipeline as one content-addressed bundle, shipped once per run
+ * instead of once per step: base64 of the zlib-compressed JSON object mapping the sha256 of
+ * each spec's JSON text to that text. Each step names its spec by that sha256
+ * (`--spec-bundle-file FILE --spec-sha256 HEX`), and the bootstrap checks it.
+ */
+export function specBundle(specs: readonly string[]): { data: string; hashes: string[] } {
+  const hashes = specs.map(sha256Hex);
+  const entries = hashes.map((hash, i): [string, string] => [hash, specs[i]]);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { data: deflateBase64(JSON.stringify(Object.fromEntries(entries))), hashes };
+}
 
 /** Split base64 text into command-line-sized chunks (at least one, possibly empty). */
 export function chunk(text: string, size = ARG_CHUNK): string[] {
