@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['lib/**', 'node_modules/**', 'src/core/generated/**', 'src/lab/generated/**', 'examples/**']
+    ignores: ['lib/**', 'node_modules/**', 'src/core/generated/**', 'src/lab/generated/**', 'src/server/generated/**', 'examples/**']
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
