@@ -163,6 +163,10 @@ const runtime =
 
 // The bootstrap: one file already.
 const bootstrap = readFileSync(join(RUNTIME_DIR, 'bootstrap.py'), 'utf8');
+if (bootstrap.includes('{{')) {
+  // Argo and KFP substitute `{{...}}` in the strings of a manifest, where the bootstrap travels.
+  fail('src/runtime/bootstrap.py must not contain "{{" (Argo and KFP would substitute it)');
+}
 
 // The launcher and the zygote, each with the lifetime functions they share.
 const LOCAL_SIBLINGS = statement => /^from lifetime import /.test(statement);

@@ -15,7 +15,7 @@ the runtime):
 - the step spec: `--spec-b64 DATA` (may repeat) or `--spec-b64-file FILE`;
 - `--param NAME=chard:b64:DATA`: decoded to `--param NAME=VALUE`;
 - KFP metrics: `--kfp-metrics NAME=PATH` has the runtime write the metrics JSON to PATH
-  (`--metrics-file`) and, with `--kfp-executor-input JSON` (KFP's `{{$}}`), once the step
+  (`--metrics-file`) and, with `--kfp-executor-input JSON` (KFP's executor input), once the step
   succeeded, writes the KFP executor output that gives the `system.Metrics` output artifact NAME
   those values as metadata, which the KFP UI shows as scalar metrics.
 

@@ -28,6 +28,7 @@ import dis
 import enum
 import importlib
 import marshal
+import os
 import pickle
 import re
 import sys
@@ -46,6 +47,12 @@ PROVIDED = frozenset(("get_ipython", "display"))
 _CONSUMER = {}
 # Classes and functions this process rebuilt from a pickle whose state is still to be set.
 _SKELETONS = {}
+# What this process rebuilt, by the producer's token: a class that several values (files) refer to
+# is rebuilt once, so there is one class, as in the notebook.
+_REBUILT = {}
+# This process's tokens: one per class or function it pickles (the producer's id() is reused
+# once an object is gone, so a random part tells processes apart).
+_PROCESS = "%s-%d" % (os.urandom(8).hex(), os.getpid())
 
 
 def _portable(function):
@@ -128,6 +135,10 @@ def _global_names(code):
     return names
 
 
+def _token(obj):
+    return "%s-%x" % (_PROCESS, id(obj))
+
+
 def _version():
     return "%d.%d" % sys.version_info[:2]
 
@@ -148,7 +159,7 @@ def _reduce_function(function):
         "doc": function.__doc__,
     }
     args = (function.__qualname__, _code_cell(code), function.__name__, _version(),
-            marshal.dumps(code), len(code.co_freevars))
+            marshal.dumps(code), len(code.co_freevars), _token(function))
     return _rebuild_function, args, state, None, None, _set_function_state
 
 
@@ -169,7 +180,7 @@ def _reduce_class(cls):
         attributes.pop(name, None)  # the member descriptors the class makes for its slots
     creation = dict((k, attributes.pop(k)) for k in CREATION_ATTRIBUTES if k in attributes)
     args = (cls.__qualname__, _class_cell(cls), cls.__name__, cls.__bases__, type(cls),
-            creation)
+            creation, _token(cls))
     return _rebuild_class, args, attributes, None, None, _set_class_state
 
 
@@ -198,9 +209,11 @@ def _by_name(qualname):
 
 
 @_portable
-def _rebuild_function(qualname, cell, name, version, code, free):
+def _rebuild_function(qualname, cell, name, version, code, free, token):
     if _defined_by_consumer(qualname, cell):
         return _by_name(qualname)
+    if token in _REBUILT:
+        return _REBUILT[token]
     if version != _version():
         raise pickle.UnpicklingError(
             "function %s was saved by Python %s and cannot be loaded by Python %s (code objects "
@@ -209,7 +222,7 @@ def _rebuild_function(qualname, cell, name, version, code, free):
     closure = tuple(types.CellType() for _ in range(free)) or None
     scope = sys.modules[NOTEBOOK].__dict__ if NOTEBOOK in sys.modules else {}
     function = types.FunctionType(marshal.loads(code), scope, name, None, closure)
-    _SKELETONS[id(function)] = function
+    _SKELETONS[id(function)] = _REBUILT[token] = function
     return function
 
 
@@ -232,12 +245,14 @@ def _set_function_state(function, state):
 
 
 @_portable
-def _rebuild_class(qualname, cell, name, bases, metaclass, creation):
+def _rebuild_class(qualname, cell, name, bases, metaclass, creation, token):
     if _defined_by_consumer(qualname, cell):
         return _by_name(qualname)
+    if token in _REBUILT:
+        return _REBUILT[token]
     cls = types.new_class(name, bases, {"metaclass": metaclass},
                           lambda namespace: namespace.update(creation))
-    _SKELETONS[id(cls)] = cls
+    _SKELETONS[id(cls)] = _REBUILT[token] = cls
     return cls
 
 
