@@ -50,9 +50,9 @@ _SKELETONS = {}
 # What this process rebuilt, by the producer's token: a class that several values (files) refer to
 # is rebuilt once, so there is one class, as in the notebook.
 _REBUILT = {}
-# This process's tokens: one per class or function it pickles (the producer's id() is reused
-# once an object is gone, so a random part tells processes apart).
-_PROCESS = "%s-%d" % (os.urandom(8).hex(), os.getpid())
+# This process's part of those tokens: [pid, random text]. Made anew in each process (steps forked
+# from one preloaded interpreter share its memory layout, so ids alone would collide).
+_PROCESS = [None, ""]
 
 
 def _portable(function):
@@ -136,7 +136,10 @@ def _global_names(code):
 
 
 def _token(obj):
-    return "%s-%x" % (_PROCESS, id(obj))
+    """What names obj in the pickles this process writes (see _REBUILT)."""
+    if _PROCESS[0] != os.getpid():
+        _PROCESS[:] = [os.getpid(), "%d-%s" % (os.getpid(), os.urandom(8).hex())]
+    return "%s-%x" % (_PROCESS[1], id(obj))
 
 
 def _version():
