@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { IPlan, IStep } from '../../src/core/plan.js';
 import { buildStepSpec } from '../../src/core/stepspec.js';
 import { step as planStep } from '../core/compile/support.js';
-import { PYTHON, Scratch, chardError, expectOk, stepSpec } from './harness.js';
+import { PYTHON, Scratch, expectOk, stepSpec } from './harness.js';
 
 beforeAll(() => {
   const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });

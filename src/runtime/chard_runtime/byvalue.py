@@ -53,6 +53,8 @@ _REBUILT = {}
 # This process's part of those tokens: [pid, random text]. Made anew in each process (steps forked
 # from one preloaded interpreter share its memory layout, so ids alone would collide).
 _PROCESS = [None, ""]
+# What this process made tokens for, kept alive so that no other object gets the same id().
+_NAMED = {}
 
 
 def _portable(function):
@@ -139,6 +141,7 @@ def _token(obj):
     """What names obj in the pickles this process writes (see _REBUILT)."""
     if _PROCESS[0] != os.getpid():
         _PROCESS[:] = [os.getpid(), "%d-%s" % (os.getpid(), os.urandom(8).hex())]
+    _NAMED[id(obj)] = obj
     return "%s-%x" % (_PROCESS[1], id(obj))
 
 
