@@ -35,10 +35,10 @@ Source layout: this package's modules, each importable and tested on its own (te
   step         running one step: main()
 """
 
-from .byvalue import (_rebuild_class, _rebuild_function, _set_class_state,
-                      _set_function_state)
+from .byvalue import (_rebuild_class, _rebuild_function, _rebuild_mappingproxy,
+                      _rebuild_typevar, _set_class_state, _set_function_state)
 from .step import main
 
 # main() runs a step; the rest rebuild, by name, what byvalue pickled.
-__all__ = ["main", "_rebuild_class", "_rebuild_function", "_set_class_state",
-           "_set_function_state"]
+__all__ = ["main", "_rebuild_class", "_rebuild_function", "_rebuild_mappingproxy",
+           "_rebuild_typevar", "_set_class_state", "_set_function_state"]

@@ -24,6 +24,7 @@ loads such a value needs the runtime importable as ``chard_runtime`` (the runtim
 that module, even when started as a script).
 """
 
+import builtins
 import dis
 import enum
 import importlib
@@ -77,7 +78,8 @@ class Pickler(pickle.Pickler):
             if _from_notebook(obj) and not isinstance(obj, enum.EnumMeta):
                 return _reduce_class(obj)
         elif isinstance(obj, types.FunctionType):
-            if _from_notebook(obj):
+            if _from_notebook(obj) or not _found_by_name(obj):
+                # Also what pickle could not find again by name (namedtuple's methods...).
                 return _reduce_function(obj)
         elif isinstance(obj, types.ModuleType):
             if sys.modules.get(obj.__name__) is obj:
@@ -86,7 +88,36 @@ class Pickler(pickle.Pickler):
             return type(obj), (obj.__func__,)
         elif isinstance(obj, property):
             return property, (obj.fget, obj.fset, obj.fdel, obj.__doc__)
+        elif isinstance(obj, types.MappingProxyType):
+            return _rebuild_mappingproxy, (dict(obj),)
+        elif _is_typevar(obj) and _from_notebook(obj):
+            return _rebuild_typevar, (obj.__name__, obj.__bound__, obj.__constraints__,
+                                      obj.__covariant__, obj.__contravariant__)
+        return _dataclass_sentinel(obj)
+
+
+def _found_by_name(obj):
+    """Whether pickle finds obj again by its module and qualified name."""
+    found = sys.modules.get(getattr(obj, "__module__", None) or "")
+    for part in obj.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return found is obj
+
+
+def _is_typevar(obj):
+    typing = sys.modules.get("typing")  # not imported: there is no TypeVar
+    return typing is not None and isinstance(obj, typing.TypeVar)
+
+
+def _dataclass_sentinel(obj):
+    """dataclasses' sentinels by name (fields() and replace() compare them by identity)."""
+    dataclasses = sys.modules.get("dataclasses")
+    if dataclasses is None:
         return NotImplemented
+    for name in ("MISSING", "KW_ONLY", "_FIELD", "_FIELD_CLASSVAR", "_FIELD_INITVAR"):
+        if getattr(dataclasses, name, None) is obj:
+            return getattr, (dataclasses, name)
+    return NotImplemented
 
 
 def pickle_dump(value, file, protocol=pickle.HIGHEST_PROTOCOL):
@@ -164,8 +195,11 @@ def _reduce_function(function):
         "annotations": dict(getattr(function, "__annotations__", None) or {}),
         "doc": function.__doc__,
     }
+    # The notebook's functions share the consuming step's namespace; others get their own.
+    shared = scope is getattr(sys.modules.get(NOTEBOOK), "__dict__", None) or _from_notebook(
+        function)
     args = (function.__qualname__, _code_cell(code), function.__name__, _version(),
-            marshal.dumps(code), len(code.co_freevars), _token(function))
+            marshal.dumps(code), len(code.co_freevars), _token(function), shared)
     return _rebuild_function, args, state, None, None, _set_function_state
 
 
@@ -185,8 +219,13 @@ def _reduce_class(cls):
     for name in ([slots] if isinstance(slots, str) else list(slots)):
         attributes.pop(name, None)  # the member descriptors the class makes for its slots
     creation = dict((k, attributes.pop(k)) for k in CREATION_ATTRIBUTES if k in attributes)
-    args = (cls.__qualname__, _class_cell(cls), cls.__name__, cls.__bases__, type(cls),
-            creation, _token(cls))
+    bases = attributes.pop("__orig_bases__", cls.__bases__)
+    if not any(hasattr(base, "__origin__") for base in bases):
+        bases = cls.__bases__  # Generic[T] rather than Generic, but tuple, not NamedTuple
+    for name in ("__parameters__",):
+        attributes.pop(name, None)  # made again from the bases
+    args = (cls.__qualname__, _class_cell(cls), cls.__name__, bases, type(cls), creation,
+            _token(cls))
     return _rebuild_class, args, attributes, None, None, _set_class_state
 
 
@@ -215,7 +254,7 @@ def _by_name(qualname):
 
 
 @_portable
-def _rebuild_function(qualname, cell, name, version, code, free, token):
+def _rebuild_function(qualname, cell, name, version, code, free, token, shared=True):
     if _defined_by_consumer(qualname, cell):
         return _by_name(qualname)
     if token in _REBUILT:
@@ -226,7 +265,10 @@ def _rebuild_function(qualname, cell, name, version, code, free, token):
             "differ between versions): use the same Python version in both steps" % (
                 qualname, version, _version()))
     closure = tuple(types.CellType() for _ in range(free)) or None
-    scope = sys.modules[NOTEBOOK].__dict__ if NOTEBOOK in sys.modules else {}
+    if shared and NOTEBOOK in sys.modules:
+        scope = sys.modules[NOTEBOOK].__dict__
+    else:
+        scope = {"__builtins__": builtins}
     function = types.FunctionType(marshal.loads(code), scope, name, None, closure)
     _SKELETONS[id(function)] = _REBUILT[token] = function
     return function
@@ -246,7 +288,8 @@ def _set_function_state(function, state):
     function.__dict__.update(state["dict"])
     function.__annotations__ = state["annotations"]
     function.__doc__ = state["doc"]
-    function.__module__ = NOTEBOOK
+    if function.__globals__ is getattr(sys.modules.get(NOTEBOOK), "__dict__", None):
+        function.__module__ = NOTEBOOK
     return function
 
 
@@ -260,6 +303,20 @@ def _rebuild_class(qualname, cell, name, bases, metaclass, creation, token):
                           lambda namespace: namespace.update(creation))
     _SKELETONS[id(cls)] = _REBUILT[token] = cls
     return cls
+
+
+@_portable
+def _rebuild_mappingproxy(mapping):
+    return types.MappingProxyType(mapping)
+
+
+@_portable
+def _rebuild_typevar(name, bound, constraints, covariant, contravariant):
+    import typing
+    typevar = typing.TypeVar(name, *constraints, bound=bound, covariant=covariant,
+                             contravariant=contravariant)
+    typevar.__module__ = NOTEBOOK
+    return typevar
 
 
 @_portable

@@ -144,3 +144,27 @@ def test_a_forked_step_names_its_objects_apart_from_its_siblings(notebook):
     os.waitpid(pid, 0)
     child = os.read(read, 200).decode()
     assert child != parent and child.endswith(parent.rsplit("-", 1)[1])
+
+
+@pytest.mark.parametrize("code,check", [
+    ("from dataclasses import dataclass, field\n"
+     "@dataclass(frozen=True)\nclass P:\n    x: int\n    y: tuple = field(default=())\nv = P(1)",
+     "from dataclasses import asdict, fields, replace\n"
+     "out = (v == type(v)(1), asdict(v), [f.name for f in fields(v)], replace(v, x=3).x)"),
+    ("from collections import namedtuple\nPt = namedtuple('Pt', 'a b')\nv = Pt(1, 2)",
+     "out = (v.a, v._replace(a=5), v._asdict())"),
+    ("from typing import NamedTuple\nclass Q(NamedTuple):\n    a: int\n    b: str = 'x'\nv = Q(1)",
+     "out = (v.b, v._replace(b='y').b)"),
+    ("from typing import Generic, TypeVar\nT = TypeVar('T')\n"
+     "class Box(Generic[T]):\n    def __init__(self, v):\n        self.v = v\nv = Box(3)",
+     "out = (v.v, repr(type(v)[int]))"),
+])
+def test_dataclasses_named_tuples_and_generics_work_in_the_consumer(notebook, code, check):
+    producer = notebook(code)
+    expected = dict(producer)
+    exec(check, expected)
+    data = roundtrip(producer["v"])
+    consumer = notebook()
+    consumer["v"] = pickle.loads(data)
+    exec(check, consumer)
+    assert repr(consumer["out"]) == repr(expected["out"])
