@@ -105,6 +105,8 @@ def _found_by_name(obj):
 
 
 def _is_typevar(obj):
+    if type(obj).__name__ != "TypeVar":  # cheap first: this runs for every object pickled
+        return False
     typing = sys.modules.get("typing")  # not imported: there is no TypeVar
     return typing is not None and isinstance(obj, typing.TypeVar)
 
@@ -112,7 +114,7 @@ def _is_typevar(obj):
 def _dataclass_sentinel(obj):
     """dataclasses' sentinels by name (fields() and replace() compare them by identity)."""
     dataclasses = sys.modules.get("dataclasses")
-    if dataclasses is None:
+    if dataclasses is None or type(obj).__module__ != "dataclasses":
         return NotImplemented
     for name in ("MISSING", "KW_ONLY", "_FIELD", "_FIELD_CLASSVAR", "_FIELD_INITVAR"):
         if getattr(dataclasses, name, None) is obj:
