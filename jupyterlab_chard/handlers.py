@@ -19,7 +19,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import httputil, netutil, web
-from tornado.httpclient import HTTPRequest
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
 API_PREFIX = "/chard/api"
@@ -90,9 +90,13 @@ class ChardApiHandler(ExtensionHandlerMixin, APIHandler):
             connect_timeout=5,
             request_timeout=0 if streaming else 300,
         )
-        response = await self.extensionapp.client.fetch(request, raise_error=False)
-        if response.code == 599 and not self._headers_written:
-            return self._unavailable(backend, str(response.error))
+        try:
+            await self.extensionapp.client.fetch(request, raise_error=False)
+        except (OSError, HTTPClientError) as error:
+            # Refused or reset: the backend died and the supervisor has not yet noticed.
+            if not self._headers_written:
+                return self._unavailable(backend, str(error))
+            self.log.warning("Chard backend: a response was cut off: %s", error)
         self.finish()
 
     def _on_header(self, line):
