@@ -31,7 +31,7 @@ export function createApiServer(options: IApiServerOptions): http.Server {
   const expected = Private.digest(options.secret);
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     if (options.counters) {
       options.counters.requests += 1;
     }
@@ -54,6 +54,21 @@ export function createApiServer(options: IApiServerOptions): http.Server {
       }
     );
   });
+  // A request Node cannot parse gets a JSON answer too.
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) {
+      const text = JSON.stringify({
+        error: { code: 'bad-request', message: 'malformed HTTP request' }
+      } satisfies IApiError);
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n' +
+          `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`
+      );
+    } else {
+      socket.destroy();
+    }
+  });
+  return server;
 }
 
 namespace Private {
