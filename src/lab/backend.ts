@@ -46,16 +46,24 @@ export class BackendMonitor implements IChardBackend {
   }
 
   get isDisposed(): boolean {
-    return this._poll.isDisposed;
+    return this._isDisposed;
   }
 
   dispose(): void {
-    this._poll.dispose();
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
     Signal.clearData(this);
+    // Stopping clears the poll's pending timer (disposing alone leaves it to fire).
+    void this._poll.stop().finally(() => this._poll.dispose());
   }
 
   private async _tick(): Promise<void> {
     const status = await this._check();
+    if (this._isDisposed) {
+      return;
+    }
     const interval = (status.state === 'ready' ? READY_INTERVAL : NOT_READY_INTERVAL) * 1000;
     if (this._poll.frequency.interval !== interval) {
       this._poll.frequency = { ...this._poll.frequency, interval };
@@ -69,6 +77,7 @@ export class BackendMonitor implements IChardBackend {
   private readonly _check: () => Promise<IBackendStatus>;
   private readonly _poll: Poll;
   private _status: IBackendStatus = { state: 'unknown', message: '' };
+  private _isDisposed = false;
   private readonly _statusChanged = new Signal<this, IBackendStatus>(this);
 }
 
