@@ -6,7 +6,7 @@ import { ChardRequestError, INSTALL_COMMAND, requestAPI } from '../../src/lab/re
 import type { IBackendStatus } from '../../src/lab/tokens.js';
 
 /** Server settings whose fetch answers with `answer` and records the URLs asked for. */
-function settings(answer: (url: string, init?: RequestInit) => Promise<Response>): {
+function settings(answer: (request: Request) => Promise<Response>): {
   settings: ServerConnection.ISettings;
   urls: string[];
 } {
