@@ -17,7 +17,7 @@ function settings(answer: (request: Request) => Promise<Response>): {
       baseUrl: 'http://lab.test/user/me/',
       wsUrl: 'ws://lab.test/user/me/',
       token: 'tok',
-      fetch: ((input: RequestInfo, init?: RequestInit) => {
+      fetch: ((input: string | URL | Request, init?: RequestInit) => {
         const request = new Request(input, init);
         urls.push(request.url);
         return answer(request);
