@@ -12,11 +12,15 @@
  */
 import { chmod, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { isMainThread } from 'node:worker_threads';
 import { CellAnalysisPool } from './analysis/pool.js';
 import { apiRoutes, createApiServer } from './http/index.js';
 
-/** Set by scripts/build-backend.mjs in the bundled backend (undefined when run from lib/). */
-declare const CHARD_BUNDLE: { version: string; worker: string } | undefined;
+/**
+ * Set by scripts/build-backend.mjs in the bundled backend (undefined when run from lib/). The
+ * bundle is one file: its analysis worker threads start the same file (see the end).
+ */
+declare const CHARD_BUNDLE: { version: string } | undefined;
 
 interface IBackendConfig {
   secret: string;
@@ -54,9 +58,7 @@ function readConfig(env: NodeJS.ProcessEnv): IBackendConfig {
 async function main(): Promise<void> {
   const config = readConfig(process.env);
   const bundled = typeof CHARD_BUNDLE !== 'undefined' ? CHARD_BUNDLE : undefined;
-  const analysis = new CellAnalysisPool(
-    bundled ? { workerUrl: new URL(bundled.worker, import.meta.url) } : {}
-  );
+  const analysis = new CellAnalysisPool(bundled ? { workerUrl: new URL(import.meta.url) } : {});
   const counters = { requests: 0 };
   const server = createApiServer({
     secret: config.secret,
@@ -106,4 +108,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+if (isMainThread) {
+  main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+} else {
+  // An analysis worker thread of the bundled backend.
+  await import('./analysis/worker.js');
+}
