@@ -82,7 +82,8 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(code), 1000).unref();
   };
   process.on('SIGTERM', () => stop(0));
-  process.on('SIGINT', () => stop(0));
+  // Supervised, Ctrl-C in the terminal is the Jupyter server's to handle (it asks, then stops us).
+  process.on('SIGINT', () => (config.exitOnStdinEof ? undefined : stop(0)));
   if (config.exitOnStdinEof) {
     process.stdin.on('end', () => stop(0));
     process.stdin.on('close', () => stop(0));
