@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import type { IRunRecord, RunEvent } from '../../../src/core/runs.js';
 import { isProcessAlive } from '../../../src/server/local/processes.js';
-import { readRunRecord, runPaths } from '../../../src/server/local/records.js';
+import { readRunRecord, runPaths } from '../../../src/server/common/records.js';
 import { runLocal } from '../../../src/server/local/runner.js';
 import { FAKE_RUNTIME, PYTHON, waitFor, writeNotebook } from './support.js';
 
@@ -341,7 +341,9 @@ describe('runLocal', () => {
     const bad = writeNotebook(cells, {}, 'flow.ipynb', { chard: { valueDigest: 'md5' } });
     await expect(
       runLocal({ plan: bad.plan, notebook: bad.notebook, python: PYTHON })
-    ).rejects.toThrow('notebook metadata chard.valueDigest "md5" is not one of crc32, sha256');
+    ).rejects.toThrow(
+      'the notebook has errors: notebook metadata `chard.valueDigest` must be one of crc32, sha256, not "md5"'
+    );
     expect(fs.existsSync(path.join(bad.dir, '.chard'))).toBe(false);
   });
 
