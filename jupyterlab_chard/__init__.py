@@ -1,12 +1,19 @@
 """Chard: turn a Jupyter notebook into a Kubernetes pipeline.
 
-This package ships Chard's prebuilt JupyterLab extension (built by ``npm run build:labextension``
-into ``jupyterlab_chard/labextension``). The ``chard`` command line itself is the npm package
-``jupyterlab-chard`` (Node 20).
+This package ships Chard's prebuilt JupyterLab extension (``labextension/``) and a thin Jupyter
+server extension that starts Chard's Node backend (``backend/chard-backend.mjs``), supervises it
+and serves its HTTP API at ``/chard/api/*`` behind Jupyter's own authentication. All of Chard's
+logic is TypeScript; the Python here only starts, supervises and forwards.
 """
 
-__all__ = ["_jupyter_labextension_paths"]
+from .app import ChardExtension
+
+__all__ = ["ChardExtension", "_jupyter_labextension_paths", "_jupyter_server_extension_points"]
 
 
 def _jupyter_labextension_paths():
     return [{"src": "labextension", "dest": "jupyterlab-chard"}]
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "jupyterlab_chard", "app": ChardExtension}]

@@ -1,0 +1,120 @@
+"""``/chard/api/*``: forwarded to the Chard backend, only behind Jupyter's authentication.
+
+The handler is a Jupyter ``APIHandler``: ``@web.authenticated`` refuses requests without Jupyter's
+token or login cookie, jupyter_server's XSRF check refuses cookie-authenticated POSTs without the
+``_xsrf`` token, and ``@authorized`` asks Jupyter's authorizer for the ``chard`` resource. Only
+then is the request sent to the backend's Unix socket with the backend's secret. Responses are
+streamed through as they arrive (server-sent events must not be buffered).
+
+Why not jupyter-server-proxy: its proxy handlers switch off Jupyter's XSRF check ("defer to
+proxied apps"), start the process lazily on the first request, and the package enables a general
+``/proxy/<port>/`` route on every server it is installed in; this forwarder is tornado's own HTTP
+client over the socket.
+"""
+
+import socket
+from urllib.parse import parse_qsl, urlencode
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import httputil, netutil, web
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.simple_httpclient import SimpleAsyncHTTPClient
+
+API_PREFIX = "/chard/api"
+SECRET_HEADER = "X-Chard-Secret"
+#: Response headers passed back to the browser.
+PASSED_HEADERS = {"content-type", "cache-control"}
+
+
+class UnixResolver(netutil.Resolver):
+    """Resolves every host name to one Unix socket (for tornado's HTTP client)."""
+
+    def initialize(self, socket_path):
+        self.socket_path = socket_path
+
+    async def resolve(self, host, port, family=socket.AF_UNSPEC):
+        return [(socket.AF_UNIX, self.socket_path)]
+
+
+def backend_client(socket_path):
+    return SimpleAsyncHTTPClient(
+        force_instance=True, resolver=UnixResolver(socket_path=socket_path), max_clients=100
+    )
+
+
+class ChardApiHandler(ExtensionHandlerMixin, APIHandler):
+    auth_resource = "chard"
+
+    @web.authenticated
+    @authorized
+    async def get(self, path):
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def post(self, path):
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def put(self, path):
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, path):
+        await self._forward(path)
+
+    async def _forward(self, path):
+        backend = self.extensionapp.backend
+        if backend.state != "ready":
+            return self._unavailable(backend)
+        query = [(k, v) for k, v in parse_qsl(self.request.query, keep_blank_values=True) if k != "token"]
+        url = f"http://chard-backend{API_PREFIX}/{path}" + (f"?{urlencode(query)}" if query else "")
+        headers = {SECRET_HEADER: backend.secret}
+        for name in ("Content-Type", "Accept", "Last-Event-ID"):
+            if name in self.request.headers:
+                headers[name] = self.request.headers[name]
+        streaming = "text/event-stream" in self.request.headers.get("Accept", "")
+        method = self.request.method
+        body = self.request.body if method in ("POST", "PUT") else None
+        request = HTTPRequest(
+            url,
+            method=method,
+            headers=headers,
+            body=body if body is not None or method not in ("POST", "PUT") else b"",
+            header_callback=self._on_header,
+            streaming_callback=self._on_chunk,
+            connect_timeout=5,
+            request_timeout=0 if streaming else 300,
+        )
+        try:
+            await self.extensionapp.client.fetch(request, raise_error=False)
+        except (OSError, HTTPClientError) as error:
+            # Refused or reset: the backend died and the supervisor has not yet noticed.
+            if not self._headers_written:
+                return self._unavailable(backend, str(error))
+            self.log.warning("Chard backend: a response was cut off: %s", error)
+        self.finish()
+
+    def _on_header(self, line):
+        if line.startswith("HTTP/"):
+            start = httputil.parse_response_start_line(line.strip())
+            self.set_status(start.code, start.reason)
+        elif ":" in line:
+            name, value = line.split(":", 1)
+            if name.strip().lower() in PASSED_HEADERS:
+                self.set_header(name.strip(), value.strip())
+
+    def _on_chunk(self, chunk):
+        self.write(chunk)
+        self.flush()
+
+    def _unavailable(self, backend, detail=None):
+        state = backend.state if backend.state != "ready" else "restarting"
+        message = backend.message if detail is None else f"the Chard backend is not answering ({detail})"
+        self.set_status(503)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish({"error": {"code": f"backend-{state}", "message": message}})
