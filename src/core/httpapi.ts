@@ -203,7 +203,10 @@ type Check = (value: unknown) => boolean;
 
 const isString: Check = v => typeof v === 'string';
 const isBool: Check = v => typeof v === 'boolean';
-const isWhole = (min: number): Check => v => Number.isSafeInteger(v) && (v as number) >= min;
+const isWhole =
+  (min: number): Check =>
+  v =>
+    Number.isSafeInteger(v) && (v as number) >= min;
 const isNumber: Check = v => typeof v === 'number' && Number.isFinite(v);
 const oneOf =
   (...values: unknown[]): Check =>
@@ -228,8 +231,7 @@ function shaped(
 }
 
 const isParameters: Check = v =>
-  isObject(v) &&
-  Object.values(v).every(x => isString(x) || isBool(x) || isNumber(x));
+  isObject(v) && Object.values(v).every(x => isString(x) || isBool(x) || isNumber(x));
 const isDigest = oneOf('crc32', 'sha256');
 
 const isLocalOptions: Check = v =>

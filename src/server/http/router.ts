@@ -40,8 +40,7 @@ export interface IServerSentEvent {
 
 /** What a handler returns: a JSON body (status 200 unless given), or a stream of events. */
 export type IRouteResult =
-  | { status?: number; body: unknown }
-  | { events: AsyncIterable<IServerSentEvent> };
+  { status?: number; body: unknown } | { events: AsyncIterable<IServerSentEvent> };
 
 export interface IRoute {
   method: HttpMethod;

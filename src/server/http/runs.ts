@@ -93,7 +93,10 @@ class RunApi {
       notebookParam === null ? undefined : await resolveInsideRoot(this._rootDir, notebookParam);
     const runs = await this._call(() =>
       this._service.list(
-        { ...(notebook ? { notebook } : {}), ...(backend ? { backend: backend as RunBackend } : {}) },
+        {
+          ...(notebook ? { notebook } : {}),
+          ...(backend ? { backend: backend as RunBackend } : {})
+        },
         { root: this._root() }
       )
     );
@@ -125,11 +128,17 @@ class RunApi {
     params,
     query,
     signal
-  }: IRequestContext): Promise<{ body: ILogsResponse } | { events: AsyncIterable<IServerSentEvent> }> {
+  }: IRequestContext): Promise<
+    { body: ILogsResponse } | { events: AsyncIterable<IServerSentEvent> }
+  > {
     const run = await this._run(params.id);
     const step = query.get('step') ?? undefined;
     if (step !== undefined && !run.record.steps.some(s => s.name === step)) {
-      throw new HttpError(404, 'not-found', `run ${run.record.id} has no step ${JSON.stringify(step)}`);
+      throw new HttpError(
+        404,
+        'not-found',
+        `run ${run.record.id} has no step ${JSON.stringify(step)}`
+      );
     }
     const follow = Private.flag(query.get('follow'));
     const service = this._service;
@@ -178,7 +187,11 @@ class RunApi {
     const { from, local } = request;
     if (from !== undefined) {
       if (!run.record.steps.some(s => s.name === from)) {
-        throw new HttpError(404, 'not-found', `run ${run.record.id} has no step ${JSON.stringify(from)}`);
+        throw new HttpError(
+          404,
+          'not-found',
+          `run ${run.record.id} has no step ${JSON.stringify(from)}`
+        );
       }
       const details = await this._call(() =>
         this._service.start({
@@ -208,7 +221,11 @@ class RunApi {
     }
     for (const p of request.paths ?? []) {
       if (path.isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
-        throw new HttpError(403, 'outside-root', `${p}: give a path relative to the run's workspace`);
+        throw new HttpError(
+          403,
+          'outside-root',
+          `${p}: give a path relative to the run's workspace`
+        );
       }
     }
     const run = await this._run(params.id);

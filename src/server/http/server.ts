@@ -176,7 +176,9 @@ namespace Private {
     } catch (error) {
       if (!gone.signal.aborted) {
         const message = error instanceof Error ? error.message : String(error);
-        res.write(format({ event: 'error', data: JSON.stringify({ error: { code: 'internal', message } }) }));
+        res.write(
+          format({ event: 'error', data: JSON.stringify({ error: { code: 'internal', message } }) })
+        );
       }
     } finally {
       clearInterval(ping);
