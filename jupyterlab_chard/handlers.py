@@ -13,7 +13,7 @@ client over the socket.
 """
 
 import socket
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -83,7 +83,8 @@ class ChardApiHandler(ExtensionHandlerMixin, APIHandler):
         if backend.state != "ready":
             return self._unavailable(backend)
         query = [(k, v) for k, v in parse_qsl(self.request.query, keep_blank_values=True) if k != "token"]
-        url = f"http://chard-backend{API_PREFIX}/{path}" + (f"?{urlencode(query)}" if query else "")
+        # tornado hands the path over decoded: encode it again (a `%` or `\\` in a run id).
+        url = f"http://chard-backend{API_PREFIX}/{quote(path, safe='/')}" + (f"?{urlencode(query)}" if query else "")
         headers = {SECRET_HEADER: backend.secret}
         for name in ("Content-Type", "Accept", "Last-Event-ID"):
             if name in self.request.headers:

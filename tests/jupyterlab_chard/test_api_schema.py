@@ -21,7 +21,7 @@ def test_schemathesis_finds_no_server_error_and_no_crash(server, tmp_path):
         "--checks", "not_a_server_error",
         "--phases", "examples,coverage,fuzzing",
         "--max-examples", "40",
-        "--max-time", "75",
+        "--max-time", "60",
         "--seed", "1",
         "--workers", "2",
         "--request-timeout", "20",

@@ -109,10 +109,13 @@ namespace Private {
     }
     const url = new URL(req.url ?? '/', 'http://backend');
     if (url.pathname !== API_PREFIX && !url.pathname.startsWith(`${API_PREFIX}/`)) {
+      req.resume();
       throw new HttpError(404, 'not-found', `no such endpoint: ${url.pathname}`);
     }
-    const match = findRoute(routes, req.method ?? 'GET', url.pathname.slice(API_PREFIX.length));
+    // The body is read before routing: a request refused by method or path has its body
+    // consumed too, so the forwarder is never answered while it is still sending.
     const body = await readJson(req, maxBody);
+    const match = findRoute(routes, req.method ?? 'GET', url.pathname.slice(API_PREFIX.length));
     return match.route.handle({
       body,
       query: url.searchParams,
@@ -128,6 +131,7 @@ namespace Private {
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
       if (size > maxBody) {
+        req.resume(); // drop the rest
         throw new HttpError(413, 'too-large', `the request body is larger than ${maxBody} bytes`);
       }
       chunks.push(chunk as Buffer);
