@@ -63,11 +63,13 @@ async function main(): Promise<void> {
   const counters = { requests: 0 };
   const service = createRunService({ root: config.rootDir });
   // Runs whose runner died with an earlier backend are settled before anyone asks.
-  await service.recover().catch((error: unknown) =>
-    process.stderr.write(
-      `chard backend: recovering runs failed: ${error instanceof Error ? error.message : String(error)}\n`
-    )
-  );
+  await service
+    .recover()
+    .catch((error: unknown) =>
+      process.stderr.write(
+        `chard backend: recovering runs failed: ${error instanceof Error ? error.message : String(error)}\n`
+      )
+    );
   const server = createApiServer({
     secret: config.secret,
     counters,
