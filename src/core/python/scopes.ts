@@ -32,6 +32,8 @@ export interface ICellAnalysis {
   reads: string[];
   /** `readLines[i]`: the 1-based line where `reads[i]` is first read. */
   readLines: number[];
+  /** Those of `reads` first read in a lambda body (which may never run), sorted. */
+  lazyReads: string[];
   /** Names bound by the cell and still bound at its end. */
   defines: string[];
   /** Names mutated in place (method calls, item/attribute assignment, `+=`, `inplace=True`). */
@@ -122,6 +124,9 @@ class ModuleScope extends Scope {
   readonly readPositions: number[] = [];
   /** Where the walker is: the source offset of the node being visited. */
   pos = 0;
+  /** Names first read in a lambda's body. */
+  readonly lazy = new Set<string>();
+  private _deferring = false;
   private readonly _readSet = new Set<string>();
   readonly bound = new Set<string>();
   readonly deleted = new Set<string>();
@@ -139,6 +144,9 @@ class ModuleScope extends Scope {
       this._readSet.add(name);
       this.reads.push(name);
       this.readPositions.push(this.pos);
+      if (this._deferring) {
+        this.lazy.add(name);
+      }
     }
     const fn = this.functions.get(name);
     if (fn && !this._applying.has(name)) {
@@ -174,9 +182,11 @@ class ModuleScope extends Scope {
 
   deferred(info: IEffects): void {
     // A lambda's body at module level: count its reads now (it is usually called right away).
+    this._deferring = true;
     for (const r of info.reads) {
       this.load(r);
     }
+    this._deferring = false;
     for (const w of info.writes) {
       this.store(w);
     }
@@ -1191,6 +1201,7 @@ export function analyzeCell(source: string): ICellAnalysis {
   return {
     reads: module.reads,
     readLines: module.readPositions.map(p => walker.lineOf(p)),
+    lazyReads: [...module.lazy].sort(),
     defines,
     mutates: [...module.mutated].sort(),
     deletes: [...module.deleted].sort(),
