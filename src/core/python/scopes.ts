@@ -451,6 +451,11 @@ class Walker {
   firstError: number | null = null;
   /** True once the code used a name that can bind names unseen (`globals`, `exec` ...). */
   dynamic = false;
+  /** `from __future__ import annotations`: annotations are never evaluated. */
+  postponedAnnotations = false;
+  /** How many branches (if/try/while/for/with/match) enclose the statement being visited. */
+  private _branches = 0;
+
   private readonly _lineStarts: number[];
 
   constructor(
@@ -490,6 +495,16 @@ class Walker {
   }
 
   visit(node: SyntaxNode, scope: Scope): void {
+    if (BRANCHES.has(node.name)) {
+      this._branches++;
+      this._visit(node, scope);
+      this._branches--;
+    } else {
+      this._visit(node, scope);
+    }
+  }
+
+  private _visit(node: SyntaxNode, scope: Scope): void {
     if (this._module) {
       this._module.pos = node.from;
     }
@@ -559,8 +574,18 @@ class Walker {
 
   /** Remember where the parser first gave up; `pythonSyntaxError` words it as CPython does. */
   private _syntaxError(node: SyntaxNode): void {
+    if (!isParserError(node)) {
+      return;
+    }
     if (this.firstError === null || node.from < this.firstError) {
       this.firstError = node.from;
+    }
+  }
+
+  /** An annotation is read where it stands, unless annotations are postponed (PEP 563). */
+  private _annotation(node: SyntaxNode, scope: Scope): void {
+    if (!this.postponedAnnotations) {
+      this.statements(node, scope);
     }
   }
 
@@ -621,7 +646,7 @@ class Walker {
       }
     }
     if (annotation) {
-      this.statements(annotation, scope);
+      this._annotation(annotation, scope);
     }
     if (groups.length === 1) {
       return; // `x: int` declares, binds nothing
@@ -806,7 +831,7 @@ class Walker {
         this.visit(kids[i + 1], scope);
         i++;
       } else if (c.name === 'TypeDef') {
-        this.statements(c, scope);
+        this._annotation(c, scope);
       } else if (c.type.isError) {
         this._syntaxError(c);
       }
@@ -856,7 +881,7 @@ class Walker {
     );
     for (const c of kids) {
       if (c.name === 'TypeDef') {
-        this.statements(c, scope);
+        this._annotation(c, scope);
       }
     }
     const effects = this._runFunction(
@@ -874,6 +899,14 @@ class Walker {
   private _defineCallable(name: string, effects: IEffects, scope: Scope): void {
     if (scope instanceof ModuleScope) {
       effects.reads.delete(name);
+      const other = scope.functions.get(name);
+      if (other && this._branches > 0) {
+        // defined in another branch too (`if win: def f(): ... else: def f(): ...`): either
+        // definition may be the one that runs
+        other.freeReads.forEach(r => effects.reads.add(r));
+        other.globalWrites.forEach(w => effects.writes.add(w));
+        other.globalMutates.forEach(m => effects.mutates.add(m));
+      }
       scope.store(name);
       scope.functions.set(name, {
         name,
@@ -1041,6 +1074,12 @@ class Walker {
     for (let i = 0; i < kids.length; i++) {
       const c = kids[i];
       if (c.name === 'VariableName' && kids[i + 1]?.name === 'AssignOp') {
+        if (this._name(kids[i + 1]) === ':=' && kids[i + 2]) {
+          // `f(n := len(xs))`: an assignment expression, which the parser leaves flat
+          this.visit(kids[i + 2], scope);
+          scope.walrusTarget().store(this._name(c));
+          i += 2;
+        }
         continue; // keyword argument name
       }
       if (c.name === 'AssignOp') {
@@ -1122,6 +1161,16 @@ class Walker {
   }
 }
 
+/** Statements whose bodies may or may not run. */
+const BRANCHES: ReadonlySet<string> = new Set([
+  'IfStatement',
+  'TryStatement',
+  'WhileStatement',
+  'ForStatement',
+  'WithStatement',
+  'MatchStatement'
+]);
+
 /** Names whose use can bind names Chard cannot see. */
 const DYNAMIC_NAMES: ReadonlySet<string> = new Set(['globals', 'vars', 'locals', 'exec', 'eval']);
 
@@ -1154,6 +1203,40 @@ function isImportOnly(top: SyntaxNode, isMagic: (node: SyntaxNode) => boolean): 
 }
 
 /**
+ * The text @lezer/python 1.1 reads in place of `code`, with the same lines: form feeds (which
+ * Python reads as whitespace) become spaces, and `with CM as (a, b):`, which it cannot parse,
+ * becomes `for (a, b) in CM:` (the same names read and bound).
+ */
+function parseableText(code: string): string {
+  let text = code.includes('\f') ? code.replace(/\f/g, ' ') : code;
+  if (/\bas[ \t]*\(/.test(text)) {
+    text = text.replace(
+      /^([ \t]*)((?:async[ \t]+)?)with\b([^:]*?)\bas[ \t]*(\([^()]*\))[ \t]*:/gm,
+      (whole, indent: string, async: string, manager: string, target: string) =>
+        /\bas\b/.test(manager) ? whole : `${indent}${async}for ${target} in${manager}:`
+    );
+  }
+  return text;
+}
+
+/**
+ * True for an error node that is a real syntax error: @lezer/python 1.1 also leaves an empty
+ * error node after a bare `yield` and in an empty class pattern `case Point():` (both of which
+ * Python accepts).
+ */
+function isParserError(node: SyntaxNode): boolean {
+  if (node.from !== node.to) {
+    return true;
+  }
+  const parent = node.parent;
+
+  if (parent?.name === 'YieldStatement' || parent?.name === 'YieldExpression') {
+    return false;
+  }
+  return !(parent?.name === 'LiteralPattern' && parent.from === parent.to);
+}
+
+/**
  * Where the parser first gave up (its line, and whether only comments follow), or null when
  * it parsed the code cleanly.
  */
@@ -1168,7 +1251,7 @@ function firstError(
       if (first !== null && node.from >= first) {
         return false;
       }
-      if (node.type.isError) {
+      if (node.type.isError && isParserError(node.node)) {
         first = node.from;
         return false;
       }
@@ -1186,14 +1269,17 @@ function firstError(
 export function analyzeCell(source: string): ICellAnalysis {
   const pre = preprocessIPython(source);
   const code = completeTrailingDotFloats(pre.code);
-  const tree = parser.parse(code);
+  const text = parseableText(code);
+  const tree = parser.parse(text);
   const module = new ModuleScope();
-  const walker = new Walker(code, module);
+  const walker = new Walker(text, module);
+  walker.postponedAnnotations =
+    /^[ \t]*from[ \t]+__future__[ \t]+import[^\n]*\bannotations\b/m.test(text);
   const top = tree.topNode;
   walker.statements(top, module);
   const defines = [...module.bound].filter(n => !module.deleted.has(n)).sort();
   const diagnostics = walker.diagnostics;
-  const error = pythonSyntaxError(code, firstError(tree, walker, code));
+  const error = pythonSyntaxError(code, firstError(tree, walker, text));
   if (error) {
     diagnostics.unshift({ severity: 'error', line: error.line, message: error.message });
   }

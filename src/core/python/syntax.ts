@@ -229,7 +229,7 @@ function tokenize(text: string): ITokenized {
       }
       i++;
       line++;
-      atLineStart = true;
+      atLineStart = open.length === 0; // a line inside brackets continues the logical line
       continue;
     }
     if (ch === '\\') {
@@ -750,7 +750,10 @@ function lineError(tokens: IToken[], a: number, b: number): IParserError | null 
       }
       const inCall = inBrackets && calls[calls.length - 1] === 'call';
       const inCondition =
-        !inBrackets && first.type === 'NAME' && ['if', 'elif', 'while'].includes(first.text);
+        !inBrackets &&
+        first.type === 'NAME' &&
+        ['if', 'elif', 'while'].includes(first.text) &&
+        !tokens.slice(a, k).some(x => x.depth === depth0 && x.text === ':');
       if (!inBrackets && !inCondition) {
         continue;
       }
