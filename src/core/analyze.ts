@@ -953,6 +953,10 @@ namespace Private {
     const orphanDefined = new Set(
       grouping.orphans.flatMap(i => analyze(nb.cells[i].source).defines)
     );
+    const unresolvedBy = new Map<number, { step: number; name: string }[]>();
+    for (const u of flow.unresolved) {
+      unresolvedBy.set(u.step, [...(unresolvedBy.get(u.step) ?? []), u]);
+    }
     let dynamic = prelude.dynamic;
     grouping.steps.forEach((step, s) => {
       const stepFlow = flow.flows[s];
@@ -960,9 +964,8 @@ namespace Private {
       if (dynamic) {
         return;
       }
-      for (const u of flow.unresolved) {
+      for (const u of unresolvedBy.get(s) ?? []) {
         if (
-          u.step !== s ||
           flow.firstSupplier.has(u.name) ||
           stepFlow.binds.has(u.name) ||
           stepFlow.lazy.has(u.name) ||

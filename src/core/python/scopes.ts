@@ -1279,6 +1279,7 @@ export function analyzeCell(source: string): ICellAnalysis {
   walker.statements(top, module);
   const defines = [...module.bound].filter(n => !module.deleted.has(n)).sort();
   const diagnostics = walker.diagnostics;
+  // Always: @lezer/python accepts some code CPython rejects (indentation, unterminated strings).
   const error = pythonSyntaxError(code, firstError(tree, walker, text));
   if (error) {
     diagnostics.unshift({ severity: 'error', line: error.line, message: error.message });

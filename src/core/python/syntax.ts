@@ -106,6 +106,40 @@ const OPERATORS = [
   '}'
 ];
 
+/** Operators by length, longest first, for the tokenizer. */
+const OPERATORS_BY_LENGTH: ReadonlySet<string>[] = [3, 2, 1].map(
+  n => new Set(OPERATORS.filter(o => o.length === n))
+);
+
+/** The operator at `i` (longest match), or null. */
+function operatorAt(text: string, i: number): string | null {
+  for (let k = 0; k < 3; k++) {
+    const op = text.slice(i, i + 3 - k);
+    if (OPERATORS_BY_LENGTH[k].has(op)) {
+      return op;
+    }
+  }
+  return null;
+}
+
+/** `[A-Za-z_]` or any non-ASCII identifier start. */
+function isIdStart(ch: string): boolean {
+  const c = ch.charCodeAt(0);
+  if (c < 128) {
+    return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+  }
+  return ID_START.test(ch);
+}
+
+/** `[A-Za-z0-9_]` or any non-ASCII identifier character. */
+function isIdContinue(ch: string): boolean {
+  const c = ch.charCodeAt(0);
+  if (c < 128) {
+    return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+  }
+  return ID_CONTINUE.test(ch);
+}
+
 const CLOSER: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
 
 const ID_START = /[\p{L}\p{Nl}_]/u;
@@ -251,9 +285,9 @@ function tokenize(text: string): ITokenized {
     }
     lineHasTokens = true;
     // Names, and string prefixes.
-    if (ID_START.test(ch)) {
+    if (isIdStart(ch)) {
       let j = i + 1;
-      while (j < n && ID_CONTINUE.test(text[j])) {
+      while (j < n && isIdContinue(text[j])) {
         j++;
       }
       const word = text.slice(i, j);
@@ -290,7 +324,7 @@ function tokenize(text: string): ITokenized {
       i = result;
       continue;
     }
-    const op = OPERATORS.find(o => text.startsWith(o, i));
+    const op = operatorAt(text, i);
     if (op) {
       if (op === '(' || op === '[' || op === '{') {
         push('OP', op);
