@@ -531,6 +531,18 @@ function startsAtom(t: IToken | undefined): boolean {
   return t.type === 'NAME' && (!KEYWORDS.has(t.text) || VALUE_KEYWORDS.has(t.text));
 }
 
+/** Soft keywords: names that start a statement when an expression follows. */
+const SOFT_KEYWORDS: ReadonlySet<string> = new Set(['match', 'case', 'type', '_']);
+
+/** Statements whose bracketed parts list names or targets, not expressions. */
+const NAME_STATEMENTS: ReadonlySet<string> = new Set([
+  'del',
+  'from',
+  'import',
+  'global',
+  'nonlocal'
+]);
+
 /** Tokens that end the expression before them (where `a` of `a = b` starts after). */
 const SEPARATORS: ReadonlySet<string> = new Set(['(', '[', '{', ',', ':', '=', ':=', ';']);
 
@@ -632,20 +644,25 @@ function parserError(tokens: IToken[], limit: number): IParserError | null {
       from = k + 1;
     }
   }
-  if (from < limit) {
+  if (from < limit || (limit > 0 && tokens[limit - 1].type === 'INDENT')) {
+    // the line the tokenizer stopped in (possibly before its first token)
     lines.push({ from, to: limit });
   }
   for (let l = 0; l < lines.length; l++) {
     const { from: a, to: b } = lines[l];
-    const first = tokens[a];
     // An indented line that no block opened.
     if (a > 0 && tokens[a - 1].type === 'INDENT') {
       const prevLine = lines[l - 1];
       const opened = prevLine && tokens[prevLine.to - 1].text === ':';
       if (!opened) {
-        return { line: first.line, message: 'unexpected indent', reach: first.line };
+        const at = tokens[a - 1].line;
+        return { line: at, message: 'unexpected indent', reach: at };
       }
     }
+    if (a >= b) {
+      continue;
+    }
+    const first = tokens[a];
     const inline = lineError(tokens, a, b);
     if (inline) {
       return inline;
@@ -707,7 +724,7 @@ function afterBlock(tokens: IToken[], indent: number, limit: number): IToken | n
   return null;
 }
 
-type BracketKind = 'call' | 'params' | 'other';
+type BracketKind = 'call' | 'params' | 'paren' | 'square' | 'brace';
 
 /** Errors within one logical line (tokens [a, b)). */
 function lineError(tokens: IToken[], a: number, b: number): IParserError | null {
@@ -733,13 +750,16 @@ function lineError(tokens: IToken[], a: number, b: number): IParserError | null 
   }
   /** Kinds of the brackets open within the line. */
   const calls: BracketKind[] = [];
+  /** Lambdas whose `:` is still to come, by bracket depth. */
+  const lambdas = new Map<number, number>();
   for (let k = a; k < b; k++) {
     const t = tokens[k];
     const prev = tokens[k - 1];
     if (t.type === 'OP' && (t.text === '(' || t.text === '[' || t.text === '{')) {
       const isCall = t.text === '(' && k > a && endsExpression(prev);
-      const isParams = isCall && k - 2 >= a && ['def', 'class'].includes(tokens[k - 2].text);
-      calls.push(isParams ? 'params' : isCall ? 'call' : 'other');
+      const isParams = isCall && k - 2 >= a && tokens[k - 2].text === 'def';
+      const plain: BracketKind = t.text === '(' ? 'paren' : t.text === '[' ? 'square' : 'brace';
+      calls.push(isParams ? 'params' : isCall ? 'call' : plain);
       continue;
     }
     if (t.type === 'OP' && (t.text === ')' || t.text === ']' || t.text === '}')) {
@@ -747,19 +767,44 @@ function lineError(tokens: IToken[], a: number, b: number): IParserError | null 
       continue;
     }
     const inBrackets = t.depth > depth0;
-    // `f(:`, `(a, :`: a colon where an expression must start (slices `x[:]` are fine).
+    if (t.type === 'NAME' && t.text === 'lambda') {
+      lambdas.set(t.depth, (lambdas.get(t.depth) ?? 0) + 1);
+    }
+    // A colon inside parentheses that ends no lambda's parameters (`class A(B:`, `f(:`);
+    // slices `x[:]`, dicts and parameter annotations `def f(x: int)` are fine.
+    if (t.type === 'OP' && t.text === ':' && inBrackets) {
+      const kind = calls[calls.length - 1];
+      const pending = lambdas.get(t.depth) ?? 0;
+      if (pending > 0) {
+        lambdas.set(t.depth, pending - 1);
+      } else if (
+        kind === 'call' ||
+        kind === 'paren' ||
+        (kind === 'params' && (prev.text === '(' || prev.text === ','))
+      ) {
+        return { line: t.line, message: 'invalid syntax', reach: t.line };
+      }
+    }
+    // Two expressions side by side outside brackets: `"" Text`, `x y` (soft keywords
+    // `match x:`, `case y:`, `type X = ...` start statements).
     if (
-      t.type === 'OP' &&
-      t.text === ':' &&
-      inBrackets &&
-      (prev.text === '(' || (prev.text === ',' && calls[calls.length - 1] !== 'other'))
+      !inBrackets &&
+      k > a &&
+      endsExpression(prev) &&
+      startsAtom(t) &&
+      !(prev.type === 'STRING' && t.type === 'STRING') &&
+      !(k === a + 1 && SOFT_KEYWORDS.has(prev.text))
     ) {
       return { line: t.line, message: 'invalid syntax', reach: t.line };
     }
-    // Two expressions side by side inside brackets: a missing comma.
+    // Two expressions side by side inside brackets: a missing comma (but names in `del`,
+    // `import` and `global` statements are not expressions).
     if (inBrackets && k > a && endsExpression(prev) && startsAtom(t)) {
       if (prev.type === 'STRING' && t.type === 'STRING') {
         continue; // implicit concatenation
+      }
+      if (first.type === 'NAME' && NAME_STATEMENTS.has(first.text)) {
+        return { line: t.line, message: 'invalid syntax', reach: t.line };
       }
       const start = expressionStart(tokens, k);
       const s = tokens[start];
