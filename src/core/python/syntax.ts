@@ -39,8 +39,14 @@ interface IOpen {
 
 interface ITokenized {
   tokens: IToken[];
-  /** The tokenizer's error, if it stopped on one, and how many tokens it produced before. */
-  error: (ISyntaxError & { at: number }) | null;
+  /**
+   * The tokenizer's error, if it stopped on one, and how many tokens it produced before.
+   * A weak error (a bad line continuation, bad indentation) is only reported when the parser
+   * reaches it; the others win over any parser error, as in CPython.
+   */
+  error: (ISyntaxError & { at: number; weak: boolean }) | null;
+  /** The line CPython gives the end of the text. */
+  eofLine: number;
   /** Brackets still open where the tokenizer stopped. */
   open: IOpen[];
 }
@@ -161,16 +167,18 @@ function tokenize(text: string): ITokenized {
   const push = (type: TokenType, tokenText: string, tokenLine = line): void => {
     tokens.push({ type, text: tokenText, line: tokenLine, depth: open.length });
   };
-  const fail = (message: string, errorLine = line): ITokenized => ({
-    tokens,
-    error: { line: errorLine, message, at: tokens.length },
-    open
-  });
   /** The line count CPython reports when it meets the end of the text. */
   const lastLine = (): number => {
     const lines = text.split('\n').length;
     return text.endsWith('\n') ? lines - 1 : lines;
   };
+  const fail = (message: string, errorLine = line, weak = false): ITokenized => ({
+    tokens,
+    error: { line: errorLine, message, at: tokens.length, weak },
+    open,
+    eofLine: lastLine()
+  });
+  const failWeak = (message: string): ITokenized => fail(message, line, true);
 
   while (i <= n) {
     if (atLineStart && open.length === 0) {
@@ -218,11 +226,11 @@ function tokenize(text: string): ITokenized {
       const top = indents[indents.length - 1];
       if (col === top) {
         if (alt !== altIndents[altIndents.length - 1]) {
-          return fail('inconsistent use of tabs and spaces in indentation');
+          return failWeak('inconsistent use of tabs and spaces in indentation');
         }
       } else if (col > top) {
         if (alt <= altIndents[altIndents.length - 1]) {
-          return fail('inconsistent use of tabs and spaces in indentation');
+          return failWeak('inconsistent use of tabs and spaces in indentation');
         }
         indents.push(col);
         altIndents.push(alt);
@@ -234,10 +242,10 @@ function tokenize(text: string): ITokenized {
           push('DEDENT', '');
         }
         if (col !== indents[indents.length - 1]) {
-          return fail('unindent does not match any outer indentation level');
+          return failWeak('unindent does not match any outer indentation level');
         }
         if (alt !== altIndents[altIndents.length - 1]) {
-          return fail('inconsistent use of tabs and spaces in indentation');
+          return failWeak('inconsistent use of tabs and spaces in indentation');
         }
       }
       i = j;
@@ -279,9 +287,9 @@ function tokenize(text: string): ITokenized {
         continue;
       }
       if (next === undefined) {
-        return fail('unexpected EOF while parsing');
+        return failWeak('unexpected EOF while parsing');
       }
-      return fail('unexpected character after line continuation character');
+      return failWeak('unexpected character after line continuation character');
     }
     lineHasTokens = true;
     // Names, and string prefixes.
@@ -367,7 +375,7 @@ function tokenize(text: string): ITokenized {
     push('DEDENT', '');
   }
   push('EOF', '');
-  return { tokens, error: null, open };
+  return { tokens, error: null, open, eofLine: lastLine() };
 
   /** Scan a string literal whose quote is at `q`: the offset after it, or an error. */
   function scanString(q: number): number | ITokenized {
@@ -623,30 +631,45 @@ interface ILogicalLine {
   /** Token indices [from, to): the line's tokens, NEWLINE excluded. */
   from: number;
   to: number;
+  /** Its block depth (INDENTs minus DEDENTs before it). */
+  level: number;
 }
 
+/** Statements that continue the compound statement before them at the same level. */
+const CONTINUATIONS: ReadonlyMap<string, string[]> = new Map([
+  ['else', ['if', 'elif', 'for', 'while', 'try', 'except', 'async']],
+  ['elif', ['if', 'elif']],
+  ['except', ['try', 'except']],
+  ['finally', ['try', 'except', 'else']]
+]);
+
 /** The first error CPython's parser reports, from the checks below, or null. */
-function parserError(tokens: IToken[], limit: number): IParserError | null {
+function parserError(tokens: IToken[], limit: number, eofLine: number): IParserError | null {
   const lines: ILogicalLine[] = [];
   let from = 0;
+  let level = 0;
+  let lineLevel = 0;
   for (let k = 0; k < limit; k++) {
     const t = tokens[k];
     if (t.type === 'INDENT' || t.type === 'DEDENT') {
+      level += t.type === 'INDENT' ? 1 : -1;
       if (k === from) {
         from = k + 1;
+        lineLevel = level;
       }
       continue;
     }
     if (t.type === 'NEWLINE' || t.type === 'EOF') {
       if (k > from) {
-        lines.push({ from, to: k });
+        lines.push({ from, to: k, level: lineLevel });
       }
       from = k + 1;
+      lineLevel = level;
     }
   }
   if (from < limit || (limit > 0 && tokens[limit - 1].type === 'INDENT')) {
     // the line the tokenizer stopped in (possibly before its first token)
-    lines.push({ from, to: limit });
+    lines.push({ from, to: limit, level: lineLevel });
   }
   for (let l = 0; l < lines.length; l++) {
     const { from: a, to: b } = lines[l];
@@ -663,7 +686,26 @@ function parserError(tokens: IToken[], limit: number): IParserError | null {
       continue;
     }
     const first = tokens[a];
-    const inline = lineError(tokens, a, b);
+    // `else:` (and `elif`, `except`, `finally`) that continues no compound statement.
+    const continues = first.type === 'NAME' ? CONTINUATIONS.get(first.text) : undefined;
+    if (continues) {
+      let p = l - 1;
+      while (p >= 0 && lines[p].level > lines[l].level) {
+        p--;
+      }
+      const sibling = p >= 0 && lines[p].level === lines[l].level ? tokens[lines[p].from] : null;
+      if (!sibling || !continues.includes(sibling.text)) {
+        return { line: first.line, message: 'invalid syntax', reach: first.line };
+      }
+    }
+    // A decorator must be followed by a def or a class.
+    if (first.text === '@' && lines[l + 1]) {
+      const next = tokens[lines[l + 1].from];
+      if (!['def', 'class', 'async', '@'].includes(next.text)) {
+        return { line: next.line, message: 'invalid syntax', reach: next.line };
+      }
+    }
+    const inline = lineError(tokens, a, b, tokens[b]?.type === 'NEWLINE');
     if (inline) {
       return inline;
     }
@@ -672,15 +714,9 @@ function parserError(tokens: IToken[], limit: number): IParserError | null {
     const kind = blockKind(first, tokens[a + 1]);
     if (first.text === 'try' && last.text === ':' && tokens[b + 1]?.type === 'INDENT') {
       const after = afterBlock(tokens, b + 1, limit);
-      if (
-        after &&
-        !(after.type === 'NAME' && (after.text === 'except' || after.text === 'finally'))
-      ) {
-        return {
-          line: after.line,
-          message: "expected 'except' or 'finally' block",
-          reach: after.line
-        };
+      if (!(after?.type === 'NAME' && (after.text === 'except' || after.text === 'finally'))) {
+        const at = after?.line ?? eofLine;
+        return { line: at, message: "expected 'except' or 'finally' block", reach: at };
       }
     }
     if (kind && last.text === ':' && last.type === 'OP') {
@@ -690,7 +726,7 @@ function parserError(tokens: IToken[], limit: number): IParserError | null {
         const at =
           !next || next.type === 'EOF' || next.type === 'DEDENT'
             ? (tokens.slice(b + 1).find(t => t.type !== 'DEDENT' && t.type !== 'EOF')?.line ??
-              last.line)
+              eofLine)
             : next.line;
         return {
           line: at,
@@ -726,8 +762,84 @@ function afterBlock(tokens: IToken[], indent: number, limit: number): IToken | n
 
 type BracketKind = 'call' | 'params' | 'paren' | 'square' | 'brace';
 
-/** Errors within one logical line (tokens [a, b)). */
-function lineError(tokens: IToken[], a: number, b: number): IParserError | null {
+/** Operators that cannot end a statement (an operand must follow). */
+const NEEDS_OPERAND: ReadonlySet<string> = new Set([
+  ...BINARY,
+  ...COMPARISONS,
+  '=',
+  '.',
+  '->',
+  ':=',
+  '+=',
+  '-=',
+  '*=',
+  '/=',
+  '//=',
+  '%=',
+  '**=',
+  '>>=',
+  '<<=',
+  '&=',
+  '|=',
+  '^=',
+  '@='
+]);
+
+/** Keywords that cannot end a statement. */
+const NEEDS_MORE: ReadonlySet<string> = new Set([
+  'and',
+  'or',
+  'not',
+  'in',
+  'is',
+  'import',
+  'from',
+  'as',
+  'del',
+  'if',
+  'elif',
+  'while',
+  'for',
+  'with',
+  'assert',
+  'global',
+  'nonlocal'
+]);
+
+/** Operators that cannot start a statement. */
+const CANNOT_START: ReadonlySet<string> = new Set(
+  [...NEEDS_OPERAND, ',', ':', ';', ')', ']', '}'].filter(
+    o => !['-', '+', '~', '.', '@', '*'].includes(o)
+  )
+);
+
+/**
+ * Errors within one logical line (tokens [a, b)); `complete` when a NEWLINE ends it (not the
+ * end of the text inside brackets, nor a tokenizer error).
+ */
+function lineError(tokens: IToken[], a: number, b: number, complete: boolean): IParserError | null {
+  const head = tokens[a];
+  if (head.type === 'OP' && CANNOT_START.has(head.text) && head.text !== '*') {
+    return { line: head.line, message: 'invalid syntax', reach: head.line };
+  }
+  const tail = tokens[b - 1];
+  if (complete && tail.depth === head.depth) {
+    if (tail.type === 'OP' && tail.text === ',' && head.text === 'from') {
+      return {
+        line: tail.line,
+        message: 'trailing comma not allowed without surrounding parentheses',
+        reach: tail.line
+      };
+    }
+    const starImport = tail.text === '*' && tokens[b - 2]?.text === 'import';
+    const dangling =
+      (tail.type === 'OP' && NEEDS_OPERAND.has(tail.text) && !starImport) ||
+      (tail.type === 'NAME' && NEEDS_MORE.has(tail.text)) ||
+      (tail.type === 'OP' && tail.text === ',' && ['import', 'del', 'global'].includes(head.text));
+    if (dangling) {
+      return { line: tail.line, message: 'invalid syntax', reach: tail.line };
+    }
+  }
   const lineOf = (k: number): number => tokens[Math.min(k, b - 1)].line;
   const first = tokens[a];
   const depth0 = first.depth;
@@ -780,7 +892,8 @@ function lineError(tokens: IToken[], a: number, b: number): IParserError | null 
       } else if (
         kind === 'call' ||
         kind === 'paren' ||
-        (kind === 'params' && (prev.text === '(' || prev.text === ','))
+        (kind === 'params' &&
+          !(prev.type === 'NAME' && ['(', ',', '*', '**'].includes(tokens[k - 2]?.text)))
       ) {
         return { line: t.line, message: 'invalid syntax', reach: t.line };
       }
@@ -874,7 +987,7 @@ function lineError(tokens: IToken[], a: number, b: number): IParserError | null 
   const opensHeader =
     second !== undefined &&
     (second.type !== 'OP' || ['(', '[', '{', '-', '+', '~', '*', ':'].includes(second.text));
-  if (isHeader && !tokens.slice(a, b).some(t => t.depth === depth0 && t.text === ':')) {
+  if (isHeader && complete && !tokens.slice(a, b).some(t => t.depth === depth0 && t.text === ':')) {
     for (let k = a + 1; k < b; k++) {
       const t = tokens[k];
       if (!opensHeader || (t.depth === depth0 && endsExpression(tokens[k - 1]) && startsAtom(t))) {
@@ -894,11 +1007,14 @@ export function pythonSyntaxError(
   text: string,
   parser: { line: number; atEnd: boolean } | null
 ): ISyntaxError | null {
-  const { tokens, error, open } = tokenize(text);
+  const { tokens, error, open, eofLine } = tokenize(text);
   const limit = error ? error.at : tokens.length;
-  const parsed = parserError(tokens, limit);
-  if (parsed?.message === 'unexpected indent') {
-    return parsed;
+  const parsed = parserError(tokens, limit, eofLine);
+  if (
+    parsed?.message === 'unexpected indent' ||
+    (parsed && error?.weak && parsed.line < error.line)
+  ) {
+    return { line: parsed.line, message: parsed.message };
   }
   if (error) {
     // CPython tokenizes the rest of the source after a parser error: tokenizer errors win.

@@ -124,7 +124,7 @@ interface IReport {
  * bracket, quote, colon or comma deleted from a 15-line piece), how many Chard must report
  * exactly as CPython does. Raise it when Chard gets better; never lower it.
  */
-const MUTATION_AGREEMENT = 2960;
+const MUTATION_AGREEMENT = 2980;
 
 function cpython(sources: string[]): (IReport | null)[] {
   const out = execFileSync(PYTHON, [HELPER], { input: JSON.stringify(sources) });
