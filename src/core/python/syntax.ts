@@ -1010,11 +1010,13 @@ export function pythonSyntaxError(
   const { tokens, error, open, eofLine } = tokenize(text);
   const limit = error ? error.at : tokens.length;
   const parsed = parserError(tokens, limit, eofLine);
-  if (
-    parsed?.message === 'unexpected indent' ||
-    (parsed && error?.weak && parsed.line < error.line)
-  ) {
+  if (parsed?.message === 'unexpected indent') {
     return { line: parsed.line, message: parsed.message };
+  }
+  // A weak tokenizer error counts only if the parser reaches it.
+  const before = parsed ?? (parser ? { line: parser.line, message: 'invalid syntax' } : null);
+  if (before && error?.weak && before.line < error.line) {
+    return { line: before.line, message: before.message };
   }
   if (error) {
     // CPython tokenizes the rest of the source after a parser error: tokenizer errors win.

@@ -108,6 +108,18 @@ const CORPUS: string[] = [
   'f(a.b=1)\n',
   "print 'x'\n",
   'print x\n',
+  // statements that need something before or after them
+  'x = 1\nelse:\n  pass\n',
+  '@dec\nx = 1\n',
+  'from a import b,\n',
+  'import a,\n',
+  'total = price *\n',
+  'x = [1, 2, 3]\n>>> y = 1\n',
+  'class Dog(Animal:\n    pass\n',
+  'def f(a, b=1:\n    pass\n',
+  'try:\n    import zlib\n\n\n',
+  'class A:\n\n    # nothing yet\n',
+  'x = = 1\nif x:\n    y\n  z\n',
   // fine in CPython and in Chard
   'x = 1\ny = (2,\n     3)\n',
   'if x:\n    pass\n# comment\n',
