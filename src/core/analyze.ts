@@ -953,10 +953,18 @@ namespace Private {
     const orphanDefined = new Set(
       grouping.orphans.flatMap(i => analyze(nb.cells[i].source).defines)
     );
-    const unresolvedBy = new Map<number, { step: number; name: string }[]>();
+    const unresolvedBy = new Map<number, string[]>();
     for (const u of flow.unresolved) {
-      unresolvedBy.set(u.step, [...(unresolvedBy.get(u.step) ?? []), u]);
+      const list = unresolvedBy.get(u.step);
+      if (list) {
+        list.push(u.name);
+      } else {
+        unresolvedBy.set(u.step, [u.name]);
+      }
     }
+    const notRunning = nb.cells
+      .map((c, i) => (c.cellType === 'code' && !running.has(i) ? i : -1))
+      .filter(i => i >= 0);
     let dynamic = prelude.dynamic;
     grouping.steps.forEach((step, s) => {
       const stepFlow = flow.flows[s];
@@ -964,29 +972,27 @@ namespace Private {
       if (dynamic) {
         return;
       }
-      for (const u of unresolvedBy.get(s) ?? []) {
+      for (const name of unresolvedBy.get(s) ?? []) {
         if (
-          flow.firstSupplier.has(u.name) ||
-          stepFlow.binds.has(u.name) ||
-          stepFlow.lazy.has(u.name) ||
-          orphanDefined.has(u.name) ||
-          isProvidedName(u.name, version)
+          flow.firstSupplier.has(name) ||
+          stepFlow.binds.has(name) ||
+          stepFlow.lazy.has(name) ||
+          orphanDefined.has(name) ||
+          isProvidedName(name, version)
         ) {
           continue;
         }
-        const at = readLocation(step, stepFlow, u.name);
-        const elsewhere = nb.cells.findIndex(
-          (c, i) =>
-            c.cellType === 'code' && !running.has(i) && analyze(c.source).defines.includes(u.name)
-        );
+        const at = readLocation(step, stepFlow, name);
+        const elsewhere =
+          notRunning.find(i => analyze(nb.cells[i].source).defines.includes(name)) ?? -1;
         diagnostics.push({
           severity: 'warning',
           cell: at.cell,
           line: at.line,
           message:
             elsewhere >= 0
-              ? `\`${u.name}\` is defined only in cell ${elsewhere}, which does not run in the pipeline: the step would fail with NameError`
-              : `\`${u.name}\` is not defined: no earlier step, parameter, import or builtin provides it, so the step would fail with NameError`
+              ? `\`${name}\` is defined only in cell ${elsewhere}, which does not run in the pipeline: the step would fail with NameError`
+              : `\`${name}\` is not defined: no earlier step, parameter, import or builtin provides it, so the step would fail with NameError`
         });
       }
     });
@@ -1105,12 +1111,13 @@ namespace Private {
         ? shared.sort()
         : [];
     };
+    const serialised = dag.parents.some((ps, s) => [...ps].some(p => sharedOnly(p, s).length > 0));
+    if (!serialised || findCycle(dag.parents)) {
+      return;
+    }
     const base = dag.parents.map(
       (ps, s) => new Set([...ps].filter(p => sharedOnly(p, s).length === 0))
     );
-    if (findCycle(dag.parents)) {
-      return;
-    }
     const ancestors = ancestorSets(base);
     steps.forEach((step, s) => {
       for (const from of [...dag.parents[s]].sort((a, b) => a - b)) {
