@@ -59,10 +59,13 @@ def module_view(table):
                 reads.add(name)
             if sym.is_declared_global() and (sym.is_assigned() or sym.is_imported() or sym.is_namespace()):
                 defines.add(name)
-    # ".0" is a comprehension's hidden argument; "__class__" the implicit cell of methods
-    # that use super(): neither is a name the code reads from its namespace.
-    clean = lambda names: sorted(n for n in names if not n.startswith(".") and n != "__class__")
     return clean(reads), clean(defines)
+
+
+def clean(names):
+    """Sorted, without ".0" (a comprehension's hidden argument) and "__class__" (the implicit
+    cell of methods that use super()): neither is a name the code reads from its namespace."""
+    return sorted(n for n in names if not n.startswith(".") and n != "__class__")
 
 
 def read_source(path):
