@@ -68,7 +68,7 @@ describe('chard analyze', () => {
     );
     const r = chard('analyze', file);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`${file}: cell 1, line 1: error: syntax error`);
+    expect(r.stdout).toContain(`${file}: cell 1, line 1: error: invalid syntax`);
     const json = JSON.parse(chard('analyze', file, '--json').stdout);
     expect(json.diagnostics).toEqual([
       expect.objectContaining({ severity: 'error', cell: 1, line: 1 })

@@ -105,6 +105,24 @@ describe('planView', () => {
     expect(view.summary).toBe('4 steps · 3 parameters · 1 metric · 0 errors · 1 warning');
   });
 
+  it('shows a name nothing provides, and a shared mutation, on the cell and line of the step', () => {
+    const cells = [
+      new FakeCell('code', 'results = []', ['step:setup']),
+      new FakeCell('code', 'results.append(1)', ['step:left']),
+      new FakeCell('code', 'x = 2\nresults.append(x + missing)', ['step:right'])
+    ];
+    const view = planView(analyzeNotebook(snapshotNotebook(fakeNotebook(cells))), english);
+    expect(view.diagnostics.map(d => [d.location, d.step, d.message])).toEqual([
+      ['cell 2, line 2', 'right', expect.stringMatching(/^`missing` is not defined/)],
+      [
+        'cell 2, line 2',
+        'right',
+        expect.stringMatching(/^steps "left" and "right" both change `results`/)
+      ]
+    ]);
+    expect(view.summary).toBe('3 steps · 0 parameters · 0 metrics · 0 errors · 2 warnings');
+  });
+
   it('lists errors before warnings, each in notebook order', () => {
     const plan = churnPlan();
     plan.diagnostics = [
