@@ -2,10 +2,16 @@
  * Chard's JupyterLab extension: the plugin list, one plugin per feature.
  */
 import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { dagPlugin } from './dagpanel.js';
 import { pipelinePlugin } from './pipeline.js';
 import { plansPlugin } from './plans.js';
 import { stepEditorPlugin } from './stepeditor.js';
 
-const plugins: JupyterFrontEndPlugin<unknown>[] = [plansPlugin, pipelinePlugin, stepEditorPlugin];
+const plugins: JupyterFrontEndPlugin<unknown>[] = [
+  plansPlugin,
+  pipelinePlugin,
+  dagPlugin,
+  stepEditorPlugin
+];
 
 export default plugins;

@@ -13,9 +13,9 @@ export interface ITranslate {
 
 export interface IStepView {
   name: string;
-  /** 0-based notebook cell indices, as `chard analyze` prints them. */
+  /** 0-based notebook cell indices (the plan's). */
   cells: number[];
-  /** e.g. "cells 2–4, 7". */
+  /** e.g. "cells 2–4, 7": numbered from 1, as JupyterLab and `chard analyze` show cells. */
   cellsLabel: string;
   /** The cell a click on the step selects (its first cell), or null for an empty step. */
   firstCell: number | null;
@@ -45,7 +45,7 @@ export interface IMetricView {
 }
 
 export interface IDiagnosticView extends IDiagnostic {
-  /** e.g. "cell 3, line 2" or "notebook". */
+  /** e.g. "cell 3, line 2" (cells numbered from 1) or "notebook". */
   location: string;
   /** The step the cell belongs to, if any. */
   step: string | null;
@@ -65,9 +65,14 @@ export interface IPlanView {
   warnings: number;
 }
 
-/** "0–2, 5" for [0, 1, 2, 5]. */
+/** Cell numbers as users see them, from 1 (cell index 0 is "cell 1"). */
+export function cellNumber(index: number): number {
+  return index + 1;
+}
+
+/** "1–3, 6" for the 0-based indices [0, 1, 2, 5]: numbered from 1, as JupyterLab shows cells. */
 export function cellRanges(cells: readonly number[]): string {
-  const sorted = [...new Set(cells)].sort((a, b) => a - b);
+  const sorted = [...new Set(cells)].sort((a, b) => a - b).map(cellNumber);
   const parts: string[] = [];
   for (let i = 0; i < sorted.length;) {
     let j = i;
@@ -151,9 +156,9 @@ export function planView(plan: IPlan, trans: ITranslate): IPlanView {
       if (d.cell === null) {
         location = trans.__('notebook');
       } else if (d.line === null) {
-        location = trans.__('cell %1', d.cell);
+        location = trans.__('cell %1', cellNumber(d.cell));
       } else {
-        location = trans.__('cell %1, line %2', d.cell, d.line);
+        location = trans.__('cell %1, line %2', cellNumber(d.cell), d.line);
       }
       return { ...d, location, step: d.cell === null ? null : (owner.get(d.cell) ?? null) };
     });

@@ -68,7 +68,8 @@ describe('chard analyze', () => {
     );
     const r = chard('analyze', file);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`${file}: cell 1, line 1: error: syntax error`);
+    // The second cell is "cell 2" to the user (numbered from 1), index 1 in the JSON plan.
+    expect(r.stdout).toContain(`${file}: cell 2, line 1: error: syntax error`);
     const json = JSON.parse(chard('analyze', file, '--json').stdout);
     expect(json.diagnostics).toEqual([
       expect.objectContaining({ severity: 'error', cell: 1, line: 1 })
