@@ -2,6 +2,7 @@
  * Chard's JupyterLab extension: the plugin list, one plugin per feature.
  */
 import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { chipsPlugin } from './chips.js';
 import { dagPlugin } from './dagpanel.js';
 import { pipelinePlugin } from './pipeline.js';
 import { plansPlugin } from './plans.js';
@@ -11,7 +12,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   plansPlugin,
   pipelinePlugin,
   dagPlugin,
-  stepEditorPlugin
+  stepEditorPlugin,
+  chipsPlugin
 ];
 
 export default plugins;

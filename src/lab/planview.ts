@@ -193,3 +193,72 @@ export function progressLabel(progress: IAnalysisProgress, trans: ITranslate): s
   const percent = progress.cells > 0 ? Math.floor((100 * progress.done) / progress.cells) : 100;
   return trans._n('Analysing %1 cell… %2%', 'Analysing %1 cells… %2%', progress.cells, percent);
 }
+
+/** What a code cell's chip shows: its step, or the kind of cell it is. */
+export interface ICellChip {
+  kind:
+    'step' | 'imports' | 'functions' | 'pipeline-parameters' | 'pipeline-metrics' | 'skip' | 'none';
+  /** For `step`: the step's name. */
+  step: string | null;
+  /** For `step`: the step's colour (its position in the plan). */
+  colour: number | null;
+  /** The cell's own tags say so (else it joins the step or block above, or is proposed). */
+  tagged: boolean;
+}
+
+/**
+ * The chip of every cell (null for markdown and raw cells), from the plan and the cells' roles
+ * (`roles[i]` from the cell's tags, see `parseCellTags`). An untagged cell shows what it joins.
+ */
+export function cellChips(
+  plan: IPlan,
+  cells: readonly { type: string; role: string }[],
+  colours: number
+): (ICellChip | null)[] {
+  const owner = stepOfCell(plan);
+  const index = new Map(plan.steps.map((s, i) => [s.name, i]));
+  const imports = new Set(plan.imports.map(b => b.cell));
+  const functions = new Set(plan.functions.map(b => b.cell));
+  let block: ICellChip['kind'] | null = null;
+  return cells.map((cell, i): ICellChip | null => {
+    if (cell.type !== 'code') {
+      return null;
+    }
+    const step = owner.get(i) ?? null;
+    const stepChip = (tagged: boolean): ICellChip => ({
+      kind: 'step',
+      step,
+      colour: step === null ? null : (index.get(step) ?? 0) % colours,
+      tagged
+    });
+    switch (cell.role) {
+      case 'skip':
+        return { kind: 'skip', step: null, colour: null, tagged: true };
+      case 'imports':
+      case 'functions':
+      case 'pipeline-parameters':
+      case 'pipeline-metrics':
+        block = cell.role;
+        return { kind: cell.role, step: null, colour: null, tagged: true };
+      case 'step':
+        block = 'step';
+        return step === null
+          ? { kind: 'none', step: null, colour: null, tagged: true }
+          : stepChip(true);
+      default:
+        if (step !== null) {
+          return stepChip(false);
+        }
+        if (imports.has(i)) {
+          return { kind: 'imports', step: null, colour: null, tagged: false };
+        }
+        if (functions.has(i)) {
+          return { kind: 'functions', step: null, colour: null, tagged: false };
+        }
+        if (block !== null && block !== 'step') {
+          return { kind: block, step: null, colour: null, tagged: false };
+        }
+        return { kind: 'none', step: null, colour: null, tagged: false };
+    }
+  });
+}

@@ -1,4 +1,4 @@
-/* global console, document, MutationObserver, performance, PerformanceObserver, process, window */
+/* global console, document, fetch, getComputedStyle, MutationObserver, performance, PerformanceObserver, process, requestAnimationFrame, window */
 // End-to-end test of Chard's JupyterLab extension in a real JupyterLab 4 (headless Chromium
 // through playwright-core). Started by run.sh, which builds everything and starts the server.
 // usage: node lab.test.mjs BASE_URL   (the server's root dir must hold notebooks/*.ipynb)
@@ -66,6 +66,141 @@ async function openNotebook(page, file) {
     },
     file,
     { timeout: TIMEOUT }
+  );
+}
+
+/** The notebook as saved on the server (the contents API). */
+async function readSaved(page, file) {
+  return page.evaluate(async p => {
+    const r = await fetch(`${window.jupyterapp.serviceManager.serverSettings.baseUrl}api/contents/${p}?content=1`);
+    return (await r.json()).content;
+  }, file);
+}
+
+/** The sidebar widget (found through the shell, as an extension would). */
+const SIDEBAR_WIDGET = () => [...window.jupyterapp.shell.widgets('left')].find(w => w.id === 'jp-chard-pipeline');
+
+/** The DAG in the sidebar, the step states recolouring its nodes, and the chips on the cells. */
+async function dagAndChips(page) {
+  await page.waitForSelector(`${SIDEBAR} .jp-chard-DagNode`, { timeout: 15000 });
+  const dag = await page.evaluate(sel => {
+    const nodes = [...document.querySelectorAll(`${sel} .jp-chard-DagNode`)].map(g => g.dataset.step);
+    const edges = [...document.querySelectorAll(`${sel} .jp-chard-DagEdge`)].map(
+      g => g.querySelector('title').textContent
+    );
+    const prelude = document.querySelector(`${sel} .jp-chard-Dag-preludeLine`);
+    return { nodes, edges, prelude: prelude && prelude.textContent };
+  }, SIDEBAR);
+  check(
+    'the DAG has a node per step and edges naming the variables they carry',
+    same(dag.nodes, ['load_data', 'split', 'train_model']) &&
+      same(dag.edges.sort(), ['load_data → split: df', 'split → train_model: test, train']),
+    dag
+  );
+  check('the imports prelude is shown once, above the graph', dag.prelude === 'Before every step: imports (2)', dag);
+  await page.locator(`${SIDEBAR} .jp-chard-DagEdge`).nth(1).hover();
+  const info = await page.textContent(`${SIDEBAR} .jp-chard-Dag-info`);
+  check('hovering an edge shows the variables it carries', info === 'split → train_model: test, train', info);
+  await page.locator(`${SIDEBAR} .jp-chard-DagNode[data-step="train_model"]`).click();
+  const jumped = await page
+    .waitForFunction(() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 5, null, {
+      timeout: 10000
+    })
+    .then(() => true)
+    .catch(() => false);
+  check('clicking the train_model node selects its first cell (cell 6)', jumped);
+
+  // Step states (what the run monitor will feed): a state change recolours only that node.
+  const repaint = await page.evaluate(async find => {
+    const panel = eval(find)();
+    const fill = step =>
+      getComputedStyle(document.querySelector(`#jp-chard-pipeline .jp-chard-DagNode[data-step="${step}"] .jp-chard-DagNode-box`)).fill;
+    const before = { split: fill('split'), train: fill('train_model') };
+    const start = performance.now();
+    panel.dag.model.states.set({ split: 'running' });
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const ms = performance.now() - start;
+    const running = { split: fill('split'), train: fill('train_model') };
+    panel.dag.model.states.set({ split: 'failed', load_data: 'succeeded', train_model: 'pending' });
+    await new Promise(r => requestAnimationFrame(r));
+    const classes = [...document.querySelectorAll('#jp-chard-pipeline .jp-chard-DagNode')].map(g => g.getAttribute('class'));
+    return { before, running, ms, classes };
+  }, `(${SIDEBAR_WIDGET.toString()})`);
+  check(
+    'setting a step state recolours its node, and only it',
+    repaint.before.split !== repaint.running.split &&
+      repaint.before.train === repaint.running.train &&
+      repaint.classes.some(c => /jp-mod-failed/.test(c)) &&
+      repaint.classes.some(c => /jp-mod-succeeded/.test(c)),
+    repaint
+  );
+  console.log(`     state change → repainted node (two animation frames): ${repaint.ms.toFixed(1)} ms (goal ≤ 50 ms)`);
+
+  const chips = await page.evaluate(() =>
+    window.jupyterapp.shell.currentWidget.content.widgets.map(w => {
+      const c = w.node.querySelector('.jp-chard-Chip');
+      return c ? c.textContent : null;
+    })
+  );
+  check(
+    'each code cell has a chip with its step or kind',
+    same(chips, [null, 'imports', 'parameters', 'load_data', 'split', 'train_model', null, 'train_model', 'metrics']),
+    chips
+  );
+  await page.screenshot({ path: path.join(OUT, '1b-dag-chips-light.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, '1c-dag-chips-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('chard:show-dag'));
+  await page.waitForSelector('.jp-chard-DagPanel .jp-chard-DagNode', { timeout: 15000 });
+  await page.screenshot({ path: path.join(OUT, '1d-dag-main-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, '1e-dag-main-light.png') });
+  await page.evaluate(() => {
+    const main = [...window.jupyterapp.shell.widgets('main')].find(w => w.id === 'jp-chard-dag-main');
+    if (main) {
+      main.close();
+    }
+  });
+  await page.evaluate(find => eval(find)().dag.model.states.clear(), `(${SIDEBAR_WIDGET.toString()})`);
+  // Back to the notebook (closing the graph's tab may activate another).
+  await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
+}
+
+/** Rename load_data to load in its chip's step editor: split's prev:load_data follows. */
+async function renameStep(page) {
+  await page.locator('.jp-NotebookPanel .jp-Cell').nth(3).locator('.jp-chard-Chip').click();
+  const input = page.locator('.jp-Dialog .jp-chard-StepForm-name');
+  await input.waitFor({ timeout: 10000 });
+  check('the chip opens the step editor on its step', (await input.inputValue()) === 'load_data');
+  await input.fill('load');
+  await page.locator('.jp-Dialog .jp-mod-accept').click();
+  await waitForStepNames(page, ['load', 'split', 'train_model', 'evaluate']);
+  const tags = await page.evaluate(() =>
+    window.jupyterapp.shell.currentWidget.content.widgets.map(w => w.model.getMetadata('tags') || null)
+  );
+  check(
+    "renaming load_data to load rewrote split's prev:load_data to prev:load",
+    same(tags[3], ['step:load']) && same(tags[4], ['step:split', 'prev:load']),
+    tags.slice(3, 5)
+  );
+  const diags = await page.locator(`${SIDEBAR} .jp-chard-Diagnostic.jp-mod-error`).count();
+  check('the renamed plan has no error', diags === 0, diags);
+  await page.evaluate(() => {
+    const nb = window.jupyterapp.shell.currentWidget.content;
+    nb.model.sharedModel.undo();
+  });
+  await waitForStepNames(page, ['load_data', 'split', 'train_model', 'evaluate']);
+  const undone = await page.evaluate(() =>
+    window.jupyterapp.shell.currentWidget.content.widgets.slice(3, 5).map(w => w.model.getMetadata('tags'))
+  );
+  check(
+    'one undo restores both cells (the rename was one transaction)',
+    same(undone, [['step:load_data'], ['step:split', 'prev:load_data']]),
+    undone
   );
 }
 
@@ -232,11 +367,16 @@ async function largeNotebook(page) {
     );
     console.log(`     churn.ipynb open after ${t()}`);
     const plugins = await page.evaluate(() =>
-      ['jupyterlab-chard:plans', 'jupyterlab-chard:pipeline', 'jupyterlab-chard:step-editor'].filter(id =>
-        window.jupyterapp.isPluginActivated(id)
-      )
+      [
+        'jupyterlab-chard:plans',
+        'jupyterlab-chard:pipeline',
+        'jupyterlab-chard:dag',
+        'jupyterlab-chard:step-editor',
+        'jupyterlab-chard:step-chips'
+      ].filter(id => window.jupyterapp.isPluginActivated(id))
     );
-    check('the three Chard plugins are active', plugins.length === 3, plugins);
+    check('the five Chard plugins are active', plugins.length === 5, plugins);
+    const savedBefore = await readSaved(page, 'churn.ipynb');
 
     // 2. The Pipeline sidebar lists the steps with their cells, inputs, outputs, parents.
     t = clock();
@@ -256,8 +396,8 @@ async function largeNotebook(page) {
     );
     const split = steps.find(s => s.name === 'split') || {};
     check(
-      'split: cell 4, reads df from load_data, writes train and test, reads both parameters',
-      split.cells === 'cell 4' &&
+      'split: cell 5 (numbered from 1, as JupyterLab shows it), reads df from load_data, writes train and test, reads both parameters',
+      split.cells === 'cell 5' &&
         same(split.inputs, ['df']) &&
         same(split.outputs, ['test', 'train']) &&
         same(split.parents, ['load_data']) &&
@@ -266,8 +406,8 @@ async function largeNotebook(page) {
     );
     const train = steps.find(s => s.name === 'train_model') || {};
     check(
-      'train_model: cells 5 and 7 (the untagged cell joins it), inputs test and train',
-      train.cells === 'cells 5, 7' && same(train.inputs, ['test', 'train']) && same(train.parents, ['split']),
+      'train_model: cells 6 and 8 (the untagged cell joins it), inputs test and train',
+      train.cells === 'cells 6, 8' && same(train.inputs, ['test', 'train']) && same(train.parents, ['split']),
       train
     );
     const summary = await page.textContent(`${SIDEBAR} .jp-chard-Pipeline-summary`);
@@ -278,13 +418,18 @@ async function largeNotebook(page) {
     );
     check('no proposed-plan badge for a tagged notebook', (await page.locator(`${SIDEBAR} .jp-chard-Badge`).count()) === 0);
     await page.screenshot({ path: path.join(OUT, '1-pipeline-sidebar.png') });
+    check(
+      'opening the notebook and analysing it left it unmodified (model.dirty is false)',
+      (await page.evaluate(() => window.jupyterapp.shell.currentWidget.context.model.dirty)) === false
+    );
+    await dagAndChips(page);
 
     // 3. Clicking a diagnostic selects its cell.
     const diagnostic = page.locator(`${SIDEBAR} .jp-chard-Diagnostic`);
     const diagText = (await diagnostic.allTextContents()).join(' | ');
     check(
-      'the star import is listed as a warning on cell 5, line 1',
-      (await diagnostic.count()) === 1 && /warning.*cell 5, line 1.*from math import \*/.test(diagText),
+      'the star import is listed as a warning on cell 6, line 1',
+      (await diagnostic.count()) === 1 && /warning.*cell 6, line 1.*from math import \*/.test(diagText),
       diagText
     );
     await page.evaluate(() => {
@@ -302,7 +447,7 @@ async function largeNotebook(page) {
       )
       .then(() => true)
       .catch(() => false);
-    check('clicking the diagnostic selects cell 5', selected);
+    check('clicking the diagnostic selects cell 6 (index 5)', selected);
     const inView = await page.evaluate(() => {
       const nb = window.jupyterapp.shell.currentWidget.content;
       const cell = nb.widgets[5].node.getBoundingClientRect();
@@ -322,24 +467,50 @@ async function largeNotebook(page) {
       })
       .then(() => true)
       .catch(() => false);
-    check('clicking step "split" selects cell 4', stepSelected);
+    check('clicking step "split" selects cell 5 (index 4)', stepSelected);
 
-    // 5. "Make Step…" from the cell context menu tags the cell and the sidebar updates.
+    // 5. "Make Step…" from the context menu of a right-click inside the code of a cell that
+    // is not selected (cell 4 is): it applies to that cell, and only to it.
     t = clock();
     const cell7 = page.locator('.jp-NotebookPanel .jp-Notebook .jp-Cell').nth(7);
-    // (Right-clicking the prompt selects the cell; in JupyterLab 4.6 a right-click inside the
-    // editor of an unselected cell leaves the selection where it was.)
-    await cell7.locator('.jp-InputPrompt').click({ button: 'right' });
+    await cell7.locator('.jp-InputArea-editor .cm-content').click({ button: 'right' });
     check(
-      'right-clicking cell 7 selects it',
-      (await page.evaluate(() => window.jupyterapp.shell.currentWidget.content.activeCellIndex)) === 7
+      'right-clicking inside the code of cell 8 (index 7) selects it, and only it',
+      same(
+        await page.evaluate(() => {
+          const nb = window.jupyterapp.shell.currentWidget.content;
+          return nb.widgets.map((w, i) => (nb.isSelectedOrActive(w) ? i : -1)).filter(i => i >= 0);
+        }),
+        [7]
+      )
     );
     await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: 'Pipeline Step' }).hover();
     await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: 'Make Step…' }).click();
-    const input = page.locator('.jp-Dialog input');
+    const input = page.locator('.jp-Dialog .jp-chard-StepForm-name');
     await input.waitFor({ timeout: 10000 });
+    // A name with spaces: the dialog says what it will be used as, and how Kale would take it.
+    await input.fill('my step');
+    const feedback = await page.textContent('.jp-Dialog .jp-chard-StepForm-feedback');
+    check(
+      'the dialog shows the name a spaced name is used as ("my-step") and the Kale-compatible one',
+      /runs as "my-step"/.test(feedback) && /"my_step"/.test(feedback),
+      feedback
+    );
+    await input.fill(' ');
+    check(
+      'an empty name disables Apply',
+      await page.locator('.jp-Dialog .jp-mod-accept').isDisabled(),
+      await page.textContent('.jp-Dialog .jp-chard-StepForm-feedback')
+    );
     await input.fill('evaluate');
     await page.locator('.jp-Dialog .jp-mod-accept').click();
+    const toast = await page
+      .locator('.Toastify__toast', { hasText: 'Cell 8 is now step "evaluate"' })
+      .first()
+      .waitFor({ timeout: 10000 })
+      .then(() => true)
+      .catch(() => false);
+    check('a message says which cell changed ("Cell 8 is now step "evaluate"")', toast);
     await waitForStepNames(page, ['load_data', 'split', 'train_model', 'evaluate']);
     const tags7 = await page.evaluate(() =>
       window.jupyterapp.shell.currentWidget.content.widgets[7].model.getMetadata('tags')
@@ -352,8 +523,8 @@ async function largeNotebook(page) {
     const after = await readSteps(page);
     const evaluate = after.find(s => s.name === 'evaluate') || {};
     check(
-      'the sidebar shows the new step evaluate (cell 7, inputs test and threshold, parents split and train_model)',
-      evaluate.cells === 'cell 7' &&
+      'the sidebar shows the new step evaluate (cell 8, inputs test and threshold, parents split and train_model)',
+      evaluate.cells === 'cell 8' &&
         same(evaluate.inputs, ['test', 'threshold']) &&
         same(evaluate.parents, ['split', 'train_model']),
       evaluate
@@ -362,6 +533,19 @@ async function largeNotebook(page) {
     check('train_model now outputs threshold', same(trainAfter.outputs, ['threshold']), trainAfter);
     console.log(`     Make Step… round trip ${t()}`);
     await page.screenshot({ path: path.join(OUT, '2-after-make-step.png') });
+    await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:save'));
+    const savedAfter = await readSaved(page, 'churn.ipynb');
+    const changedCells = savedAfter.cells
+      .map((c, i) => (same(c.metadata.tags, savedBefore.cells[i].metadata.tags) ? -1 : i))
+      .filter(i => i >= 0);
+    check(
+      'in the saved .ipynb, cell 8 (index 7) and only it has new tags: step:evaluate, hide-input',
+      same(changedCells, [7]) && same(savedAfter.cells[7].metadata.tags, ['step:evaluate', 'hide-input']),
+      { changedCells, tags: savedAfter.cells[7].metadata.tags }
+    );
+
+    // 5b. Renaming a step in its chip's editor: the prev: references follow, in one undo step.
+    await renameStep(page);
 
     // 6. The palette commands: "Skip" then "Clear" on cell 7.
     await page.evaluate(async () => {
@@ -380,8 +564,8 @@ async function largeNotebook(page) {
     );
     const clearedSteps = await readSteps(page);
     check(
-      'Clear leaves only hide-input and cell 7 joins train_model again',
-      same(cleared, ['hide-input']) && (clearedSteps.find(s => s.name === 'train_model') || {}).cells === 'cells 5, 7',
+      'Clear leaves only hide-input and cell 8 joins train_model again',
+      same(cleared, ['hide-input']) && (clearedSteps.find(s => s.name === 'train_model') || {}).cells === 'cells 6, 8',
       { cleared, clearedSteps }
     );
 
