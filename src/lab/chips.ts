@@ -36,6 +36,7 @@ export class NotebookChips {
   }
 
   dispose(): void {
+    this._disposed = true;
     this._live.planChanged.disconnect(this._render, this);
   }
 
@@ -57,6 +58,16 @@ export class NotebookChips {
   private _renderChip(cell: Cell, chip: ICellChip | null, plan: IPlan): void {
     const host = cell.inputArea?.node ?? null;
     let button = Private.chips.get(cell) ?? null;
+    if (chip && !host && !Private.waiting.has(cell)) {
+      // Not drawn yet (JupyterLab draws cells as they first show): chip it when it is.
+      Private.waiting.add(cell);
+      void cell.ready.then(() => {
+        Private.waiting.delete(cell);
+        if (!cell.isDisposed && !this._disposed) {
+          this._render();
+        }
+      });
+    }
     if (!chip || !host) {
       button?.remove();
       return;
@@ -92,6 +103,8 @@ export class NotebookChips {
     button.title = title;
     button.setAttribute('aria-label', title);
   }
+
+  private _disposed = false;
 
   private _create(cell: Cell): HTMLButtonElement {
     const button = document.createElement('button');
@@ -141,6 +154,7 @@ export const chipsPlugin: JupyterFrontEndPlugin<void> = {
 
 namespace Private {
   export const chips = new WeakMap<Cell, HTMLButtonElement>();
+  export const waiting = new WeakSet<Cell>();
 
   export function kindLabel(kind: ICellChip['kind'], trans: TranslationBundle): string {
     switch (kind) {

@@ -125,11 +125,10 @@ export const stepEditorPlugin: JupyterFrontEndPlugin<void> = {
         },
         trans
       );
-      form.onValidity = problem => {
-        const ok = form.node.closest('.jp-Dialog-content')?.querySelector('.jp-mod-accept');
-        if (ok instanceof HTMLButtonElement) {
-          ok.disabled = problem !== null;
-        }
+      // The dialog disables its accept button while the form shows an error (`.jp-mod-error`);
+      // it checks on 'input' events, before the form has updated: have it check again after.
+      form.onValidity = () => {
+        form.node.dispatchEvent(new Event('input', { bubbles: true }));
       };
       const result = await showDialog({
         title: trans._n(

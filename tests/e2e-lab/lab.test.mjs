@@ -98,7 +98,9 @@ async function dagAndChips(page) {
     dag
   );
   check('the imports prelude is shown once, above the graph', dag.prelude === 'Before every step: imports (2)', dag);
-  await page.locator(`${SIDEBAR} .jp-chard-DagEdge`).nth(1).hover();
+  // (A vertical edge has an empty bounding box, so point at its middle rather than use hover().)
+  const box = await page.locator(`${SIDEBAR} .jp-chard-DagEdge[data-to="train_model"] .jp-chard-DagEdge-hit`).boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   const info = await page.textContent(`${SIDEBAR} .jp-chard-Dag-info`);
   check('hovering an edge shows the variables it carries', info === 'split → train_model: test, train', info);
   await page.locator(`${SIDEBAR} .jp-chard-DagNode[data-step="train_model"]`).click();
@@ -418,10 +420,25 @@ async function largeNotebook(page) {
     );
     check('no proposed-plan badge for a tagged notebook', (await page.locator(`${SIDEBAR} .jp-chard-Badge`).count()) === 0);
     await page.screenshot({ path: path.join(OUT, '1-pipeline-sidebar.png') });
-    check(
-      'opening the notebook and analysing it left it unmodified (model.dirty is false)',
-      (await page.evaluate(() => window.jupyterapp.shell.currentWidget.context.model.dirty)) === false
-    );
+    const opened = await page.evaluate(async () => {
+      const w = window.jupyterapp.shell.currentWidget;
+      const r = await fetch(`${window.jupyterapp.serviceManager.serverSettings.baseUrl}api/contents/churn.ipynb?content=1`);
+      const saved = (await r.json()).content;
+      const now = w.context.model.toJSON();
+      const diff = [];
+      for (const k of new Set([...Object.keys(saved.metadata), ...Object.keys(now.metadata)])) {
+        if (JSON.stringify(saved.metadata[k]) !== JSON.stringify(now.metadata[k])) {
+          diff.push({ metadata: k, saved: saved.metadata[k], now: now.metadata[k] });
+        }
+      }
+      now.cells.forEach((c, i) => {
+        if (JSON.stringify(c) !== JSON.stringify(saved.cells[i])) {
+          diff.push({ cell: i, saved: saved.cells[i], now: c });
+        }
+      });
+      return { dirty: w.context.model.dirty, diff, nbformat: [now.nbformat, now.nbformat_minor] };
+    });
+    check('opening the notebook and analysing it left it unmodified (model.dirty is false)', opened.dirty === false, opened);
     await dagAndChips(page);
 
     // 3. Clicking a diagnostic selects its cell.
