@@ -19,6 +19,7 @@ import { DagModel } from './dagmodel.js';
 import { DagView } from './dagview.js';
 import type { ICellRequest } from './dagview.js';
 import { pipelineIcon } from './icons.js';
+import { PipelineSettingsView } from './settingsview.js';
 import { planView, progressLabel, stepOfCell } from './planview.js';
 import type { IDiagnosticView, IPlanView, IStepView } from './planview.js';
 import type { IChardPlans, INotebookPlan } from './tokens.js';
@@ -46,6 +47,9 @@ export class PipelinePanel extends SidePanel {
     this._statusNode.className = 'jp-chard-Pipeline-status';
     this._body.node.append(this._statusNode, this._planNode);
     this.addWidget(this._body);
+    this._settings = new PipelineSettingsView(this._bundle);
+    this._settings.title.label = this._bundle.__('Settings');
+    this.addWidget(this._settings);
     this._render();
   }
 
@@ -131,6 +135,7 @@ export class PipelinePanel extends SidePanel {
   private _render(): void {
     const plan = this._live?.plan ?? null;
     this._dagModel.plan = plan;
+    this._settings.setSource(plan, this._notebook?.content.model ?? null);
     // The section header names the notebook whose plan is shown.
     this._body.title.label = this._notebook
       ? PathExt.basename(this._notebook.context.path)
@@ -357,6 +362,7 @@ export class PipelinePanel extends SidePanel {
 
   private readonly _bundle: TranslationBundle;
   private readonly _dag: DagView;
+  private readonly _settings: PipelineSettingsView;
   private readonly _dagModel = new DagModel();
   private _shownSelected: string | null = null;
   private readonly _plans: IChardPlans;
