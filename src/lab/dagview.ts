@@ -30,7 +30,7 @@ export class DagView extends Widget {
   constructor(options: DagView.IOptions = {}) {
     super();
     this._trans = (options.translator ?? nullTranslator).load('jupyterlab-chard');
-    this._id = `jp-chard-dag-${++Private.count}`;
+    this._id = `jp-chard-dag-${Private.nextId()}`;
     this.addClass('jp-chard-Dag');
     this._toolbar.className = 'jp-chard-Dag-toolbar';
     this._prelude.className = 'jp-chard-Dag-prelude';
@@ -341,7 +341,12 @@ export namespace DagView {
 }
 
 namespace Private {
-  export let count = 0;
+  let count = 0;
+
+  /** A number unique in the page, for element ids. */
+  export function nextId(): number {
+    return ++count;
+  }
 
   export function stateLabels(trans: TranslationBundle): Record<StepState, string> {
     return {

@@ -72,7 +72,7 @@ export class PipelineSettingsView extends Widget {
     const field = (label: string, input: HTMLElement, key: string): void => {
       const l = document.createElement('label');
       l.textContent = label;
-      input.id = `jp-chard-settings-${key}-${Private.id}`;
+      input.id = `jp-chard-settings-${key}-${this._uid}`;
       input.dataset.key = key;
       l.htmlFor = input.id;
       grid.append(l, input);
@@ -213,12 +213,16 @@ export class PipelineSettingsView extends Widget {
   private _model: ISettingsModel | null = null;
   private _form: IPipelineForm | null = null;
   private _pending = false;
+  private readonly _uid = Private.nextId();
 }
 
 namespace Private {
   let count = 0;
 
-  export const id = ++count;
+  /** A number unique in the page, for element ids. */
+  export function nextId(): number {
+    return ++count;
+  }
 
   export function input(value: string, placeholder = ''): HTMLInputElement {
     const e = document.createElement('input');

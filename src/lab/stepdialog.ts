@@ -93,7 +93,7 @@ export class StepForm extends Widget {
     this._name.className = 'jp-mod-styled jp-chard-StepForm-name';
     this._name.value = name;
     this._name.spellcheck = false;
-    const listId = `jp-chard-step-names-${++Private.count}`;
+    const listId = `jp-chard-step-names-${Private.nextId()}`;
     this._name.setAttribute('list', listId);
     const datalist = document.createElement('datalist');
     datalist.id = listId;
@@ -163,7 +163,7 @@ export class StepForm extends Widget {
     const row = (label: string, field: HTMLElement, ...extra: HTMLElement[]): void => {
       const l = document.createElement('label');
       l.textContent = label;
-      const id = `jp-chard-step-field-${++Private.count}`;
+      const id = `jp-chard-step-field-${Private.nextId()}`;
       field.id = id;
       l.htmlFor = id;
       const cell = document.createElement('div');
@@ -178,7 +178,7 @@ export class StepForm extends Widget {
     const resRow = (label: string, field: HTMLElement): void => {
       const l = document.createElement('label');
       l.textContent = label;
-      const id = `jp-chard-step-field-${++Private.count}`;
+      const id = `jp-chard-step-field-${Private.nextId()}`;
       field.id = id;
       l.htmlFor = id;
       resources.append(l, field);
@@ -305,5 +305,10 @@ export class StepForm extends Widget {
 }
 
 namespace Private {
-  export let count = 0;
+  let count = 0;
+
+  /** A number unique in the page, for element ids. */
+  export function nextId(): number {
+    return ++count;
+  }
 }
