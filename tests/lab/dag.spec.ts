@@ -14,6 +14,9 @@ import { StepStates } from '../../src/lab/stepstates.js';
 import type { StepState } from '../../src/lab/tokens.js';
 import { FakeCell, fakeNotebook } from './support.js';
 
+// jsdom's window has no structuredClone (Node has); the fake cells copy their tags with it.
+globalThis.structuredClone ??= <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
 function plan() {
   return analyzeNotebook(
     snapshotNotebook(
