@@ -162,6 +162,15 @@ export class DagView extends Widget {
   /** Lay the plan out and draw it (a new plan, or a new model). */
   private _render(): void {
     const plan = this._model?.plan ?? null;
+    // A re-analysis that leaves the graph as it was (an edit inside a step's code) keeps the
+    // drawing: states and selection are kept up to date on it anyway.
+    const key = plan ? Private.structure(plan) : null;
+    if (key !== null && key === this._drawnKey && this._svg) {
+      this._renderPrelude(plan);
+      return;
+    }
+    this._drawnKey = key;
+    this._svg = null;
     this._canvas.replaceChildren();
     this._nodes = new Map();
     this._byName = new Map();
@@ -332,6 +341,8 @@ export class DagView extends Widget {
   private _nodes = new Map<string, SVGGElement>();
   private _byName = new Map<string, IDagNode>();
   private _zoom: 'fit' | number = 'fit';
+  /** The structure of the plan drawn (see `Private.structure`). */
+  private _drawnKey: string | null = null;
 }
 
 export namespace DagView {
@@ -341,6 +352,14 @@ export namespace DagView {
 }
 
 namespace Private {
+  /** What the drawing depends on: steps, their first cells, parents and edge variables. */
+  export function structure(plan: IPlan): string {
+    return JSON.stringify([
+      plan.steps.map(s => [s.name, Math.min(...s.cells), s.parents]),
+      plan.edges.map(e => [e.from, e.to, e.names])
+    ]);
+  }
+
   let count = 0;
 
   /** A number unique in the page, for element ids. */

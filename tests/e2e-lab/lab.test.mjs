@@ -204,17 +204,18 @@ async function dagAndChips(page) {
       for (let r = 0; r < 5; r++) {
         model.plan = { ...real, steps: list, edges: [...edges] };
         const m = performance.getEntriesByName('chard:dag-render', 'measure').pop();
-        rounds.push(m.duration);
+        rounds.push({ total: m.duration, layout: m.detail.layoutMs });
         model.plan = real;
       }
-      rounds.sort((a, b) => a - b);
+      rounds.sort((a, b) => a.total - b.total);
       out[steps] = rounds[2];
     }
     return out;
   }, `(${SIDEBAR_WIDGET.toString()})`);
   console.log(
-    `     DAG layout + draw in Chromium (median of 5): 50 steps ${timings[50].toFixed(1)} ms (goal ≤ 100 ms), ` +
-      `200 steps ${timings[200].toFixed(1)} ms (goal ≤ 300 ms)`
+    `     DAG layout + draw in Chromium (median of 5): 50 steps ${timings[50].total.toFixed(1)} ms ` +
+      `(layout ${timings[50].layout.toFixed(1)}; goal ≤ 100 ms), 200 steps ${timings[200].total.toFixed(1)} ms ` +
+      `(layout ${timings[200].layout.toFixed(1)}; goal ≤ 300 ms)`
   );
   await page.screenshot({ path: path.join(OUT, '1b-dag-chips-light.png') });
   await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
