@@ -1065,7 +1065,9 @@ namespace Private {
   ): void {
     const cycle = findCycle(parents);
     if (cycle) {
-      const names = cycle.map(i => `"${steps[i].name}" (cell ${steps[i].cells[0]})`).join(' -> ');
+      const names = cycle
+        .map(i => `"${steps[i].name}" (cell ${steps[i].cells[0] + 1})`)
+        .join(' -> ');
       diagnostics.push({
         severity: 'error',
         cell: steps[cycle[0]].cells[0],
