@@ -19,7 +19,7 @@ import {
   type ResponseContext
 } from '@kubernetes/client-node';
 import type { IKubeOperation, KubeVerb } from './errors.js';
-import { failureOf, httpError, KubeApiError, transportError } from './errors.js';
+import { failureOf, httpError, KubeApiError, notInstalledError, transportError } from './errors.js';
 import type { IRetryPolicy } from './retry.js';
 import { DEFAULT_RETRY, withRetry } from './retry.js';
 
@@ -200,8 +200,50 @@ namespace Private {
       } as unknown as ConfigurationOptions;
     }
 
-    /** The one place every call goes through. */
-    private async _call<T>(op: IKubeOperation, fn: () => Promise<T>): Promise<T> {
+    /**
+     * The one place every call goes through. A 404 without a `Status` body for a custom
+     * `resource` is what a real API server answers for a resource it does not serve: discovery
+     * tells "not installed" from "no such object".
+     */
+    private async _call<T>(
+      op: IKubeOperation,
+      fn: () => Promise<T>,
+      resource?: IResource
+    ): Promise<T> {
+      try {
+        return await this._retried(op, fn);
+      } catch (error) {
+        if (
+          resource?.group &&
+          error instanceof KubeApiError &&
+          error.status === 404 &&
+          error.reason === null &&
+          !(await this._serves(resource))
+        ) {
+          throw notInstalledError(op, resource.group, resource.version, resource.plural);
+        }
+        throw error;
+      }
+    }
+
+    /** Whether the server serves `resource` (discovery of its group/version). */
+    private async _serves(resource: IResource): Promise<boolean> {
+      try {
+        const list = await this._custom.getAPIResources(
+          { group: resource.group, version: resource.version },
+          this._config()
+        );
+        return (list.resources ?? []).some(r => r.name === resource.plural);
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 404) {
+          return false;
+        }
+        // Discovery itself failed: do not guess.
+        return true;
+      }
+    }
+
+    private async _retried<T>(op: IKubeOperation, fn: () => Promise<T>): Promise<T> {
       return withRetry(
         async () => {
           this._options.onRequest?.(op);
@@ -242,17 +284,20 @@ namespace Private {
         throw new Error(`unsupported core resource ${resource.plural}`);
       }
       return plain(
-        await this._call(op, () =>
-          this._custom.getNamespacedCustomObject(
-            {
-              group: resource.group,
-              version: resource.version,
-              namespace,
-              plural: resource.plural,
-              name
-            },
-            this._config()
-          )
+        await this._call(
+          op,
+          () =>
+            this._custom.getNamespacedCustomObject(
+              {
+                group: resource.group,
+                version: resource.version,
+                namespace,
+                plural: resource.plural,
+                name
+              },
+              this._config()
+            ),
+          resource
         )
       );
     }
@@ -269,17 +314,20 @@ namespace Private {
           this._core.listNamespacedPod({ namespace, ...selector }, this._config())
         );
       } else {
-        result = await this._call(op, () =>
-          this._custom.listNamespacedCustomObject(
-            {
-              group: resource.group,
-              version: resource.version,
-              namespace,
-              plural: resource.plural,
-              ...selector
-            },
-            this._config()
-          )
+        result = await this._call(
+          op,
+          () =>
+            this._custom.listNamespacedCustomObject(
+              {
+                group: resource.group,
+                version: resource.version,
+                namespace,
+                plural: resource.plural,
+                ...selector
+              },
+              this._config()
+            ),
+          resource
         );
       }
       const data = plain(result);
@@ -309,17 +357,20 @@ namespace Private {
         );
       }
       return plain(
-        await this._call(op, () =>
-          this._custom.createNamespacedCustomObject(
-            {
-              group: resource.group,
-              version: resource.version,
-              namespace,
-              plural: resource.plural,
-              body: full
-            },
-            this._config()
-          )
+        await this._call(
+          op,
+          () =>
+            this._custom.createNamespacedCustomObject(
+              {
+                group: resource.group,
+                version: resource.version,
+                namespace,
+                plural: resource.plural,
+                body: full
+              },
+              this._config()
+            ),
+          resource
         )
       );
     }
@@ -334,18 +385,21 @@ namespace Private {
         throw new Error(`unsupported core patch ${resource.plural}`);
       }
       return plain(
-        await this._call(op, () =>
-          this._custom.patchNamespacedCustomObject(
-            {
-              group: resource.group,
-              version: resource.version,
-              namespace: this.namespace,
-              plural: resource.plural,
-              name,
-              body: patch
-            },
-            this._config(['Content-Type', PatchStrategy.MergePatch])
-          )
+        await this._call(
+          op,
+          () =>
+            this._custom.patchNamespacedCustomObject(
+              {
+                group: resource.group,
+                version: resource.version,
+                namespace: this.namespace,
+                plural: resource.plural,
+                name,
+                body: patch
+              },
+              this._config(['Content-Type', PatchStrategy.MergePatch])
+            ),
+          resource
         )
       );
     }
@@ -362,17 +416,20 @@ namespace Private {
         );
         return;
       }
-      await this._call(op, () =>
-        this._custom.deleteNamespacedCustomObject(
-          {
-            group: resource.group,
-            version: resource.version,
-            namespace,
-            plural: resource.plural,
-            name
-          },
-          this._config()
-        )
+      await this._call(
+        op,
+        () =>
+          this._custom.deleteNamespacedCustomObject(
+            {
+              group: resource.group,
+              version: resource.version,
+              namespace,
+              plural: resource.plural,
+              name
+            },
+            this._config()
+          ),
+        resource
       );
     }
 

@@ -272,7 +272,7 @@ export async function cancelWorkflow(client: IKubeClient, name: string): Promise
   try {
     await client.patch(WORKFLOWS, name, { spec: { shutdown: 'Terminate' } });
   } catch (error) {
-    if (error instanceof KubeApiError && error.status === 404) {
+    if (error instanceof KubeApiError && error.status === 404 && error.reason !== 'NotInstalled') {
       throw new KubeApiError(
         `no run "${name}" in namespace "${client.namespace}"`,
         error.operation,
