@@ -59,7 +59,10 @@ export function connect(values: { namespace?: string; context?: string; kubeconf
     context: values.context,
     kubeconfig: values.kubeconfig
   });
-  const client = createKubeClient(config.kubeConfig, config.namespace, { onRetry: progress });
+  const client = createKubeClient(config.kubeConfig, config.namespace, {
+    onRetry: progress,
+    onWarning: message => progress(`warning from the API server: ${message}`)
+  });
   return { config, client };
 }
 

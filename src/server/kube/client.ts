@@ -133,6 +133,8 @@ export namespace KubeClient {
     onRetry?: (message: string) => void;
     /** Called for every request actually sent (verb + resource), for audits and tests. */
     onRequest?: (op: IKubeOperation) => void;
+    /** Called with each warning the API server sends (`Warning` headers), once per text. */
+    onWarning?: (message: string) => void;
   }
 }
 
@@ -164,6 +166,7 @@ namespace Private {
     private readonly _custom: CustomObjectsApi;
     private readonly _policy: IRetryPolicy;
     private readonly _options: KubeClient.IOptions;
+    private readonly _warned = new Set<string>();
 
     constructor(kc: KubeConfig, namespace: string, options: KubeClient.IOptions) {
       this._kc = kc;
@@ -190,7 +193,10 @@ namespace Private {
           }
           return new Observable(Promise.resolve(context));
         },
-        post: context => new Observable(Promise.resolve(context))
+        post: context => {
+          this._warn(context.headers['warning']);
+          return new Observable(Promise.resolve(context));
+        }
       };
       // The object-parameter API passes options through `wrapOptions`, which expects
       // promise middleware at run time although its declaration says observable middleware.
@@ -198,6 +204,20 @@ namespace Private {
         middleware: [mw],
         middlewareMergeStrategy: 'append'
       } as unknown as ConfigurationOptions;
+    }
+
+    /** Report the server's `Warning` headers (RFC 7234: `299 - "text"`, comma-separated). */
+    private _warn(header: string | undefined): void {
+      if (!header || !this._options.onWarning) {
+        return;
+      }
+      for (const match of header.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) {
+        const text = match[1].replace(/\\(.)/g, '$1');
+        if (!this._warned.has(text)) {
+          this._warned.add(text);
+          this._options.onWarning(text);
+        }
+      }
     }
 
     /**
@@ -366,7 +386,9 @@ namespace Private {
                 version: resource.version,
                 namespace,
                 plural: resource.plural,
-                body: full
+                body: full,
+                // Unknown fields are an error, not silently pruned.
+                fieldValidation: 'Strict'
               },
               this._config()
             ),
