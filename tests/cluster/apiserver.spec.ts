@@ -8,6 +8,7 @@ import type { ICluster } from '../support/cluster/index.js';
 import { startCluster, until } from '../support/cluster/index.js';
 import {
   chard,
+  chardProcess,
   lastLine,
   snapshotClass,
   trainingNotebook,
@@ -66,7 +67,7 @@ describe('Argo installed, no VolumeSnapshot CRD', () => {
     const first = await chard('submit', notebook, '--snapshot-pvc', 'workspace:/home/jovyan');
     expect(first.code).toBe(1);
     expect(lastLine(first.err)).toMatch(
-      /^chard: the cluster does not serve snapshot\.storage\.k8s\.io\/v1 VolumeSnapshots/
+      /^chard: cannot snapshot the workspace: the cluster does not serve snapshot\.storage\.k8s\.io\/v1 VolumeSnapshots/
     );
     const [stopped] = await workflows(cluster);
     expect(stopped.spec.shutdown).toBe('Terminate');
@@ -98,7 +99,8 @@ describe('Argo and VolumeSnapshots installed', () => {
       const [wf] = await workflows(cluster);
       return wf?.spec.suspend === true ? (wf.metadata.name as string) : undefined;
     });
-    const cancelled = await chard('cancel', created, '--cluster');
+    // From another terminal, while this submit waits.
+    const cancelled = await chardProcess('cancel', created, '--cluster');
     expect(cancelled.code).toBe(0);
     // The snapshot controller (played here) makes the snapshot ready after the cancel.
     await until('the VolumeSnapshot', async () =>

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFile } from 'node:child_process';
 import { jest } from '@jest/globals';
 import { main } from '../../src/cli/main.js';
 import type { Json } from '../support/cluster/admin.js';
@@ -34,6 +35,24 @@ export async function chard(...args: string[]): Promise<IRun> {
     o.mockRestore();
     e.mockRestore();
   }
+}
+
+/**
+ * Run `chard ARGS...` as its own process (bin/chard.js over the built lib/), as a user would in
+ * a second terminal while another chard command runs here.
+ */
+export function chardProcess(...args: string[]): Promise<IRun> {
+  return new Promise(resolve => {
+    execFile(
+      process.execPath,
+      [path.resolve('bin/chard.js'), ...args],
+      { env: process.env, timeout: 120000 },
+      (error, out, err) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, out, err });
+      }
+    );
+  });
 }
 
 /** A copy of the training notebook in a fresh folder (its runs are recorded next to it). */

@@ -111,7 +111,13 @@ export class Admin {
   }
 }
 
-/** Poll `probe` until it returns a value (not undefined), or throw `what` after `timeoutMs`. */
+/** Thrown by a probe to stop `until` at once (a component died). */
+export class FatalError extends Error {}
+
+/**
+ * Poll `probe` until it returns a value (not undefined), or throw `what` after `timeoutMs`.
+ * Errors thrown by the probe count as "not yet", except a FatalError.
+ */
 export async function until<T>(
   what: string,
   probe: () => Promise<T | undefined>,
@@ -127,6 +133,9 @@ export async function until<T>(
         return value;
       }
     } catch (error) {
+      if (error instanceof FatalError) {
+        throw error;
+      }
       last = error;
     }
     if (Date.now() > end) {

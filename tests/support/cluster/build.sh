@@ -31,16 +31,29 @@ declare -A package=(
   [kwok]=sigs.k8s.io/kwok/cmd/kwok
 )
 
+declare -A module=(
+  [kube-apiserver]=k8s.io/kubernetes
+  [workflow-controller]=github.com/argoproj/argo-workflows/v3
+  [kwok]=sigs.k8s.io/kwok
+)
+
+# The version stamps the official builds carry (kube-apiserver refuses to start without one).
 ldflags_for() {
   local name="$1" dir="$2" version
-  version="$(awk '$1 == "require" { print $3 }' "$dir/go.mod")"
+  version="$(awk -v m="${module[$name]}" '$1 == m { print $2 } $1 == "require" && $2 == m { print $3 }' "$dir/go.mod")"
+  if [ -z "$version" ]; then
+    echo "chard cluster build: no version of ${module[$name]} in $dir/go.mod" >&2
+    exit 1
+  fi
   case "$name" in
   kube-apiserver)
-    local minor="${version#v1.}"
+    local minor="${version#v1.}" pkg
     minor="${minor%%.*}"
-    echo "-s -w -X k8s.io/component-base/version.gitVersion=$version" \
-      "-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
-      "-X k8s.io/component-base/version.gitTreeState=clean"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      echo "-X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor" \
+        "-X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+    done
+    echo "-s -w"
     ;;
   workflow-controller)
     echo "-s -w -X github.com/argoproj/argo-workflows/v3.version=$version"
@@ -54,7 +67,7 @@ ldflags_for() {
 build_one() {
   local name="$1" dir="$here/go/$1"
   local key
-  key="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-16)"
+  key="$( (cat "$dir/go.mod" "$dir/go.sum" && ldflags_for "$name" "$dir") | sha256sum | cut -c1-16)"
   local out="$cache/bin/$name-$key"
   if [ -x "$out" ]; then
     echo "$name=$out"
@@ -63,7 +76,7 @@ build_one() {
   local log="$cache/logs/$name.log" start=$SECONDS
   echo "chard cluster build: building $name (${package[$name]}); log in $log" >&2
   if ! (cd "$dir" && nice -n "${CHARD_BUILD_NICE:-10}" go build -trimpath \
-    -ldflags "$(ldflags_for "$name" "$dir")" -o "$out.tmp" "${package[$name]}") >"$log" 2>&1; then
+    -ldflags "$(ldflags_for "$name" "$dir" | tr '\n' ' ')" -o "$out.tmp" "${package[$name]}") >"$log" 2>&1; then
     echo "chard cluster build: FAILED: (cd $dir && go build ${package[$name]})" >&2
     tail -n 30 "$log" >&2
     exit 1

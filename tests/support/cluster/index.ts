@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 import { parseAllDocuments, stringify } from 'yaml';
 
-import { Admin, type Json, until } from './admin.js';
+import { Admin, FatalError, type Json, until } from './admin.js';
 import { buildComponents, findEtcd, type Component } from './binaries.js';
 import { makeCerts, pem, type ICerts } from './certs.js';
 import { PodDriver, type PodOutcome } from './pods.js';
@@ -302,7 +302,7 @@ async function startArgo(
     'kwok to mark the fake node Ready',
     async () => {
       if (procs.crashed) {
-        throw new Error(procs.crashed);
+        throw new FatalError(procs.crashed);
       }
       const node = await admin.get('/api/v1/nodes/kwok-node-0');
       const conditions: Json[] = node.status?.conditions ?? [];
@@ -344,7 +344,7 @@ export async function startCluster(options: IClusterOptions = {}): Promise<IClus
       'kube-apiserver to be ready',
       async () => {
         if (procs.crashed) {
-          throw new Error(procs.crashed);
+          throw new FatalError(procs.crashed);
         }
         const res = await admin.raw('GET', '/readyz');
         return res.status === 200 ? true : undefined;
