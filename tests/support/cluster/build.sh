@@ -82,6 +82,8 @@ build_one() {
     exit 1
   fi
   mv -f "$out.tmp" "$out"
+  # Binaries of other versions of this component are not needed any more.
+  find "$cache/bin" -maxdepth 1 -name "$name-*" ! -name "$(basename "$out")" -delete
   echo "chard cluster build: built $name in $((SECONDS - start)) s" >&2
   echo "$name=$out"
 }

@@ -119,6 +119,14 @@ function kubeconfigYaml(
   });
 }
 
+/**
+ * Debian's etcd (3.4.23) predates the RequestWatchProgress fix the API server looks for, so the
+ * server refuses watch-list streams ("the required storage feature RequestWatchProgress is
+ * disabled"); client-go's reflectors then retry forever instead of falling back. Turn the
+ * client-side feature off in Argo's controller and kwok: they list and watch as before 1.32.
+ */
+const CLIENT_GO_ENV = { KUBE_FEATURE_WatchListClient: 'false' };
+
 async function startEtcd(procs: Processes, dir: string, etcd: string): Promise<string> {
   const client = await freePort();
   const peer = await freePort();
@@ -131,6 +139,8 @@ async function startEtcd(procs: Processes, dir: string, etcd: string): Promise<s
     `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
     `--initial-cluster=chard-test=http://127.0.0.1:${peer}`,
     '--unsafe-no-fsync',
+    // The API server's watch cache waits for etcd's progress notifications to serve fresh reads.
+    '--experimental-watch-progress-notify-interval=1s',
     '--log-level=warn'
   ]);
   return `http://127.0.0.1:${client}`;
@@ -161,6 +171,8 @@ async function startApiserver(
     '--disable-admission-plugins=StorageObjectInUseProtection',
     '--endpoint-reconciler-type=none',
     '--enable-priority-and-fairness=false',
+    // See CLIENT_GO_ENV: without watch-list streams, clients fall back to list + watch at once.
+    '--feature-gates=WatchList=false',
     // Pod logs come from kwok's kubelet API on 127.0.0.1 (the fake node's only address), over TLS.
     '--kubelet-preferred-address-types=InternalIP',
     `--kubelet-certificate-authority=${certs.caCert}`,
@@ -267,7 +279,7 @@ async function startArgo(
       '--pod-cleanup-workers=1',
       '--loglevel=info'
     ],
-    { LEADER_ELECTION_DISABLE: 'true' }
+    { LEADER_ELECTION_DISABLE: 'true', ...CLIENT_GO_ENV }
   );
   // kwok serves the pods' logs (as a kubelet would) from one file in CRI format, and takes the
   // pod lifecycle of kwok-stages.yaml. Its kubelet API is on 127.0.0.1 only, the node's address.
@@ -285,19 +297,24 @@ async function startArgo(
     `${readFileSync(join(here, 'kwok-stages.yaml'), 'utf8')}\n---\n${stringify(logs)}`
   );
   const kwokPort = await freePort();
-  procs.start('kwok', binaries.get('kwok') as string, [
-    `--kubeconfig=${adminKubeconfig}`,
-    `--config=${config}`,
-    '--manage-all-nodes=false',
-    '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-    `--server-address=127.0.0.1:${kwokPort}`,
-    `--node-port=${kwokPort}`,
-    '--node-ip=127.0.0.1',
-    `--tls-cert-file=${certs.serverCert}`,
-    `--tls-private-key-file=${certs.serverKey}`,
-    // Pod IPs are only data here: nothing connects to them.
-    '--cidr=10.244.0.1/24'
-  ]);
+  procs.start(
+    'kwok',
+    binaries.get('kwok') as string,
+    [
+      `--kubeconfig=${adminKubeconfig}`,
+      `--config=${config}`,
+      '--manage-all-nodes=false',
+      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+      `--server-address=127.0.0.1:${kwokPort}`,
+      `--node-port=${kwokPort}`,
+      '--node-ip=127.0.0.1',
+      `--tls-cert-file=${certs.serverCert}`,
+      `--tls-private-key-file=${certs.serverKey}`,
+      // Pod IPs are only data here: nothing connects to them.
+      '--cidr=10.244.0.1/24'
+    ],
+    CLIENT_GO_ENV
+  );
   await until(
     'kwok to mark the fake node Ready',
     async () => {
@@ -308,7 +325,7 @@ async function startArgo(
       const conditions: Json[] = node.status?.conditions ?? [];
       return conditions.some(c => c.type === 'Ready' && c.status === 'True') ? true : undefined;
     },
-    120000
+    60000
   );
 }
 
@@ -351,11 +368,7 @@ export async function startCluster(options: IClusterOptions = {}): Promise<IClus
       },
       180000,
       300
-    ).catch(error => {
-      throw new Error(
-        `${String(error)}\n--- kube-apiserver log ---\n${procs.tail('kube-apiserver')}`
-      );
-    });
+    );
     await applyCrds(admin, crdFiles(crds, argo));
     await setUpNamespace(admin, namespace);
     const adminKubeconfigPath = join(dir, 'admin.kubeconfig');
@@ -440,7 +453,13 @@ export async function startCluster(options: IClusterOptions = {}): Promise<IClus
       close
     };
   } catch (error) {
+    // Say why, with what each component logged last.
+    const logs = ['etcd', 'kube-apiserver', 'workflow-controller', 'kwok']
+      .map(name => `--- ${name} (last lines) ---\n${procs.tail(name, 15)}`)
+      .join('\n');
     await close();
-    throw error;
+    throw new Error(
+      `the test control plane did not start: ${error instanceof Error ? error.message : String(error)}\n${logs}`
+    );
   }
 }
