@@ -2,6 +2,7 @@
  * The run model shared by the local runner and the cluster (Argo / KFP) monitor, so the CLI and
  * the UI show both the same way. Plain JSON data.
  */
+import { isRecord } from './notebook.js';
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -93,4 +94,36 @@ export function isFinished(status: RunStatus | StepStatus): boolean {
   return (
     status === 'succeeded' || status === 'failed' || status === 'cancelled' || status === 'skipped'
   );
+}
+
+/** The CHARD_ERROR line the runtime prints last on stderr when a cell fails. */
+export interface IStepError {
+  cell: number | null;
+  line: number | null;
+  type: string;
+  message: string;
+}
+
+/** The failure the step runtime reported in `lines` (its stderr, or a pod's log), if any. */
+export function parseStepError(lines: readonly string[]): IStepError | null {
+  for (let i = lines.length - 1; i >= 0; i -= 1) {
+    const line = lines[i];
+    if (!line.startsWith('CHARD_ERROR ')) {
+      continue;
+    }
+    try {
+      const data: unknown = JSON.parse(line.slice('CHARD_ERROR '.length));
+      if (isRecord(data)) {
+        return {
+          cell: typeof data.cell === 'number' ? data.cell : null,
+          line: typeof data.line === 'number' ? data.line : null,
+          type: typeof data.type === 'string' ? data.type : 'Error',
+          message: typeof data.message === 'string' ? data.message : ''
+        };
+      }
+    } catch {
+      return null;
+    }
+  }
+  return null;
 }

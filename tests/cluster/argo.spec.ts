@@ -67,6 +67,42 @@ function events(out: string): Json[] {
     .map(l => JSON.parse(l));
 }
 
+/** What Argo and the pods look like now (for failure messages). */
+async function state(name: string): Promise<string> {
+  const wf = await workflow(cluster, name).catch(() => null);
+  const pods = (await cluster.pods.list()).filter(
+    p => p.metadata.labels?.['workflows.argoproj.io/workflow'] === name
+  );
+  return JSON.stringify({
+    phase: wf?.status?.phase,
+    message: wf?.status?.message,
+    suspend: wf?.spec?.suspend,
+    nodes: podNodes(wf ?? {}).map(n => `${n.displayName}:${n.phase}:${n.message ?? ''}`),
+    pods: pods.map(
+      p =>
+        `${taskOf(p)}:${p.status?.phase}:${p.spec.nodeName ?? '-'}:${p.metadata.labels?.['chard.test/outcome'] ?? '-'}`
+    )
+  });
+}
+
+/** `promise`, or a failure that says where the run stood after `ms`. */
+async function within<T>(promise: Promise<T>, name: string, ms = 120000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void state(name).then(
+        text => reject(new Error(`not finished after ${ms} ms: ${text}`)),
+        reject
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The only Workflow whose parameter EPOCHS is `epochs` (each test submits its own). */
 async function runWith(epochs: string): Promise<Json> {
   return until(`the Workflow with EPOCHS=${epochs}`, async () => {
@@ -117,11 +153,14 @@ it(
             .sort();
           // Settled: Argo shows Running exactly the pods that run, and has started nothing else.
           const pending = podNodes(wf).filter(n => n.phase === 'Pending');
-          return running.length > 0 &&
+          if (
+            running.length > 0 &&
             pending.length === 0 &&
             JSON.stringify(running) === JSON.stringify(held)
-            ? running
-            : undefined;
+          ) {
+            return running;
+          }
+          throw new Error(`not settled: ${await state(name)}`);
         },
         120000
       );
@@ -141,7 +180,7 @@ it(
     }
     expect(waves).toEqual([['make-data'], ['normalize-data'], ['inspect', 'train'], ['report']]);
 
-    const r = await submitting;
+    const r = await within(submitting, name);
     expect(r.err).not.toMatch(/ at |Error:/);
     expect(r.code).toBe(0);
     const evs = events(r.out);
@@ -176,7 +215,17 @@ it(
 );
 
 it('a failing step: Argo fails the run, its dependants do not run, chard names the step and its cell', async () => {
-  cluster.pods.outcome = pod => (taskOf(pod) === 'train' ? 'fail' : 'succeed');
+  const trainCell = JSON.parse(fs.readFileSync(TRAINING, 'utf8')).cells.findIndex((c: Json) =>
+    (c.metadata.tags ?? []).includes('step:train')
+  );
+  // What the step runtime writes last when a cell fails (here, line 3 of the train cell).
+  const failure = {
+    fail:
+      'Traceback (most recent call last):\n  File "<cell 6>", line 3, in <module>\n' +
+      'FloatingPointError: overflow encountered in add\n' +
+      `CHARD_ERROR ${JSON.stringify({ cell: trainCell, line: 3, type: 'FloatingPointError', message: 'overflow encountered in add' })}`
+  };
+  cluster.pods.outcome = pod => (taskOf(pod) === 'train' ? failure : 'succeed');
   const notebook = trainingNotebook();
   const r = await chard(
     'submit',
@@ -189,12 +238,13 @@ it('a failing step: Argo fails the run, its dependants do not run, chard names t
   );
   expect(r.code).toBe(1);
   const evs = events(r.out);
-  const trainCell = JSON.parse(fs.readFileSync(TRAINING, 'utf8')).cells.findIndex((c: Json) =>
-    (c.metadata.tags ?? []).includes('step:train')
-  );
   const failed = evs.find(e => e.event === 'step-finished' && e.step === 'train');
-  expect(failed).toMatchObject({ status: 'failed', cell: trainCell });
-  expect(failed.message).toMatch(/exit code 1/);
+  expect(failed).toMatchObject({
+    status: 'failed',
+    cell: trainCell,
+    line: 3,
+    message: 'FloatingPointError: overflow encountered in add'
+  });
   const report = evs.find(e => e.event === 'step-finished' && e.step === 'report');
   expect(report?.status).not.toBe('succeeded');
   expect(evs[evs.length - 1]).toMatchObject({ event: 'run-finished', status: 'failed' });
@@ -210,7 +260,8 @@ it('a failing step: Argo fails the run, its dependants do not run, chard names t
   );
   expect(record.steps.find((s: Json) => s.name === 'train')).toMatchObject({
     status: 'failed',
-    cell: trainCell
+    cell: trainCell,
+    line: 3
   });
 });
 
@@ -313,7 +364,7 @@ it('snapshots: the Workflow waits suspended until the snapshot is ready, then Ar
   expect(snap.spec.source).toEqual({ persistentVolumeClaimName: 'workspace' });
   expect(await cluster.readySnapshots()).toBeGreaterThan(0);
 
-  const r = await submitting;
+  const r = await within(submitting, name);
   expect(r.code).toBe(0);
   expect(r.out).toMatch(new RegExp(`run ${name} succeeded\n$`));
   const wf = await workflow(cluster, name);

@@ -81,6 +81,7 @@ function crdFiles(crds: CrdName[], argo: boolean): string[] {
   if (argo) {
     const dir = join(CRD_DIR, 'argo-minimal');
     files.push(...readdirSync(dir).map(f => join(dir, f)));
+    files.push(join(CRD_DIR, 'kwok', 'kwok.x-k8s.io_logs.yaml'));
   }
   if (crds.includes('volumesnapshots')) {
     for (const kind of ['volumesnapshots', 'volumesnapshotclasses', 'volumesnapshotcontents']) {
@@ -306,6 +307,8 @@ async function startArgo(
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       `--server-address=127.0.0.1:${kwokPort}`,
+      // Per-pod logs (a failing step's) are kwok Logs resources the pod driver creates.
+      '--enable-crds=Logs',
       `--node-port=${kwokPort}`,
       '--node-ip=127.0.0.1',
       `--tls-cert-file=${certs.serverCert}`,
@@ -408,7 +411,7 @@ export async function startCluster(options: IClusterOptions = {}): Promise<IClus
       return path;
     };
     const kubeconfigPath = kubeconfigFor(url, 'chard');
-    driver = new PodDriver(admin, namespace, options.outcome ?? (() => 'succeed'));
+    driver = new PodDriver(admin, namespace, options.outcome ?? (() => 'succeed'), dir);
     if (argo) {
       driver.start();
     }
