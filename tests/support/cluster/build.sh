@@ -20,8 +20,14 @@ mkdir -p "$cache/bin" "$cache/logs"
 export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS="-modcacherw -mod=readonly"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0
 
+# kwok v0.8.0 asks for Go 1.26 (k8s.io/kubernetes v1.35 for 1.25).
 if ! command -v go >/dev/null; then
-  echo "chard cluster build: the 'go' command is not installed (Go 1.25 or newer is needed)" >&2
+  echo "chard cluster build: the 'go' command is not installed (Go 1.26 or newer is needed)" >&2
+  exit 1
+fi
+goversion="$(go env GOVERSION)"
+if ! printf '%s\n' go1.26 "$goversion" | sort -V -C; then
+  echo "chard cluster build: $goversion is too old: Go 1.26 or newer is needed" >&2
   exit 1
 fi
 
