@@ -86,7 +86,7 @@ async function state(name: string): Promise<string> {
 }
 
 /** `promise`, or a failure that says where the run stood after `ms`. */
-async function within<T>(promise: Promise<T>, name: string, ms = 120000): Promise<T> {
+async function within<T>(promise: Promise<T>, name: string, ms = 60000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

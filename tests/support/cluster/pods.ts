@@ -91,8 +91,20 @@ export class PodDriver {
     if (!nodeId || !workflow || !owner) {
       return;
     }
-    const env: Json[] = pod.spec.containers.flatMap((c: Json) => c.env ?? []);
-    const template = JSON.parse(env.find(e => e.name === 'ARGO_TEMPLATE')?.value ?? '{}');
+    // The step's template, in an environment variable, or in a ConfigMap when it is long.
+    const env: Json[] = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].flatMap(
+      (c: Json) => c.env ?? []
+    );
+    const entry = env.find(e => e.name === 'ARGO_TEMPLATE');
+    let text: string = entry?.value ?? '{}';
+    const ref = entry?.valueFrom?.configMapKeyRef;
+    if (ref) {
+      const cm = await this._admin.get(
+        `/api/v1/namespaces/${this._namespace}/configmaps/${ref.name}`
+      );
+      text = cm.data?.[ref.key] ?? '{}';
+    }
+    const template = JSON.parse(text);
     const parameters = ((template.outputs?.parameters ?? []) as Json[]).map(p => ({
       name: p.name,
       value: p.valueFrom?.default ?? ''

@@ -8,7 +8,7 @@
  *   dropWatchesAfter(ms)   end every watch stream ms after it opened, as at a watch time-out;
  *   expireWatches(times)   answer the next watches as the server does for a compacted
  *       resourceVersion: HTTP 200 and one ERROR event with a 410 Expired Status;
- *   slow(ms)               hold every response this long before forwarding it.
+ *   slow(ms)               forward at once, but hold each answer this long (watches excepted).
  *
  * Node's https streams the bodies both ways; a proxy library would add nothing here, where the
  * point is to cut and replace streams at chosen moments.
@@ -215,21 +215,13 @@ export class FaultProxy {
     const headers = { ...req.headers, host: upstream.host };
     const out = httpsRequest(upstream, { method: req.method, headers, ca: this._o.ca }, up => {
       record.status = up.statusCode ?? 0;
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-      if (watch && up.statusCode === 200) {
-        const entry = {
-          open: Date.now(),
-          end: () => {
-            up.destroy();
-            res.end();
-          }
-        };
-        this._watches.add(entry);
-        res.on('close', () => this._watches.delete(entry));
-        if (this._dropAfterMs !== null) {
-          this._later(entry.end, this._dropAfterMs);
-        }
+      if (this._slowMs > 0 && !watch) {
+        // A slow server: the request has landed; its answer comes late (or never, if the
+        // client has given up by then).
+        up.pause();
+        this._later(() => this._answer(up, res, watch), this._slowMs);
+      } else {
+        this._answer(up, res, watch);
       }
     });
     out.on('error', () => {
@@ -240,7 +232,30 @@ export class FaultProxy {
         res.destroy();
       }
     });
-    res.on('close', () => out.destroy());
     req.pipe(out);
+  }
+
+  private _answer(up: IncomingMessage, res: ServerResponse, watch: boolean): void {
+    if (res.destroyed || res.writableEnded) {
+      up.destroy();
+      return;
+    }
+    res.on('close', () => up.destroy());
+    res.writeHead(up.statusCode ?? 502, up.headers);
+    up.pipe(res);
+    if (watch && up.statusCode === 200) {
+      const entry = {
+        open: Date.now(),
+        end: () => {
+          up.destroy();
+          res.end();
+        }
+      };
+      this._watches.add(entry);
+      res.on('close', () => this._watches.delete(entry));
+      if (this._dropAfterMs !== null) {
+        this._later(entry.end, this._dropAfterMs);
+      }
+    }
   }
 }
