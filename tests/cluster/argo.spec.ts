@@ -338,7 +338,9 @@ it("a Workflow the CRD schema accepts but Argo's controller rejects is reported 
 });
 
 it('snapshots: the Workflow waits suspended until the snapshot is ready, then Argo restores it into a claim every step mounts', async () => {
-  cluster.pods.outcome = () => 'succeed';
+  // The first step is held until the restored claim has been seen (Argo deletes it at the end).
+  let seen = false;
+  cluster.pods.outcome = () => (seen ? 'succeed' : 'hold');
   const submitting = chard(
     'submit',
     trainingNotebook(),
@@ -363,24 +365,32 @@ it('snapshots: the Workflow waits suspended until the snapshot is ready, then Ar
   const snap = (snaps.items as Json[]).find(s => s.metadata.ownerReferences?.[0]?.name === name);
   expect(snap.spec.source).toEqual({ persistentVolumeClaimName: 'workspace' });
   expect(await cluster.readySnapshots()).toBeGreaterThan(0);
+  // Argo created the restored claim from the volumeClaimTemplate, from the snapshot.
+  const restored = await until('the restored claim', async () => {
+    const pvcs = await cluster.admin.get(`/api/v1/namespaces/${NS}/persistentvolumeclaims`);
+    return (pvcs.items as Json[]).find(p => p.spec.dataSource?.name === snap.metadata.name);
+  });
+  // The held first step's pod mounts it.
+  const first = await until('the first step pod', async () => {
+    const pods = (await cluster.pods.list()).filter(
+      p => p.metadata.labels?.['workflows.argoproj.io/workflow'] === name
+    );
+    return pods.length > 0 ? pods : undefined;
+  });
+  for (const pod of first) {
+    expect(pod.spec.volumes).toContainEqual(
+      expect.objectContaining({ persistentVolumeClaim: { claimName: restored.metadata.name } })
+    );
+  }
+  seen = true;
+  expect(restored.spec.dataSource).toMatchObject({
+    kind: 'VolumeSnapshot',
+    apiGroup: 'snapshot.storage.k8s.io'
+  });
 
   const r = await within(submitting, name);
   expect(r.code).toBe(0);
   expect(r.out).toMatch(new RegExp(`run ${name} succeeded\n$`));
   const wf = await workflow(cluster, name);
   expect(podNodes(wf)).toHaveLength(5);
-  // Argo created the restored claim from the volumeClaimTemplate, from the snapshot.
-  const pvcs = await cluster.admin.get(`/api/v1/namespaces/${NS}/persistentvolumeclaims`);
-  const restored = (pvcs.items as Json[]).find(p => p.spec.dataSource?.name === snap.metadata.name);
-  expect(restored.spec.dataSource).toMatchObject({
-    kind: 'VolumeSnapshot',
-    apiGroup: 'snapshot.storage.k8s.io'
-  });
-  for (const pod of (await cluster.pods.list()).filter(
-    p => p.metadata.labels?.['workflows.argoproj.io/workflow'] === name
-  )) {
-    expect(pod.spec.volumes).toContainEqual(
-      expect.objectContaining({ persistentVolumeClaim: { claimName: restored.metadata.name } })
-    );
-  }
 });

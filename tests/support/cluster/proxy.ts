@@ -198,11 +198,7 @@ export class FaultProxy {
       }
       this._forward(req, res, record, watch);
     };
-    if (this._slowMs > 0) {
-      this._later(go, this._slowMs);
-    } else {
-      go();
-    }
+    go();
   }
 
   private _forward(
@@ -213,6 +209,24 @@ export class FaultProxy {
   ): void {
     const upstream = new URL(req.url ?? '/', this._o.upstream);
     const headers = { ...req.headers, host: upstream.host };
+    // The whole request is read first, then sent on: once the client has sent it, it lands,
+    // whatever the client does next (gives up waiting, retries).
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () =>
+      this._send(upstream, headers, Buffer.concat(chunks), req, res, record, watch)
+    );
+  }
+
+  private _send(
+    upstream: URL,
+    headers: IncomingMessage['headers'],
+    body: Buffer,
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: IProxiedRequest,
+    watch: boolean
+  ): void {
     const out = httpsRequest(upstream, { method: req.method, headers, ca: this._o.ca }, up => {
       record.status = up.statusCode ?? 0;
       if (this._slowMs > 0 && !watch) {
@@ -232,7 +246,7 @@ export class FaultProxy {
         res.destroy();
       }
     });
-    req.pipe(out);
+    out.end(body);
   }
 
   private _answer(up: IncomingMessage, res: ServerResponse, watch: boolean): void {
