@@ -132,8 +132,7 @@ it('never creates a second run: a create whose answer is lost is retried onto th
   const p = planWith(12);
   // The first create lands on the server but its answer arrives after the client's time-out.
   const impatient = client({ ...FAST_RETRY, timeoutMs: 400 });
-  proxy.slow(1000);
-  setTimeout(() => proxy.slow(0), 1200);
+  proxy.slow(1500, { method: 'POST', pathIncludes: '/workflows', times: 1 });
   const first = await submitWorkflow({
     client: impatient,
     plan: p,

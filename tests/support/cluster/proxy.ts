@@ -76,6 +76,7 @@ export class FaultProxy {
   private _dropAfterMs: number | null = null;
   private _expire = 0;
   private _slowMs = 0;
+  private _slowMatch: { method?: string; pathIncludes?: string; left: number } = { left: Infinity };
   private readonly _watches = new Set<{ open: number; end: () => void }>();
   private readonly _timers = new Set<NodeJS.Timeout>();
 
@@ -117,8 +118,24 @@ export class FaultProxy {
     this._expire = times;
   }
 
-  slow(ms: number): void {
+  /** Hold answers `ms` (all of them, or the next `times` that match). */
+  slow(ms: number, match: { method?: string; pathIncludes?: string; times?: number } = {}): void {
     this._slowMs = ms;
+    this._slowMatch = { ...match, left: match.times ?? Infinity };
+  }
+
+  private _isSlow(method: string, path: string): boolean {
+    const m = this._slowMatch;
+    if (
+      this._slowMs <= 0 ||
+      m.left <= 0 ||
+      (m.method && m.method !== method) ||
+      (m.pathIncludes && !path.includes(m.pathIncludes))
+    ) {
+      return false;
+    }
+    m.left--;
+    return true;
   }
 
   clear(): void {
@@ -229,7 +246,7 @@ export class FaultProxy {
   ): void {
     const out = httpsRequest(upstream, { method: req.method, headers, ca: this._o.ca }, up => {
       record.status = up.statusCode ?? 0;
-      if (this._slowMs > 0 && !watch) {
+      if (!watch && this._isSlow(req.method ?? 'GET', req.url ?? '/')) {
         // A slow server: the request has landed; its answer comes late (or never, if the
         // client has given up by then).
         up.pause();
