@@ -137,3 +137,43 @@ def test_twenty_streams_held_open_for_a_minute_each_get_every_event_in_order(ser
     assert reference == list(range(1, len(reference) + 1))
     for got in results:
         assert got == results[0]
+
+
+def backend_sockets(pid):
+    """How many sockets the backend process holds open."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                count += 1
+        except FileNotFoundError:
+            pass
+    return count
+
+
+def test_a_stream_the_browser_closes_is_closed_on_the_backend_too(server):
+    ticking_notebook(server.root, "closing.ipynb", 300)
+    pid = server.health()["pid"]
+    run_id = start_run(server, "closing.ipynb")["record"]["id"]
+    time.sleep(0.5)
+    before = backend_sockets(pid)
+    streams = []
+    for _ in range(5):
+        session = requests.Session()
+        r = session.get(
+            f"{server.url}/chard/api/runs/{run_id}/events",
+            headers={"Accept": "text/event-stream", "Authorization": f"token {server.token}"},
+            stream=True, timeout=30,
+        )
+        lines = r.iter_lines()  # kept: dropping the generator closes the connection
+        next(lines)
+        streams.append((session, r, lines))
+    assert wait_until(lambda: backend_sockets(pid) >= before + 5, 5), "the streams did not reach the backend"
+    for session, r, _lines in streams:
+        r.close()
+        session.close()
+    # The run prints a line every 100 ms: the forwarder notices at the next chunk.
+    assert wait_until(lambda: backend_sockets(pid) <= before, 5), (
+        f"the backend still holds {backend_sockets(pid) - before} streams the browser closed"
+    )
+    server.api("POST", f"runs/{run_id}/cancel")
