@@ -23,6 +23,7 @@ import type {
   IRunListResponse,
   IRunOutputsResponse
 } from '../../core/httpapi.js';
+import { isFinished } from '../../core/runs.js';
 import type { RunBackend } from '../../core/runs.js';
 import { ServiceError } from '../service/errors.js';
 import type { RunService } from '../service/service.js';
@@ -65,9 +66,14 @@ class RunApi {
       );
     }
     const notebook = await resolveInsideRoot(this._rootDir, body.path);
-    const { path: _path, ...rest } = body;
-    void _path;
-    return { body: await this._call(() => this._service.compileManifest({ ...rest, notebook })) };
+    const request = {
+      notebook,
+      target: body.target,
+      ...(body.parameters ? { parameters: body.parameters } : {}),
+      ...(body.image ? { image: body.image } : {}),
+      ...(body.valueDigest ? { valueDigest: body.valueDigest } : {})
+    };
+    return { body: await this._call(() => this._service.compileManifest(request)) };
   }
 
   async start({ body }: IRequestContext): Promise<{ status: number; body: IRunDetails }> {
@@ -177,7 +183,7 @@ class RunApi {
     if (run.record.backend !== 'local') {
       throw new HttpError(409, 'conflict', `run ${run.record.id} is not a local run`);
     }
-    if (!['failed', 'cancelled', 'succeeded', 'cached', 'skipped'].includes(run.record.status)) {
+    if (!isFinished(run.record.status)) {
       throw new HttpError(
         409,
         'conflict',
