@@ -5,3 +5,5 @@ export type { IRoutesOptions } from './routes.js';
 export { HttpError, findRoute } from './router.js';
 export type { HttpMethod, IRequestContext, IRoute, IRouteResult } from './router.js';
 export { resolveInsideRoot } from './paths.js';
+export { tensorBoardRoutes } from './tensorboard.js';
+export type { ITensorBoardRoutesOptions } from './tensorboard.js';
