@@ -30,6 +30,8 @@ export interface ITensorBoardHandle {
   /** Random id, part of the proxied path `/chard/tensorboard/<id>/`. */
   id: string;
   port: number;
+  /** TensorBoard's process id (it leads its own process group). */
+  pid: number;
   logdirs: ILogDir[];
   /** Panels holding it. */
   refs: number;
@@ -296,6 +298,7 @@ namespace Private {
     return {
       id: instance.id,
       port: instance.port ?? 0,
+      pid: instance.child.pid ?? 0,
       logdirs: instance.logdirs,
       refs: instance.refs,
       started
