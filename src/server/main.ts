@@ -19,7 +19,7 @@ import { CellAnalysisPool } from './analysis/pool.js';
 import { apiRoutes, createApiServer, tensorBoardRoutes } from './http/index.js';
 import { createKubeClient } from './kube/client.js';
 import { loadClusterConfig } from './kube/config.js';
-import { ClusterTensorBoards, LocalTensorBoards } from './tensorboard/index.js';
+import { ClusterTensorBoards, LocalTensorBoards, servesTensorboards } from './tensorboard/index.js';
 
 /** Set by scripts/build-backend.mjs in the bundled backend (undefined when run from lib/). */
 declare const CHARD_BUNDLE: { version: string; worker: string } | undefined;
@@ -99,7 +99,8 @@ async function main(): Promise<void> {
         cluster: async () => {
           const cluster = loadClusterConfig();
           const client = createKubeClient(cluster.kubeConfig, cluster.namespace);
-          return { client, boards: new ClusterTensorBoards({ client }) };
+          const served = () => servesTensorboards(cluster.kubeConfig);
+          return { client, boards: new ClusterTensorBoards({ client, served }) };
         }
       })
     ]

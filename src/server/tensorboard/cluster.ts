@@ -6,6 +6,8 @@
  * `deploymentState: Available`), and deletes it when the user is done.
  */
 import { randomBytes } from 'node:crypto';
+import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { IKubeClient, IKubeObject, IResource } from '../kube/client.js';
 import { apiVersionOf } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
@@ -98,13 +100,35 @@ export function isReady(object: IKubeObject): boolean {
   return false;
 }
 
-/** A 404 that means the API server does not serve Tensorboards at all (no CRD). */
-export function isNotInstalled(error: unknown): boolean {
-  return (
-    error instanceof KubeApiError &&
-    error.status === 404 &&
-    (error.reason === null || error.reason === 'NotInstalled')
-  );
+/**
+ * Whether the API server serves Tensorboards, asked to discovery
+ * (`/apis/tensorboard.kubeflow.org/v1alpha1`): a real API server answers a request for a resource
+ * it does not serve with a plain-text 404 that says nothing about the object.
+ */
+export async function servesTensorboards(kubeConfig: KubeConfig): Promise<boolean> {
+  try {
+    const list = await kubeConfig.makeApiClient(CustomObjectsApi).getAPIResources({
+      group: TENSORBOARDS.group,
+      version: TENSORBOARDS.version
+    });
+    return (list.resources ?? []).some(r => r.name === TENSORBOARDS.plural);
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404) {
+      return false;
+    }
+    return true; // discovery itself failed: do not guess
+  }
+}
+
+/** A 404 on create: either no such CRD (ask discovery) or no such namespace. */
+async function isNotInstalled(error: unknown, served?: () => Promise<boolean>): Promise<boolean> {
+  if (!(error instanceof KubeApiError) || error.status !== 404) {
+    return false;
+  }
+  if (error.reason === 'NotInstalled') {
+    return true;
+  }
+  return served ? !(await served()) : error.reason === null;
 }
 
 export namespace ClusterTensorBoards {
@@ -116,6 +140,8 @@ export namespace ClusterTensorBoards {
     pollMs?: number;
     /** Progress messages. */
     onProgress?: (message: string) => void;
+    /** Discovery: whether the server serves Tensorboards (see `servesTensorboards`). */
+    served?: () => Promise<boolean>;
   }
 }
 
@@ -132,7 +158,7 @@ export class ClusterTensorBoards {
     try {
       await client.create(TENSORBOARDS, tensorBoardManifest({ name, namespace, logspath, run }));
     } catch (error) {
-      if (isNotInstalled(error)) {
+      if (await isNotInstalled(error, this._options.served)) {
         throw new ClusterTensorBoardError(
           'tensorboard-not-in-cluster',
           'this cluster has no Kubeflow Tensorboard controller (the API server does not serve ' +

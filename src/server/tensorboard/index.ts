@@ -7,6 +7,7 @@ export {
   isReady,
   kubeflowTensorBoardUrl,
   pvcLogsPath,
+  servesTensorboards,
   tensorBoardManifest
 } from './cluster.js';
 export type { IClusterTensorBoard } from './cluster.js';
