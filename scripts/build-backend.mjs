@@ -19,7 +19,12 @@ const common = {
   target: 'node20',
   minify: false,
   legalComments: 'none',
-  logLevel: 'warning'
+  logLevel: 'warning',
+  // CommonJS dependencies (@kubernetes/client-node's node-fetch, ...) `require` Node's built-in
+  // modules, which an ES module bundle can only do through a real `require`.
+  banner: {
+    js: "import { createRequire as __chardCreateRequire } from 'node:module'; const require = __chardCreateRequire(import.meta.url);"
+  }
 };
 await build({
   ...common,
