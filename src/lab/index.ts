@@ -5,7 +5,13 @@ import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { pipelinePlugin } from './pipeline.js';
 import { plansPlugin } from './plans.js';
 import { stepEditorPlugin } from './stepeditor.js';
+import { tensorBoardPlugin } from './tensorboard.js';
 
-const plugins: JupyterFrontEndPlugin<unknown>[] = [plansPlugin, pipelinePlugin, stepEditorPlugin];
+const plugins: JupyterFrontEndPlugin<unknown>[] = [
+  plansPlugin,
+  pipelinePlugin,
+  stepEditorPlugin,
+  tensorBoardPlugin
+];
 
 export default plugins;
