@@ -9,6 +9,7 @@ import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/applica
 import {
   Dialog,
   ICommandPalette,
+  IThemeManager,
   MainAreaWidget,
   showDialog,
   showErrorMessage,
@@ -31,13 +32,14 @@ export const tensorBoardPlugin: JupyterFrontEndPlugin<void> = {
   description:
     "Open TensorBoard on a run's logs (this machine or the cluster) in a main-area panel.",
   autoStart: true,
-  optional: [INotebookTracker, ILayoutRestorer, ICommandPalette, ITranslator],
+  optional: [INotebookTracker, ILayoutRestorer, ICommandPalette, ITranslator, IThemeManager],
   activate: (
     app: JupyterFrontEnd,
     notebooks: INotebookTracker | null,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    themes: IThemeManager | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab-chard');
     const api = new TensorBoardApi(app.serviceManager.serverSettings);
@@ -52,7 +54,12 @@ export const tensorBoardPlugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(existing.id);
         return existing;
       }
-      const content = new TensorBoardView({ api, request, translator: translator ?? undefined });
+      const content = new TensorBoardView({
+        api,
+        request,
+        translator: translator ?? undefined,
+        isLight: () => !themes?.theme || themes.isLight(themes.theme)
+      });
       const widget = new MainAreaWidget({ content });
       widget.id = Private.nextId();
       widget.title.label = trans.__('TensorBoard: %1', Private.labelOf(request));
@@ -123,6 +130,7 @@ export const tensorBoardPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: CommandIDs.openTensorBoard, category: trans.__('Chard') });
+    themes?.themeChanged.connect(() => tracker.forEach(widget => widget.content.reload()));
 
     if (restorer) {
       void restorer.restore(tracker, {

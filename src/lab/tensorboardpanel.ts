@@ -16,6 +16,8 @@ export namespace TensorBoardView {
     api: TensorBoardApi;
     request: ITensorBoardOpenRequest;
     translator?: ITranslator;
+    /** Whether JupyterLab's theme is light (TensorBoard is shown in the same colours). */
+    isLight?: () => boolean;
   }
   export type State = 'starting' | 'ready' | 'failed';
 }
@@ -26,6 +28,7 @@ export class TensorBoardView extends Widget {
     this.addClass('jp-chard-TensorBoard');
     this._api = options.api;
     this._request = options.request;
+    this._isLight = options.isLight ?? (() => true);
     this._trans = (options.translator ?? nullTranslator).load('jupyterlab-chard');
     this._status = document.createElement('div');
     this._status.className = 'jp-chard-TensorBoard-status';
@@ -74,9 +77,10 @@ export class TensorBoardView extends Widget {
     }
   }
 
-  /** Reload TensorBoard's page (same TensorBoard). */
+  /** Reload TensorBoard's page (same TensorBoard), e.g. after JupyterLab's theme changed. */
   reload(): void {
     if (this._frame && this._session) {
+      Private.setTensorBoardTheme(this._isLight());
       this._frame.src = this._api.urlOf(this._session);
     } else {
       void this.start();
@@ -124,6 +128,7 @@ export class TensorBoardView extends Widget {
     const frame = document.createElement('iframe');
     frame.className = 'jp-chard-TensorBoard-frame';
     frame.title = this._trans.__('TensorBoard');
+    Private.setTensorBoardTheme(this._isLight());
     frame.src = this._api.urlOf(session);
     this._frame = frame;
     this.node.appendChild(frame);
@@ -179,10 +184,35 @@ export class TensorBoardView extends Widget {
   }
 
   private readonly _api: TensorBoardApi;
+  private readonly _isLight: () => boolean;
   private readonly _trans: TranslationBundle;
   private readonly _status: HTMLDivElement;
   private _request: ITensorBoardOpenRequest;
   private _state: TensorBoardView.State = 'starting';
   private _session: ITensorBoardSession | null = null;
   private _frame: HTMLIFrameElement | null = null;
+}
+
+namespace Private {
+  /** TensorBoard's own settings key in the browser's storage (its frontend reads `theme`). */
+  const SETTINGS_KEY = '_tb_global_settings';
+
+  /**
+   * Show TensorBoard in JupyterLab's light or dark colours: TensorBoard keeps its theme in the
+   * origin's local storage, which it shares with JupyterLab (it is served below the same origin).
+   */
+  export function setTensorBoardTheme(light: boolean): void {
+    try {
+      const storage = globalThis.localStorage;
+      const parsed: unknown = JSON.parse(storage.getItem(SETTINGS_KEY) ?? '{}');
+      const settings =
+        typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {};
+      storage.setItem(
+        SETTINGS_KEY,
+        JSON.stringify({ ...settings, theme: light ? 'light' : 'dark' })
+      );
+    } catch {
+      // No storage (private mode) or a damaged entry: TensorBoard follows the browser's theme.
+    }
+  }
 }

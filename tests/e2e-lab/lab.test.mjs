@@ -69,7 +69,69 @@ async function openNotebook(page, file) {
   );
 }
 
-/** Opens large.ipynb (made by make-large-notebook.mjs) with probes in the page; see step 8. */
+/** Step 8: the TensorBoard panel on the runs written by tests/fixtures/tensorboard/write_runs.py. */
+async function tensorBoard(page) {
+  const runs = JSON.parse(fs.readFileSync(process.env.TENSORBOARD_RUNS, 'utf8'));
+  const t = clock();
+  await page.evaluate(
+    r => window.jupyterapp.commands.execute('chard:open-tensorboard', { notebook: 'train.ipynb', runs: [r.runA, r.runB] }),
+    runs
+  );
+  const panel = page.locator('.jp-chard-TensorBoard[data-state="ready"]');
+  await panel.waitFor({ timeout: 90000 });
+  const src = await page.locator('.jp-chard-TensorBoard-frame').getAttribute('src');
+  check('the panel shows TensorBoard at its proxied path below the Jupyter server', /\/chard\/tensorboard\/[\w-]+\/$/.test(src), src);
+  const frame = page.frameLocator('.jp-chard-TensorBoard-frame');
+  // TensorBoard's time-series dashboard: one card per tag, with a line chart once data arrived.
+  const wanted = ['accuracy', 'loss'];
+  const cards = frame.locator('scalar-card');
+  await cards.first().waitFor({ timeout: 60000 });
+  await frame.locator('scalar-card line-chart, scalar-card .line-chart').first().waitFor({ timeout: 60000 });
+  await page.waitForTimeout(1500); // let the charts draw
+  console.log(`     TensorBoard shows its first scalar chart ${t()} after "Open TensorBoard"`);
+  const titles = await frame.locator('scalar-card .tag-name, scalar-card .title').allTextContents();
+  check(
+    'TensorBoard shows the scalar charts of the runs (loss, accuracy)',
+    wanted.every(w => titles.some(x => x.includes(w))),
+    titles
+  );
+  const runNames = await frame.locator('runs-selector, tb-data-table, runs-data-table').first().textContent({ timeout: 10000 }).catch(() => '');
+  check(
+    'the runs of both Chard runs are listed (a folder per step of the first)',
+    [`${runs.runA}/train`, `${runs.runA}/evaluate`, runs.runB].every(r => runNames.includes(r)),
+    runNames.slice(0, 300)
+  );
+  await page.screenshot({ path: path.join(OUT, '5-tensorboard-light.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 30000 });
+  await frame.locator('scalar-card line-chart, scalar-card .line-chart').first().waitFor({ timeout: 60000 });
+  await page.waitForTimeout(2500);
+  const dark = await frame.locator('body').evaluate(b => b.classList.contains('dark-mode') || getComputedStyle(b).backgroundColor);
+  check('in the dark theme TensorBoard is dark too', dark === true || /rgb\((\d{1,2}), (\d{1,2}), (\d{1,2})\)/.test(String(dark)), dark);
+  await page.screenshot({ path: path.join(OUT, '6-tensorboard-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 30000 });
+
+  // Closing the panel stops TensorBoard: its path answers 404 (asked from Node, not the page).
+  const id = /\/chard\/tensorboard\/([\w-]+)\//.exec(src)[1];
+  const tags = `${BASE}/chard/tensorboard/${id}/data/plugin/scalars/tags`;
+  const before = await fetch(tags);
+  check('TensorBoard answers through the Jupyter server while the panel is open', before.status === 200, before.status);
+  await page.evaluate(() => {
+    const w = window.jupyterapp.shell.currentWidget;
+    if (w && w.hasClass('jp-MainAreaWidget') && w.content.hasClass('jp-chard-TensorBoard')) {
+      w.close();
+    }
+  });
+  let after = 0;
+  for (let i = 0; i < 50 && after !== 404; i++) {
+    await page.waitForTimeout(100);
+    after = (await fetch(tags)).status;
+  }
+  check('closing the panel stops TensorBoard (its path answers 404)', after === 404, after);
+}
+
+/** Opens large.ipynb (made by make-large-notebook.mjs) with probes in the page; see step 9. */
 async function largeNotebook(page) {
   const STEPS = 150;
   const CELLS = 1501;
@@ -232,11 +294,14 @@ async function largeNotebook(page) {
     );
     console.log(`     churn.ipynb open after ${t()}`);
     const plugins = await page.evaluate(() =>
-      ['jupyterlab-chard:plans', 'jupyterlab-chard:pipeline', 'jupyterlab-chard:step-editor'].filter(id =>
-        window.jupyterapp.isPluginActivated(id)
-      )
+      [
+        'jupyterlab-chard:plans',
+        'jupyterlab-chard:pipeline',
+        'jupyterlab-chard:step-editor',
+        'jupyterlab-chard:tensorboard'
+      ].filter(id => window.jupyterapp.isPluginActivated(id))
     );
-    check('the three Chard plugins are active', plugins.length === 3, plugins);
+    check('the four Chard plugins are active', plugins.length === 4, plugins);
 
     // 2. The Pipeline sidebar lists the steps with their cells, inputs, outputs, parents.
     t = clock();
@@ -414,7 +479,11 @@ async function largeNotebook(page) {
       )
     );
 
-    // 8. A large notebook (1,500 code cells of ~20 lines, 150 steps): its cells are parsed in
+    // 8. TensorBoard: two runs of train.ipynb (one with a folder per step) in one panel, with
+    // real curves, in the light and the dark theme; closing the panel stops TensorBoard.
+    await tensorBoard(page);
+
+    // 9. A large notebook (1,500 code cells of ~20 lines, 150 steps): its cells are parsed in
     // Web Workers while the sidebar says so, and the page keeps responding meanwhile.
     await largeNotebook(page);
   } catch (error) {
