@@ -43,6 +43,11 @@ def direct_client():
     return _direct
 
 
+#: TensorBoard's Roboto stylesheet names its fonts from the server's root (`url(/font-roboto/...)`),
+#: whatever --path_prefix says; they are served below the prefix.
+FONT_URL = b"url(/font-roboto/"
+
+
 class TensorBoardProxyHandler(ExtensionHandlerMixin, JupyterHandler):
     auth_resource = "chard"
 
@@ -62,6 +67,13 @@ class TensorBoardProxyHandler(ExtensionHandlerMixin, JupyterHandler):
     @authorized
     async def post(self, tb_id, path):
         await self._forward(tb_id, path)
+
+    @staticmethod
+    def _rewrite(response, prefix):
+        body = response.body
+        if FONT_URL in body and response.headers.get("Content-Type", "").startswith("text/"):
+            body = body.replace(FONT_URL, b"url(" + prefix.encode() + b"/font-roboto/")
+        return body
 
     async def _port(self, tb_id):
         """The port of TensorBoard ``tb_id`` (asked to the backend), or None."""
@@ -126,5 +138,5 @@ class TensorBoardProxyHandler(ExtensionHandlerMixin, JupyterHandler):
             if value is not None:
                 self.set_header(name, value)
         if response.body and response.code not in (204, 304):
-            self.write(response.body)
+            self.write(self._rewrite(response, prefix))
         self.finish()
