@@ -23,13 +23,21 @@ jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port="$PORT" \
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
 trap 'exit 130' INT TERM
-until curl -sf -o /dev/null "http://127.0.0.1:$PORT/api/status?token=$JUPYTER_TOKEN"; do
+# curl reads the token from stdin (-K -), not from its command line.
+answers() { printf 'header = "Authorization: token %s"\n' "$JUPYTER_TOKEN" |
+  curl -sf -o /dev/null -K - "http://127.0.0.1:$PORT$1"; }
+until answers /api/status; do
   if ! kill -0 "$server" 2>/dev/null; then
     echo "chard: JupyterLab did not start (port $PORT in use?); its log, $STATE/server.log:" >&2
     tail -15 "$STATE/server.log" >&2
     exit 1
   fi
   sleep 0.2
+done
+# The URL is printed once Chard's backend answers too (a few hundred ms after the server).
+for _ in $(seq 1 100); do
+  if answers /chard/api/health; then break; fi
+  sleep 0.1
 done
 echo "[lab $(($(date +%s) - start))s] JupyterLab with Chard, serving $ROOT_DIR (log: $STATE/server.log):" >&2
 echo "    http://127.0.0.1:$PORT/lab?token=$JUPYTER_TOKEN"

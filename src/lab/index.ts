@@ -2,12 +2,14 @@
  * Chard's JupyterLab extension: the plugin list, one plugin per feature.
  */
 import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { backendPlugin } from './backend.js';
 import { pipelinePlugin } from './pipeline.js';
 import { plansPlugin } from './plans.js';
 import { stepEditorPlugin } from './stepeditor.js';
 import { tensorBoardPlugin } from './tensorboard.js';
 
 const plugins: JupyterFrontEndPlugin<unknown>[] = [
+  backendPlugin,
   plansPlugin,
   pipelinePlugin,
   stepEditorPlugin,

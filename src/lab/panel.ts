@@ -16,7 +16,8 @@ import type { IPlan } from '../core/plan.js';
 import { pipelineIcon } from './icons.js';
 import { planView, progressLabel, stepOfCell } from './planview.js';
 import type { IDiagnosticView, IPlanView, IStepView } from './planview.js';
-import type { IChardPlans, INotebookPlan } from './tokens.js';
+import type { IBackendStatus, IChardBackend, IChardPlans, INotebookPlan } from './tokens.js';
+import { INSTALL_COMMAND } from './request.js';
 
 export class PipelinePanel extends SidePanel {
   constructor(options: PipelinePanel.IOptions) {
@@ -34,9 +35,13 @@ export class PipelinePanel extends SidePanel {
     this.header.addWidget(heading);
     this._body.addClass('jp-chard-Pipeline-body');
     this._statusNode.className = 'jp-chard-Pipeline-status';
-    this._body.node.append(this._statusNode, this._planNode);
+    this._backendNode.className = 'jp-chard-Pipeline-backend';
+    this._body.node.append(this._backendNode, this._statusNode, this._planNode);
     this.addWidget(this._body);
+    this._backend = options.backend ?? null;
+    this._backend?.statusChanged.connect(this._renderBackend, this);
     this._render();
+    this._renderBackend();
   }
 
   /** The notebook whose plan is shown (the active one), or null. */
@@ -93,6 +98,7 @@ export class PipelinePanel extends SidePanel {
     if (this.isDisposed) {
       return;
     }
+    this._backend?.statusChanged.disconnect(this._renderBackend, this);
     this.notebook = null;
     super.dispose();
   }
@@ -148,6 +154,25 @@ export class PipelinePanel extends SidePanel {
       delete data.chardCellsParsed;
       delete data.chardCellsParsedInWorkers;
     }
+  }
+
+  /** A line about Chard's server backend when it is not ready: what is wrong, what to do. */
+  private _renderBackend(): void {
+    const status = this._backend?.status ?? null;
+    const text = status ? Private.backendText(status, this._bundle) : null;
+    VirtualDOM.render(
+      text && status
+        ? h.div(
+            {
+              className: `jp-chard-Backend jp-mod-${status.state}`,
+              role: 'status',
+              dataset: { chardBackend: status.state }
+            },
+            text
+          )
+        : null,
+      this._backendNode
+    );
   }
 
   private _planContent(plan: IPlan): VirtualElement[] {
@@ -329,6 +354,8 @@ export class PipelinePanel extends SidePanel {
   /** The progress line (or the note before the first plan) above the plan. */
   private readonly _statusNode = document.createElement('div');
   private readonly _planNode = document.createElement('div');
+  private readonly _backendNode = document.createElement('div');
+  private readonly _backend: IChardBackend | null;
   private _notebook: NotebookPanel | null = null;
   private _live: INotebookPlan | null = null;
 }
@@ -338,6 +365,8 @@ export namespace PipelinePanel {
 
   export interface IOptions {
     plans: IChardPlans;
+    /** Chard's server backend, whose trouble the sidebar reports (none: not reported). */
+    backend?: IChardBackend;
     translator?: ITranslator;
   }
 }
@@ -345,5 +374,34 @@ export namespace PipelinePanel {
 namespace Private {
   export function note(text: string): VirtualElement {
     return h.p({ className: 'jp-chard-Note' }, text);
+  }
+
+  /** What the sidebar says about the backend, or null when there is nothing to say. */
+  export function backendText(status: IBackendStatus, trans: TranslationBundle): string | null {
+    const detail = status.message ? ` (${status.message})` : '';
+    switch (status.state) {
+      case 'unknown':
+      case 'ready':
+        return null;
+      case 'starting':
+        return trans.__("Chard's server backend is starting…");
+      case 'restarting':
+        return trans.__("Chard's server backend stopped and is being restarted…");
+      case 'down':
+        return trans.__(
+          "Chard's server backend is down%1. Restart JupyterLab; the Jupyter server's log says why it stopped.",
+          detail
+        );
+      case 'not-installed':
+        return trans.__(
+          'The Chard server extension is not installed or not enabled, so pipelines cannot be run from here: %1, then restart JupyterLab. The plan below still works.',
+          INSTALL_COMMAND
+        );
+      case 'unreachable':
+        return trans.__(
+          "Cannot reach Chard's server backend%1. Is the Jupyter server running?",
+          detail
+        );
+    }
   }
 }

@@ -8,7 +8,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { CommandIDs } from './commands.js';
 import { PipelinePanel } from './panel.js';
-import { IChardPlans } from './tokens.js';
+import { IChardBackend, IChardPlans } from './tokens.js';
 
 export const pipelinePlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-chard:pipeline',
@@ -16,7 +16,7 @@ export const pipelinePlugin: JupyterFrontEndPlugin<void> = {
     'The Pipeline sidebar: steps, inputs, outputs, parameters, metrics and diagnostics of the active notebook.',
   autoStart: true,
   requires: [IChardPlans, INotebookTracker, ILabShell],
-  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator, IChardBackend],
   activate: (
     app: JupyterFrontEnd,
     plans: IChardPlans,
@@ -24,10 +24,15 @@ export const pipelinePlugin: JupyterFrontEndPlugin<void> = {
     shell: ILabShell,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    backend: IChardBackend | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab-chard');
-    const panel = new PipelinePanel({ plans, translator: translator ?? undefined });
+    const panel = new PipelinePanel({
+      plans,
+      translator: translator ?? undefined,
+      backend: backend ?? undefined
+    });
     shell.add(panel, 'left', { rank: 650, type: 'Chard Pipeline' });
     restorer?.add(panel, PipelinePanel.ID);
 

@@ -8,7 +8,7 @@ import type { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import type { ITensorBoardOpenRequest, ITensorBoardSession } from '../core/tensorboard.js';
-import { TensorBoardRequestError } from './tensorboardapi.js';
+import { ChardRequestError } from './request.js';
 import type { TensorBoardApi } from './tensorboardapi.js';
 
 export namespace TensorBoardView {
@@ -135,7 +135,7 @@ export class TensorBoardView extends Widget {
   }
 
   private _showError(error: unknown): void {
-    const code = error instanceof TensorBoardRequestError ? error.code : 'internal';
+    const code = error instanceof ChardRequestError ? error.code : null;
     const message = error instanceof Error ? error.message : String(error);
     this._status.replaceChildren();
     this._status.hidden = false;

@@ -49,3 +49,32 @@ export const IChardPlans = new Token<IChardPlans>(
   'jupyterlab-chard:IChardPlans',
   'Live pipeline plans of the open notebooks, computed in the browser by Chard.'
 );
+
+/**
+ * The backend's state as the sidebar shows it: the server extension's states, `not-installed`
+ * (no `/chard/api` on the server), `unreachable` (no answer or an unexpected one), and `unknown`
+ * before the first check.
+ */
+export type BackendStatus =
+  'unknown' | 'ready' | 'starting' | 'restarting' | 'down' | 'not-installed' | 'unreachable';
+
+export interface IBackendStatus {
+  state: BackendStatus;
+  /** What happened, from the server when it said (empty when ready). */
+  message: string;
+  /** Chard's version on the server, when it is ready. */
+  version?: string;
+}
+
+/** Chard's backend on the Jupyter server, checked in the background. */
+export interface IChardBackend {
+  readonly status: IBackendStatus;
+  readonly statusChanged: ISignal<IChardBackend, IBackendStatus>;
+  /** Check now. */
+  refresh(): Promise<void>;
+}
+
+export const IChardBackend = new Token<IChardBackend>(
+  'jupyterlab-chard:IChardBackend',
+  "The state of Chard's backend process on the Jupyter server (from its health endpoint)."
+);

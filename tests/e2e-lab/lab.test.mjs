@@ -1,4 +1,4 @@
-/* global console, document, MutationObserver, performance, PerformanceObserver, process, window */
+/* global console, document, MutationObserver, performance, PerformanceObserver, process, window, getComputedStyle, fetch */
 // End-to-end test of Chard's JupyterLab extension in a real JupyterLab 4 (headless Chromium
 // through playwright-core). Started by run.sh, which builds everything and starts the server.
 // usage: node lab.test.mjs BASE_URL   (the server's root dir must hold notebooks/*.ipynb)
@@ -19,7 +19,9 @@ const TIMEOUT = 60000;
 const results = [];
 function check(name, ok, detail) {
   results.push({ name, ok: Boolean(ok), detail });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`);
+  console.log(
+    `${ok ? 'ok  ' : 'FAIL'} ${name}${ok || detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`
+  );
 }
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const clock = () => {
@@ -58,11 +60,16 @@ async function waitForStepNames(page, expected) {
 }
 
 async function openNotebook(page, file) {
-  await page.evaluate(p => window.jupyterapp.commands.execute('docmanager:open', { path: p }), file);
+  await page.evaluate(
+    p => window.jupyterapp.commands.execute('docmanager:open', { path: p }),
+    file
+  );
   await page.waitForFunction(
     p => {
       const w = window.jupyterapp.shell.currentWidget;
-      return w && w.context && w.context.path === p && w.context.isReady && w.content.widgets.length > 0;
+      return (
+        w && w.context && w.context.path === p && w.context.isReady && w.content.widgets.length > 0
+      );
     },
     file,
     { timeout: TIMEOUT }
@@ -247,6 +254,64 @@ async function largeNotebook(page) {
   await page.screenshot({ path: path.join(OUT, '4-large-notebook.png') });
 }
 
+/** The sidebar's backend line under replaced health answers: not installed, restarting, ready. */
+async function backendStates(ctx) {
+  const page = await ctx.newPage();
+  await page.bringToFront(); // the status checks pause while the page is hidden
+  let answer = { status: 404, body: { message: 'Not Found', reason: null } };
+  await page.route(/\/chard\/api\/health(\?|$)/, route =>
+    answer ? route.fulfill({ status: answer.status, json: answer.body }) : route.continue()
+  );
+  await page.goto(`${BASE}/lab/tree/churn.ipynb?reset`, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.jupyterapp && window.jupyterapp.started, null, {
+    timeout: TIMEOUT
+  });
+  await page.waitForSelector('.jp-NotebookPanel .jp-Cell', { timeout: TIMEOUT });
+  await page.evaluate(() => window.jupyterapp.commands.execute('chard:show-plan'));
+  const line = page.locator(`${SIDEBAR} .jp-chard-Backend`);
+  const lineIn = async state => {
+    await page
+      .waitForFunction(
+        ([sel, want]) => {
+          const el = document.querySelector(`${sel} .jp-chard-Backend`);
+          return want === null ? !el : el && el.dataset.chardBackend === want;
+        },
+        [SIDEBAR, state],
+        { timeout: 15000 }
+      )
+      .catch(() => {});
+    return state === null ? (await line.count()) === 0 : line.textContent();
+  };
+  const missing = await lineIn('not-installed');
+  check(
+    'a 404 from /chard/api says the server extension is not installed and how to install it',
+    typeof missing === 'string' &&
+      missing.includes('not installed') &&
+      missing.includes('pip install jupyterlab_chard'),
+    missing
+  );
+  await page.screenshot({ path: path.join(OUT, '5-backend-not-installed.png') });
+  answer = {
+    status: 503,
+    body: {
+      error: {
+        code: 'backend-restarting',
+        message: 'the Chard backend stopped unexpectedly; restarting in 0.1 s'
+      }
+    }
+  };
+  const restarting = await lineIn('restarting');
+  check(
+    'a 503 backend-restarting says the backend is being restarted',
+    typeof restarting === 'string' && restarting.includes('being restarted'),
+    restarting
+  );
+  await page.screenshot({ path: path.join(OUT, '6-backend-restarting.png') });
+  answer = null;
+  check('once the backend answers again, the line goes away', await lineIn(null));
+  await page.close();
+}
+
 (async () => {
   fs.mkdirSync(OUT, { recursive: true });
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-lab-e2e-'));
@@ -281,13 +346,23 @@ async function largeNotebook(page) {
       httpProblems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
     }
   });
-  page.on('requestfailed', r => httpProblems.push(`FAILED ${r.url()} ${r.failure() && r.failure().errorText}`));
+  const healthAnswers = [];
+  page.on('response', r => {
+    if (r.url().includes('/chard/api/health')) {
+      healthAnswers.push(r.status());
+    }
+  });
+  page.on('requestfailed', r =>
+    httpProblems.push(`FAILED ${r.url()} ${r.failure() && r.failure().errorText}`)
+  );
 
   try {
     // 1. A tagged notebook opens; the extension is loaded.
     let t = clock();
     await page.goto(`${BASE}/lab/tree/churn.ipynb?reset`, { waitUntil: 'domcontentloaded' });
-    await page.waitForFunction(() => window.jupyterapp && window.jupyterapp.started, null, { timeout: TIMEOUT });
+    await page.waitForFunction(() => window.jupyterapp && window.jupyterapp.started, null, {
+      timeout: TIMEOUT
+    });
     await page.waitForSelector('.jp-NotebookPanel .jp-Cell', { timeout: TIMEOUT });
     await page.waitForFunction(
       () => {
@@ -300,13 +375,14 @@ async function largeNotebook(page) {
     console.log(`     churn.ipynb open after ${t()}`);
     const plugins = await page.evaluate(() =>
       [
+        'jupyterlab-chard:backend',
         'jupyterlab-chard:plans',
         'jupyterlab-chard:pipeline',
         'jupyterlab-chard:step-editor',
         'jupyterlab-chard:tensorboard'
       ].filter(id => window.jupyterapp.isPluginActivated(id))
     );
-    check('the four Chard plugins are active', plugins.length === 4, plugins);
+    check('the five Chard plugins are active', plugins.length === 5, plugins);
 
     // 2. The Pipeline sidebar lists the steps with their cells, inputs, outputs, parents.
     t = clock();
@@ -337,7 +413,9 @@ async function largeNotebook(page) {
     const train = steps.find(s => s.name === 'train_model') || {};
     check(
       'train_model: cells 5 and 7 (the untagged cell joins it), inputs test and train',
-      train.cells === 'cells 5, 7' && same(train.inputs, ['test', 'train']) && same(train.parents, ['split']),
+      train.cells === 'cells 5, 7' &&
+        same(train.inputs, ['test', 'train']) &&
+        same(train.parents, ['split']),
       train
     );
     const summary = await page.textContent(`${SIDEBAR} .jp-chard-Pipeline-summary`);
@@ -346,7 +424,10 @@ async function largeNotebook(page) {
       summary === '3 steps · 2 parameters · 1 metric · 0 errors · 1 warning',
       summary
     );
-    check('no proposed-plan badge for a tagged notebook', (await page.locator(`${SIDEBAR} .jp-chard-Badge`).count()) === 0);
+    check(
+      'no proposed-plan badge for a tagged notebook',
+      (await page.locator(`${SIDEBAR} .jp-chard-Badge`).count()) === 0
+    );
     await page.screenshot({ path: path.join(OUT, '1-pipeline-sidebar.png') });
 
     // 3. Clicking a diagnostic selects its cell.
@@ -354,7 +435,8 @@ async function largeNotebook(page) {
     const diagText = (await diagnostic.allTextContents()).join(' | ');
     check(
       'the star import is listed as a warning on cell 5, line 1',
-      (await diagnostic.count()) === 1 && /warning.*cell 5, line 1.*from math import \*/.test(diagText),
+      (await diagnostic.count()) === 1 &&
+        /warning.*cell 5, line 1.*from math import \*/.test(diagText),
       diagText
     );
     await page.evaluate(() => {
@@ -387,9 +469,13 @@ async function largeNotebook(page) {
       .filter({ has: page.locator('.jp-chard-Step-name', { hasText: /^split$/ }) })
       .click();
     const stepSelected = await page
-      .waitForFunction(() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 4, null, {
-        timeout: 10000
-      })
+      .waitForFunction(
+        () => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 4,
+        null,
+        {
+          timeout: 10000
+        }
+      )
       .then(() => true)
       .catch(() => false);
     check('clicking step "split" selects cell 4', stepSelected);
@@ -402,7 +488,8 @@ async function largeNotebook(page) {
     await cell7.locator('.jp-InputPrompt').click({ button: 'right' });
     check(
       'right-clicking cell 7 selects it',
-      (await page.evaluate(() => window.jupyterapp.shell.currentWidget.content.activeCellIndex)) === 7
+      (await page.evaluate(() => window.jupyterapp.shell.currentWidget.content.activeCellIndex)) ===
+        7
     );
     await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: 'Pipeline Step' }).hover();
     await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: 'Make Step…' }).click();
@@ -451,7 +538,8 @@ async function largeNotebook(page) {
     const clearedSteps = await readSteps(page);
     check(
       'Clear leaves only hide-input and cell 7 joins train_model again',
-      same(cleared, ['hide-input']) && (clearedSteps.find(s => s.name === 'train_model') || {}).cells === 'cells 5, 7',
+      same(cleared, ['hide-input']) &&
+        (clearedSteps.find(s => s.name === 'train_model') || {}).cells === 'cells 5, 7',
       { cleared, clearedSteps }
     );
 
@@ -470,11 +558,16 @@ async function largeNotebook(page) {
     );
     check(
       'the proposed-plan badge is shown',
-      (await page.locator(`${SIDEBAR} .jp-chard-Badge`).textContent().catch(() => null)) === 'Proposed plan'
+      (await page
+        .locator(`${SIDEBAR} .jp-chard-Badge`)
+        .textContent()
+        .catch(() => null)) === 'Proposed plan'
     );
     console.log(`     switched to untagged.ipynb after ${t()}`);
     await page.screenshot({ path: path.join(OUT, '3-proposed-plan.png') });
-    await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
+    await page.evaluate(() =>
+      window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' })
+    );
     await waitForStepNames(page, ['load_data', 'split', 'train_model']);
     check(
       'switching back shows churn.ipynb again',
@@ -491,13 +584,39 @@ async function largeNotebook(page) {
     // 9. A large notebook (1,500 code cells of ~20 lines, 150 steps): its cells are parsed in
     // Web Workers while the sidebar says so, and the page keeps responding meanwhile.
     await largeNotebook(page);
+
+    // 10. The server extension's backend answers its health check; the sidebar says nothing of it.
+    check(
+      'the backend answered /chard/api/health with 200',
+      healthAnswers.includes(200),
+      healthAnswers
+    );
+    check(
+      'no backend status line while the backend is ready',
+      (await page.locator(`${SIDEBAR} [data-chard-backend]`).count()) === 0
+    );
   } catch (error) {
     check('the test ran to the end', false, String(error && error.stack ? error.stack : error));
     await page.screenshot({ path: path.join(OUT, 'failure.png') }).catch(() => {});
   }
+  // 10. What the sidebar says when the server extension is missing or its backend is restarting
+  // (answers of /chard/api/health replaced in a second page, whose 404/503 are expected).
+  await backendStates(ctx).catch(async error => {
+    check(
+      'the backend-state checks ran to the end',
+      false,
+      String(error && error.stack ? error.stack : error)
+    );
+  });
 
-  check('no HTTP status >= 400 and no failed request', httpProblems.length === 0, [...new Set(httpProblems)]);
-  check('no console error or warning', consoleProblems.length === 0, consoleProblems.map(s => s.slice(0, 300)));
+  check('no HTTP status >= 400 and no failed request', httpProblems.length === 0, [
+    ...new Set(httpProblems)
+  ]);
+  check(
+    'no console error or warning',
+    consoleProblems.length === 0,
+    consoleProblems.map(s => s.slice(0, 300))
+  );
   await ctx.close();
   fs.rmSync(userDataDir, { recursive: true, force: true });
   const failed = results.filter(r => !r.ok).length;

@@ -93,11 +93,12 @@ describe('the backend HTTP API server', () => {
   const ok = { [SECRET_HEADER]: SECRET };
 
   it('refuses every request without the secret or with a wrong one, before routing', async () => {
-    for (const headers of [
+    const attempts: Record<string, string>[] = [
       {},
       { [SECRET_HEADER]: 'wrong' },
       { [SECRET_HEADER]: SECRET.slice(1) }
-    ]) {
+    ];
+    for (const headers of attempts) {
       for (const [method, url] of [
         ['GET', '/chard/api/health'],
         ['POST', '/chard/api/analyze'],
