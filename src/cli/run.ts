@@ -155,18 +155,9 @@ export async function runCommand(argv: string[]): Promise<number> {
 
     const parameters = parameterOverrides(plan, splitParamArgs(values.param ?? []));
     const chard = plan.pipeline.chard;
-    const exclude = [
-      ...(Array.isArray(chard.snapshot_exclude)
-        ? chard.snapshot_exclude.filter((p): p is string => typeof p === 'string')
-        : []),
-      ...(values.exclude ?? [])
-    ];
-    const sizeText =
-      values['max-snapshot-size'] ??
-      (typeof chard.snapshot_max_size === 'string' || typeof chard.snapshot_max_size === 'number'
-        ? String(chard.snapshot_max_size)
-        : undefined);
-    const maxSnapshotBytes = sizeText === undefined ? undefined : parseSize(sizeText);
+    const exclude = [...(chard.snapshotExclude ?? []), ...(values.exclude ?? [])];
+    const sizeText = values['max-snapshot-size'];
+    const maxSnapshotBytes = sizeText === undefined ? chard.snapshotMaxSize : parseSize(sizeText);
     if (maxSnapshotBytes === null) {
       throw new CommandError(
         `snapshot size limit ${JSON.stringify(sizeText)}: give a size like 2GiB or 500MB`,

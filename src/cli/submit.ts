@@ -70,11 +70,6 @@ const SUBMIT_OPTIONS = {
   experiment: { type: 'string' }
 } as const;
 
-function setting(plan: IPlan, key: string): string | undefined {
-  const value = plan.pipeline.chard[key];
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
 /** Prints events: JSON lines, or step logs on stdout and progress on stderr. */
 function printer(json: boolean): (event: RunEvent) => void {
   return event => {
@@ -220,8 +215,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
       compile,
       workspace,
       mode,
-      snapshotClass:
-        v['snapshot-class'] ?? setting(plan, 'snapshot_class') ?? setting(plan, 'snapshotClass'),
+      snapshotClass: v['snapshot-class'] ?? plan.pipeline.chard.snapshotClass,
       snapshotTimeoutMs: timeoutMs,
       context: config.context,
       onProgress
@@ -264,11 +258,7 @@ async function submitKfp(
     store: RunRecordStore;
   }
 ): Promise<number> {
-  const kfp = connectKfp(
-    v,
-    setting(plan, 'kfp_endpoint') ?? setting(plan, 'kfpEndpoint'),
-    io.onProgress
-  );
+  const kfp = connectKfp(v, plan.pipeline.chard.kfpEndpoint, io.onProgress);
   const compiled = compileKfp(plan, {
     ...(v.image ? { image: v.image } : {}),
     ...(v['value-digest'] !== undefined ? { valueDigest: valueDigestArg(v['value-digest']) } : {})

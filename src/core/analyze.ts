@@ -29,7 +29,7 @@ export interface IAnalyzeOptions {
   /**
    * Infer the DAG from data flow (default). When false, only `prev:` tags order steps, as in
    * Kale; a step reading a value from a step that is not its ancestor is then an error.
-   * The notebook's `chard.infer_dependencies` metadata sets the default.
+   * The notebook's `chard.inferDependencies` metadata sets the default.
    */
   inferDependencies?: boolean;
   /** The notebook's file name: the default pipeline name and the name in messages. */
@@ -154,8 +154,7 @@ export class NotebookAnalyzer {
     const fileName = options.fileName ?? 'notebook.ipynb';
     const pipeline = readPipelineSettings(nb.metadata, fileName, diagnostics);
     const defaults = readStepDefaults(nb.metadata, diagnostics);
-    const infer =
-      options.inferDependencies ?? (pipeline.chard.infer_dependencies === false ? false : true);
+    const infer = options.inferDependencies ?? pipeline.chard.inferDependencies ?? true;
     const tags = nb.cells.map(c => (c.cellType === 'code' ? parseCellTags(c.tags) : null));
     const hasStepTags = tags.some(t => t !== null && (t.role === 'step' || t.stepNames.length > 0));
     const grouping = hasStepTags

@@ -5,6 +5,7 @@ export * from './stepspec.js';
 export * from './runs.js';
 export * from './names.js';
 export * from './metadata.js';
+export * from './settings.js';
 export * from './analyze.js';
 export { analyzeCell } from './python/scopes.js';
 export type { ICellAnalysis, IFunctionInfo } from './python/scopes.js';

@@ -6,6 +6,7 @@ import type { IDiagnostic, IPipelineSettings, IStepResources, IVolume } from './
 import { isRecord } from './notebook.js';
 import { parseCellTags } from './tags.js';
 import { dnsLabel } from './names.js';
+import { parseChardSettings } from './settings.js';
 
 export const KALE_METADATA_KEY = 'kubeflow_notebook';
 export const CHARD_METADATA_KEY = 'chard';
@@ -100,20 +101,20 @@ export function readPipelineSettings(
   diagnostics: IDiagnostic[]
 ): IPipelineSettings {
   const kale = isRecord(metadata[KALE_METADATA_KEY]) ? metadata[KALE_METADATA_KEY] : {};
-  const chard = isRecord(metadata[CHARD_METADATA_KEY]) ? metadata[CHARD_METADATA_KEY] : {};
+  const chard = parseChardSettings(metadata[CHARD_METADATA_KEY], diagnostics);
   const stem = fileName.replace(/^.*[\\/]/, '').replace(/\.ipynb$/i, '');
-  const name = str(chard.pipeline_name) ?? str(kale.pipeline_name) ?? (stem || 'pipeline');
+  const name = chard.pipelineName ?? str(kale.pipeline_name) ?? (stem || 'pipeline');
   const experiment =
-    str(chard.experiment_name) ??
+    chard.experimentName ??
     str(kale.experiment_name) ??
     (isRecord(kale.experiment) ? str(kale.experiment.name) : undefined) ??
     'Default';
   return {
     name,
     id: dnsLabel(name, 40, 'pipeline'),
-    description: str(chard.pipeline_description) ?? str(kale.pipeline_description) ?? '',
+    description: chard.pipelineDescription ?? str(kale.pipeline_description) ?? '',
     experiment,
-    image: str(chard.image) ?? str(kale.docker_image) ?? str(kale.base_image),
+    image: chard.image ?? str(kale.docker_image) ?? str(kale.base_image),
     volumes: readVolumes(kale.volumes, diagnostics),
     autosnapshot: kale.autosnapshot === true,
     chard

@@ -1,3 +1,5 @@
+import type { IChardSettings } from './settings.js';
+
 /**
  * The pipeline plan: the intermediate representation between notebook analysis and every
  * compiler (Argo, Kubeflow Pipelines, the local runner). Plain data, JSON-serializable.
@@ -123,8 +125,8 @@ export interface IPipelineSettings {
   volumes: IVolume[];
   /** Kale's `autosnapshot`: snapshot the workspace volumes before the run. */
   autosnapshot: boolean;
-  /** Free-form Chard settings from the `chard` notebook metadata key (validated by the targets). */
-  chard: Record<string, unknown>;
+  /** Chard's own settings from the `chard` notebook metadata key, validated (settings.ts). */
+  chard: IChardSettings;
 }
 
 export interface IPlan {

@@ -75,6 +75,34 @@ describe('chard analyze', () => {
     ]);
   });
 
+  it('reports bad notebook settings on the notebook, in text and JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chard-cli-'));
+    const file = join(dir, 'settings.ipynb');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: { chard: { retryLimit: -2, snapshot_class: 'csi' } },
+        cells: [{ cell_type: 'code', metadata: { tags: ['step:a'] }, source: 'x = 1', outputs: [] }]
+      })
+    );
+    const r = chard('analyze', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      `${file}: error: notebook metadata \`chard.retryLimit\` must be a whole number of at least 0, not -2`
+    );
+    expect(r.stdout).toContain(
+      `${file}: warning: notebook metadata \`chard.snapshot_class\` is deprecated: rename it to \`chard.snapshotClass\``
+    );
+    const json = JSON.parse(chard('analyze', file, '--json').stdout);
+    expect(json.diagnostics).toEqual([
+      expect.objectContaining({ severity: 'error', cell: null, line: null }),
+      expect.objectContaining({ severity: 'warning', cell: null, line: null })
+    ]);
+    expect(json.pipeline.chard).toEqual({ snapshotClass: 'csi' });
+  });
+
   it('reports an unreadable notebook in one line, without a stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chard-cli-'));
     writeFileSync(join(dir, 'bad.ipynb'), '{"cells": [');

@@ -131,8 +131,8 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
   }
 
   const metadata: IWorkflow['metadata'] = {
-    labels: { 'app.kubernetes.io/managed-by': 'chard', 'chard.io/pipeline': plan.pipeline.id },
-    annotations: { 'chard.io/runtime-sha256': sha256Hex(settings.runtimeSource) }
+    labels: { 'app.kubernetes.io/managed-by': 'chard', 'chard.dev/pipeline': plan.pipeline.id },
+    annotations: { 'chard.dev/runtime-sha256': sha256Hex(settings.runtimeSource) }
   };
   if (settings.workflowName !== undefined) {
     metadata.name = settings.workflowName;

@@ -15,6 +15,14 @@ export function isDnsSubdomain(name: string): boolean {
   return name.length <= 253 && DNS_SUBDOMAIN.test(name);
 }
 
+/** An OCI image reference: registry/path:tag@digest, no white space, braces or quotes. */
+const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@+]*$/;
+
+/** Is `value` an image reference Chard writes into a manifest as it is? */
+export function isImageReference(value: string): boolean {
+  return IMAGE.test(value) && value.length <= 512;
+}
+
 /** Is `value` a Kubernetes quantity of the plain kind Chard writes (`10Gi`, `0.5`, `500M`)? */
 export function isQuantity(value: string): boolean {
   return QUANTITY.test(value);

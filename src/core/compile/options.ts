@@ -1,14 +1,16 @@
 /**
- * Compile settings: what the caller passes (`ICompileOptions`), what the notebook's `chard`
- * metadata says (`plan.pipeline.chard`), and the defaults, merged in that order of precedence
- * into one validated `ISettings`. Every problem is a `CompileError` with a one-line message.
+ * Compile settings: what the caller passes (`ICompileOptions`), the notebook's typed `chard`
+ * settings (`plan.pipeline.chard`, validated when the notebook was read: see ../settings.ts), and
+ * the defaults, merged in that order of precedence into one validated `ISettings`. Every problem
+ * with what the caller passes is a `CompileError` with a one-line message.
  */
 import { RUNTIME_SOURCE } from '../generated/runtime.js';
-import { isRecord } from '../notebook.js';
 import type { IParameter, IPlan, ParameterType, ParameterValue } from '../plan.js';
+import { ACCESS_MODES, POD_GC_STRATEGIES, PULL_POLICIES } from '../settings.js';
+import type { AccessMode, ImagePullPolicy, ITtlStrategy, PodGCStrategy } from '../settings.js';
 import { DEFAULT_VALUE_DIGEST, VALUE_DIGESTS } from '../stepspec.js';
 import type { ValueDigest } from '../stepspec.js';
-import { isDnsLabel, isDnsSubdomain, isQuantity } from './names.js';
+import { isDnsLabel, isDnsSubdomain, isImageReference, isQuantity } from './names.js';
 
 export type CompileTarget = 'argo' | 'kfp';
 
@@ -20,10 +22,8 @@ export class CompileError extends Error {
   }
 }
 
-export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
-export type AccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
-export type PodGCStrategy =
-  'OnPodCompletion' | 'OnPodSuccess' | 'OnWorkflowCompletion' | 'OnWorkflowSuccess';
+export type { AccessMode, ImagePullPolicy, ITtlStrategy, PodGCStrategy };
+export { ACCESS_MODES };
 
 /** The volume that carries marshalled values between steps (Argo target). */
 export interface IMarshalVolume {
@@ -32,12 +32,6 @@ export interface IMarshalVolume {
   /** Storage class; undefined means the cluster default. */
   storageClass?: string;
   accessModes: AccessMode[];
-}
-
-export interface ITtlStrategy {
-  secondsAfterCompletion?: number;
-  secondsAfterSuccess?: number;
-  secondsAfterFailure?: number;
 }
 
 export interface IOwnerReference {
@@ -111,25 +105,12 @@ export interface ISettings {
 export const DEFAULT_IMAGE = 'python:3.12-slim';
 export const DEFAULT_MARSHAL_SIZE = '5Gi';
 
-/** An OCI image reference: registry/path:tag@digest, no white space, braces or quotes. */
-const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@+]*$/;
-export const ACCESS_MODES: ReadonlySet<string> = new Set([
-  'ReadWriteOnce',
-  'ReadOnlyMany',
-  'ReadWriteMany',
-  'ReadWriteOncePod'
-]);
-const PULL_POLICIES = new Set<string>(['Always', 'IfNotPresent', 'Never']);
-const POD_GC = new Set<string>([
-  'OnPodCompletion',
-  'OnPodSuccess',
-  'OnWorkflowCompletion',
-  'OnWorkflowSuccess'
-]);
+const PULL_POLICY_SET: ReadonlySet<string> = new Set(PULL_POLICIES);
+const POD_GC: ReadonlySet<string> = new Set(POD_GC_STRATEGIES);
 
 /** Check an image reference; `what` names it in the error. */
 export function checkImage(image: string, what: string): string {
-  if (!IMAGE.test(image) || image.length > 512) {
+  if (!isImageReference(image)) {
     throw new CompileError(`${what}: ${JSON.stringify(image)} is not a valid image reference`);
   }
   return image;
@@ -176,12 +157,17 @@ export function parseParameterValue(
 
 /** Resolve options + notebook metadata + defaults for a plan. */
 export function resolveSettings(plan: IPlan, options: ICompileOptions = {}): ISettings {
-  const meta = Private.Metadata.read(plan.pipeline.chard);
+  // The notebook's settings were validated when the notebook was read (settings.ts); what the
+  // caller passes is checked here.
+  const meta = plan.pipeline.chard;
   const pick = <T>(fromOptions: T | undefined, fromMeta: T | undefined): T | undefined =>
     fromOptions !== undefined ? fromOptions : fromMeta;
 
   const image = pick(options.image, meta.image);
-  const marshal = { ...meta.marshalVolume, ...Private.defined(options.marshalVolume ?? {}) };
+  const marshal = {
+    ...Private.defined(meta.marshalVolume ?? {}),
+    ...Private.defined(options.marshalVolume ?? {})
+  };
   const settings: ISettings = {
     image: image === undefined ? undefined : checkImage(image, 'image'),
     notebookImage:
@@ -191,7 +177,7 @@ export function resolveSettings(plan: IPlan, options: ICompileOptions = {}): ISe
     defaultImage: checkImage(options.defaultImage ?? DEFAULT_IMAGE, 'default image'),
     imagePullPolicy: Private.oneOf(
       pick(options.imagePullPolicy, meta.imagePullPolicy),
-      PULL_POLICIES,
+      PULL_POLICY_SET,
       'imagePullPolicy'
     ) as ImagePullPolicy | undefined,
     marshalVolume: Private.marshalVolume(marshal),
@@ -226,97 +212,10 @@ export function resolveSettings(plan: IPlan, options: ICompileOptions = {}): ISe
  * notebook's `chard.valueDigest`, else "crc32". For runners that need no other compile setting.
  */
 export function resolveValueDigest(plan: IPlan, option?: ValueDigest): ValueDigest {
-  return Private.valueDigest(option, Private.Metadata.valueDigest(plan.pipeline.chard));
+  return Private.valueDigest(option, plan.pipeline.chard.valueDigest);
 }
 
 namespace Private {
-  /** The `chard` notebook metadata keys the compilers read (others are left to other parts). */
-  export interface IMetadata {
-    image?: string;
-    imagePullPolicy?: string;
-    marshalVolume: Partial<IMarshalVolume>;
-    retryLimit?: number;
-    activeDeadlineSeconds?: number;
-    podGC?: string;
-    ttlStrategy?: ITtlStrategy;
-    namespace?: string;
-    serviceAccountName?: string;
-    workdir?: string;
-    cache?: boolean;
-    valueDigest?: string;
-  }
-
-  export namespace Metadata {
-    type Data = Record<string, unknown>;
-    const where = (path: string): string => `notebook metadata chard.${path}`;
-
-    /** The member at `path` (`key` or `parent.key`) of `data`; undefined or null mean unset. */
-    function field<T>(
-      data: Data,
-      path: string,
-      valid: (value: unknown) => value is T,
-      expected: string
-    ): T | undefined {
-      const value = data[path.slice(path.lastIndexOf('.') + 1)];
-      if (value === undefined || value === null) {
-        return undefined;
-      }
-      if (!valid(value)) {
-        throw new CompileError(`${where(path)} must be ${expected}, not ${JSON.stringify(value)}`);
-      }
-      return value;
-    }
-
-    const isString = (v: unknown): v is string => typeof v === 'string';
-    const isCount = (v: unknown): v is number =>
-      typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-    const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
-    const str = (data: Data, path: string): string | undefined =>
-      field(data, path, isString, 'a string');
-    const num = (data: Data, path: string): number | undefined =>
-      field(data, path, isCount, 'a whole number of at least 0');
-    const object = (data: Data, path: string): Data =>
-      field(data, path, isRecord, 'an object') ?? {};
-
-    export function read(chard: Data): IMetadata {
-      const marshal = object(chard, 'marshalVolume');
-      const ttl = field(chard, 'ttlStrategy', isRecord, 'an object');
-      return {
-        image: str(chard, 'image'),
-        imagePullPolicy: str(chard, 'imagePullPolicy'),
-        marshalVolume: defined({
-          size: str(marshal, 'marshalVolume.size'),
-          storageClass: str(marshal, 'marshalVolume.storageClass'),
-          accessModes: field(
-            marshal,
-            'marshalVolume.accessModes',
-            isStrings,
-            'a list of strings'
-          ) as AccessMode[] | undefined
-        }),
-        retryLimit: num(chard, 'retryLimit'),
-        activeDeadlineSeconds: num(chard, 'activeDeadlineSeconds'),
-        podGC: str(chard, 'podGC'),
-        ttlStrategy: ttl
-          ? defined({
-              secondsAfterCompletion: num(ttl, 'ttlStrategy.secondsAfterCompletion'),
-              secondsAfterSuccess: num(ttl, 'ttlStrategy.secondsAfterSuccess'),
-              secondsAfterFailure: num(ttl, 'ttlStrategy.secondsAfterFailure')
-            })
-          : undefined,
-        namespace: str(chard, 'namespace'),
-        serviceAccountName: str(chard, 'serviceAccountName'),
-        workdir: str(chard, 'workdir'),
-        cache: field(chard, 'cache', (v): v is boolean => typeof v === 'boolean', 'true or false'),
-        valueDigest: valueDigest(chard)
-      };
-    }
-
-    export function valueDigest(chard: Data): string | undefined {
-      return str(chard, 'valueDigest');
-    }
-  }
-
   export function valueDigest(
     fromOptions: string | undefined,
     fromMetadata: string | undefined

@@ -30,6 +30,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 
 import { isRecord } from '../../core/index.js';
+export { parseSize } from '../../core/settings.js';
 import { CHARD_DIR, errorReason, writeJsonAtomic } from './records.js';
 
 /** Excluded from every snapshot (plus anything given with --exclude or in the notebook). */
@@ -401,15 +402,4 @@ namespace Private {
     }
     return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
   }
-}
-
-/** Parse a size such as `2GiB`, `500M`, `1024` (bytes); null when it is not one. */
-export function parseSize(text: string): number | null {
-  const match = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b?)\s*$/i.exec(text);
-  if (!match) {
-    return null;
-  }
-  const power = ['', 'k', 'm', 'g', 't'].indexOf(match[2].toLowerCase());
-  const base = match[3].toLowerCase().startsWith('i') || match[2] === '' ? 1024 : 1000;
-  return Math.round(Number(match[1]) * base ** power);
 }

@@ -1,5 +1,6 @@
 import { compileArgo } from '../../../src/core/compile/argo.js';
 import { CompileError } from '../../../src/core/compile/options.js';
+import type { PodGCStrategy } from '../../../src/core/compile/options.js';
 import { stepCode } from '../../../src/core/plan.js';
 import type { IPlan } from '../../../src/core/plan.js';
 import { argoSchemaProblem } from '../../../src/cli/compile.js';
@@ -44,7 +45,7 @@ describe('argo target: golden workflows', () => {
     expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
     // The real embedded runtime: its hash as computed by Node's crypto at build time.
     expect(a.documents[0]).toMatchObject({
-      metadata: { annotations: { 'chard.io/runtime-sha256': RUNTIME_SHA256 } }
+      metadata: { annotations: { 'chard.dev/runtime-sha256': RUNTIME_SHA256 } }
     });
     const changed = compileArgo(plan, { parameters: { SEED: 7 } });
     expect(changed.hash).not.toBe(a.hash);
@@ -101,7 +102,10 @@ describe('argo target: structure', () => {
     expect(digests(workflowOf(plan, { valueDigest: 'sha256' }))).toEqual(all);
     const withMeta = {
       ...plan,
-      pipeline: { ...plan.pipeline, chard: { ...plan.pipeline.chard, valueDigest: 'sha256' } }
+      pipeline: {
+        ...plan.pipeline,
+        chard: { ...plan.pipeline.chard, valueDigest: 'sha256' as const }
+      }
     };
     expect(digests(workflowOf(withMeta))).toEqual(all);
     // crc32, the default, leaves the manifest exactly as it is without the option.
@@ -148,7 +152,7 @@ describe('argo target: structure', () => {
     expect(gbm.container.image).toBe('ghcr.io/example/churn-gpu:1.4');
     expect(template(wf, ids.results).metadata).toEqual({
       labels: { team: 'growth' },
-      annotations: { 'chard.io/owner': 'data-science@example.com' }
+      annotations: { 'chard.dev/owner': 'data-science@example.com' }
     });
     expect(template(wf, ids.load_data).container.env).toEqual([
       {
@@ -244,7 +248,7 @@ describe('argo target: structure', () => {
       kind: 'PersistentVolumeClaim',
       metadata: {
         name: 'workspace-0',
-        annotations: { 'chard.io/restored-from': 'workspace-training' }
+        annotations: { 'chard.dev/restored-from': 'workspace-training' }
       },
       spec: {
         accessModes: ['ReadWriteOnce'],
@@ -319,9 +323,9 @@ describe('argo target: errors are one-line CompileErrors', () => {
       'parameter SEED: "4.5" is not a valid int value'
     ],
     [
-      'bad metadata',
-      () => compileArgo({ ...plan, pipeline: { ...plan.pipeline, chard: { retryLimit: 'x' } } }),
-      'notebook metadata chard.retryLimit must be a whole number of at least 0, not "x"'
+      'bad retry limit',
+      () => compileArgo(plan, { retryLimit: -1 }),
+      'retryLimit must be a whole number of at least 0, not -1'
     ],
     [
       'bad marshal size',
@@ -330,7 +334,7 @@ describe('argo target: errors are one-line CompileErrors', () => {
     ],
     [
       'bad pod GC',
-      () => compileArgo({ ...plan, pipeline: { ...plan.pipeline, chard: { podGC: 'Sometimes' } } }),
+      () => compileArgo(plan, { podGC: 'Sometimes' as PodGCStrategy }),
       'podGC "Sometimes" is not one of OnPodCompletion, OnPodSuccess, OnWorkflowCompletion, OnWorkflowSuccess'
     ],
     [

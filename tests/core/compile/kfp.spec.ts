@@ -197,7 +197,10 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     expect(digests(compile(plan, { valueDigest: 'sha256' }).spec)).toEqual(all);
     const withMeta = {
       ...plan,
-      pipeline: { ...plan.pipeline, chard: { ...plan.pipeline.chard, valueDigest: 'sha256' } }
+      pipeline: {
+        ...plan.pipeline,
+        chard: { ...plan.pipeline.chard, valueDigest: 'sha256' as const }
+      }
     };
     expect(digests(compile(withMeta).spec)).toEqual(all);
     expect(compile(plan, { valueDigest: 'crc32' }).text).toBe(compile(plan).text);
@@ -290,7 +293,7 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     ]);
     expect(load.imagePullPolicy).toBe('IfNotPresent');
     expect(executors[`exec-${ids.results}`].podMetadata).toEqual({
-      annotations: { 'chard.io/owner': 'data-science@example.com' },
+      annotations: { 'chard.dev/owner': 'data-science@example.com' },
       labels: { team: 'growth' }
     });
   });

@@ -1,18 +1,21 @@
 /** Compile settings (src/core/compile/options.ts): precedence and one-line errors. */
 import {
   CompileError,
+  type ICompileOptions,
   resolveSettings,
   resolveValueDigest
 } from '../../../src/core/compile/options.js';
+import type { PodGCStrategy } from '../../../src/core/compile/options.js';
 import type { IPlan } from '../../../src/core/plan.js';
+import type { ValueDigest } from '../../../src/core/stepspec.js';
 import { loadPlan } from './support.js';
 
-function withMetadata(chard: Record<string, unknown>): IPlan {
+function withMetadata(chard: IPlan['pipeline']['chard']): IPlan {
   const plan = loadPlan('classes');
   return { ...plan, pipeline: { ...plan.pipeline, chard } };
 }
 
-function problem(chard: Record<string, unknown>, options = {}): string {
+function problem(chard: IPlan['pipeline']['chard'], options: ICompileOptions = {}): string {
   try {
     resolveSettings(withMetadata(chard), options);
   } catch (error) {
@@ -32,41 +35,36 @@ describe('compile settings', () => {
     expect(fromOptions).toMatchObject({ retryLimit: 0, namespace: 'team-b', cache: true });
   });
 
-  it('names the metadata key and the bad value in one line', () => {
-    expect(problem({ retryLimit: -1 })).toBe(
-      'notebook metadata chard.retryLimit must be a whole number of at least 0, not -1'
+  it("names the option and the bad value in one line (the notebook's are checked when it is read)", () => {
+    expect(problem({}, { retryLimit: -1 })).toBe(
+      'retryLimit must be a whole number of at least 0, not -1'
     );
-    expect(problem({ ttlStrategy: { secondsAfterSuccess: '1h' } })).toBe(
-      'notebook metadata chard.ttlStrategy.secondsAfterSuccess must be a whole number of at ' +
-        'least 0, not "1h"'
+    expect(problem({}, { ttlStrategy: { secondsAfterSuccess: -1 } })).toBe(
+      'ttlStrategy.secondsAfterSuccess must be a whole number of at least 0, not -1'
     );
-    expect(problem({ marshalVolume: { accessModes: 'ReadWriteMany' } })).toBe(
-      'notebook metadata chard.marshalVolume.accessModes must be a list of strings, not ' +
-        '"ReadWriteMany"'
+    expect(problem({}, { marshalVolume: { accessModes: [] } })).toBe(
+      'marshal volume access modes must not be empty'
     );
-    expect(problem({ marshalVolume: [] })).toBe(
-      'notebook metadata chard.marshalVolume must be an object, not []'
-    );
-    expect(problem({ cache: 'yes' })).toBe(
-      'notebook metadata chard.cache must be true or false, not "yes"'
+    expect(problem({}, { activeDeadlineSeconds: 0 })).toBe(
+      'activeDeadlineSeconds must be a whole number of at least 1, not 0'
     );
   });
 
   it('checks Kubernetes names, quantities and images wherever they come from', () => {
-    expect(problem({ namespace: 'Team_A' })).toBe(
+    expect(problem({}, { namespace: 'Team_A' })).toBe(
       `namespace "Team_A" is not a valid Kubernetes name (lowercase letters, digits and '-', ` +
         'at most 63 characters)'
     );
     expect(problem({}, { serviceAccountName: 'x'.repeat(254) })).toContain(
       'at most 253 characters'
     );
-    expect(problem({ marshalVolume: { size: '5 GB' } })).toBe(
+    expect(problem({}, { marshalVolume: { size: '5 GB' } })).toBe(
       'marshal volume size "5 GB" is not a Kubernetes quantity such as 5Gi'
     );
-    expect(problem({ image: 'python:3.12 ; rm -rf /' })).toBe(
+    expect(problem({}, { image: 'python:3.12 ; rm -rf /' })).toBe(
       'image: "python:3.12 ; rm -rf /" is not a valid image reference'
     );
-    expect(problem({ podGC: 'Never' })).toBe(
+    expect(problem({}, { podGC: 'Never' as PodGCStrategy })).toBe(
       'podGC "Never" is not one of OnPodCompletion, OnPodSuccess, OnWorkflowCompletion, ' +
         'OnWorkflowSuccess'
     );
@@ -81,14 +79,11 @@ describe('compile settings', () => {
     expect(resolveValueDigest(withMetadata({ valueDigest: 'sha256' }))).toBe('sha256');
     expect(resolveValueDigest(withMetadata({ valueDigest: 'sha256' }), 'crc32')).toBe('crc32');
     expect(resolveValueDigest(withMetadata({}))).toBe('crc32');
-    expect(problem({ valueDigest: 'md5' })).toBe(
-      'notebook metadata chard.valueDigest "md5" is not one of crc32, sha256'
+    expect(problem({}, { valueDigest: 'md5' as ValueDigest })).toBe(
+      'valueDigest "md5" is not one of crc32, sha256'
     );
-    expect(problem({ valueDigest: true })).toBe(
-      'notebook metadata chard.valueDigest must be a string, not true'
-    );
-    expect(() => resolveValueDigest(withMetadata({ valueDigest: 'SHA256' }))).toThrow(
-      'notebook metadata chard.valueDigest "SHA256" is not one of crc32, sha256'
+    expect(() => resolveValueDigest(withMetadata({}), 'SHA256' as ValueDigest)).toThrow(
+      'valueDigest "SHA256" is not one of crc32, sha256'
     );
   });
 

@@ -341,7 +341,9 @@ describe('runLocal', () => {
     const bad = writeNotebook(cells, {}, 'flow.ipynb', { chard: { valueDigest: 'md5' } });
     await expect(
       runLocal({ plan: bad.plan, notebook: bad.notebook, python: PYTHON })
-    ).rejects.toThrow('notebook metadata chard.valueDigest "md5" is not one of crc32, sha256');
+    ).rejects.toThrow(
+      'the notebook has errors: notebook metadata `chard.valueDigest` must be one of crc32, sha256, not "md5"'
+    );
     expect(fs.existsSync(path.join(bad.dir, '.chard'))).toBe(false);
   });
 

@@ -78,7 +78,7 @@ describe('fake cluster: CRUD through client-node', () => {
     const created = (await custom.createNamespacedCustomObject({
       ...WF,
       namespace: cluster.namespace,
-      body: workflow('titanic-a1b2c3-1', { labels: { 'chard.io/run': 'r1' } })
+      body: workflow('titanic-a1b2c3-1', { labels: { 'chard.dev/run': 'r1' } })
     })) as {
       metadata: {
         uid: string;
@@ -95,7 +95,7 @@ describe('fake cluster: CRUD through client-node', () => {
     await custom.createNamespacedCustomObject({
       ...WF,
       namespace: cluster.namespace,
-      body: workflow('other-1', { labels: { 'chard.io/run': 'r2' } })
+      body: workflow('other-1', { labels: { 'chard.dev/run': 'r2' } })
     });
     const got = (await custom.getNamespacedCustomObject({
       ...WF,
@@ -107,7 +107,7 @@ describe('fake cluster: CRUD through client-node', () => {
     const list = (await custom.listNamespacedCustomObject({
       ...WF,
       namespace: cluster.namespace,
-      labelSelector: 'chard.io/run=r1'
+      labelSelector: 'chard.dev/run=r1'
     })) as {
       kind: string;
       metadata: { resourceVersion: string };
@@ -122,7 +122,7 @@ describe('fake cluster: CRUD through client-node', () => {
     const notIn = (await custom.listNamespacedCustomObject({
       ...WF,
       namespace: cluster.namespace,
-      labelSelector: 'chard.io/run notin (r1),chard.io/notebook'
+      labelSelector: 'chard.dev/run notin (r1),chard.dev/notebook'
     })) as { items: Array<{ metadata: { name: string } }> };
     expect(notIn.items.map(i => i.metadata.name)).toEqual(['other-1']);
 
@@ -218,7 +218,7 @@ describe('fake cluster: CRUD through client-node', () => {
       custom.createNamespacedCustomObject({
         ...WF,
         namespace: cluster.namespace,
-        body: workflow('ok-name', { labels: { 'chard.io/notebook': 'x'.repeat(64) } })
+        body: workflow('ok-name', { labels: { 'chard.dev/notebook': 'x'.repeat(64) } })
       })
     );
     expect(long.code).toBe(422);

@@ -43,7 +43,7 @@ export function workflow(
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Workflow',
-    metadata: { name, labels: { 'chard.io/notebook': 'titanic', ...options.labels } },
+    metadata: { name, labels: { 'chard.dev/notebook': 'titanic', ...options.labels } },
     spec: {
       entrypoint: 'pipeline',
       serviceAccountName: 'default-editor',

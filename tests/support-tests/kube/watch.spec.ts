@@ -139,9 +139,9 @@ describe('fake cluster: watch', () => {
     await custom.createNamespacedCustomObject({
       ...WF,
       namespace: cluster.namespace,
-      body: workflow('labelled', { labels: { 'chard.io/run': 'watch-me' } })
+      body: workflow('labelled', { labels: { 'chard.dev/run': 'watch-me' } })
     });
-    const w = await watch(kc, path, { labelSelector: 'chard.io/run=watch-me' });
+    const w = await watch(kc, path, { labelSelector: 'chard.dev/run=watch-me' });
     await waitFor(() => (w.events.length >= 1 ? true : undefined));
     // A label change that leaves the selector is seen as DELETED by this watch.
     await custom.patchNamespacedCustomObject(
@@ -149,7 +149,7 @@ describe('fake cluster: watch', () => {
         ...WF,
         namespace: cluster.namespace,
         name: 'labelled',
-        body: { metadata: { labels: { 'chard.io/run': 'other' } } }
+        body: { metadata: { labels: { 'chard.dev/run': 'other' } } }
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
     );
