@@ -99,6 +99,8 @@ export class LocalTensorBoards implements ILocalTensorBoards {
       instance.refs -= 1;
       throw error;
     }
+    // The idle clock starts when it serves (a slow start is not idleness).
+    instance.lastUsed = Date.now();
     return Private.handle(instance, started);
   }
 

@@ -77,11 +77,13 @@ export async function findLogDirs(workspace: string, maxDepth = 6): Promise<stri
       tops.add(rel === '' ? '.' : rel);
     }
   }
-  // A folder below another one already listed is read by TensorBoard through its parent.
+  // A folder below another one already listed is read by TensorBoard through its parent (the
+  // workspace itself, `.`, holds them all).
+  if (tops.has('.')) {
+    return ['.'];
+  }
   const sorted = [...tops].sort();
-  return sorted.filter(
-    dir => !sorted.some(other => other !== dir && other !== '.' && dir.startsWith(`${other}/`))
-  );
+  return sorted.filter(dir => !sorted.some(other => other !== dir && dir.startsWith(`${other}/`)));
 }
 
 /** A name TensorBoard accepts in `--logdir_spec` (no `:` or `,`). */
