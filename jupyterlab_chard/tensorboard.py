@@ -106,7 +106,10 @@ class TensorBoardProxyHandler(ExtensionHandlerMixin, JupyterHandler):
             )
             return
         prefix = f"{self.base_url.rstrip('/')}/chard/tensorboard/{tb_id}"
-        url = f"http://127.0.0.1:{port}{prefix}/{path}"
+        # The path as the browser sent it (still percent-encoded), not tornado's decoded argument.
+        raw = self.request.path
+        rest = raw[len(prefix) + 1:] if raw.startswith(prefix + "/") else path
+        url = f"http://127.0.0.1:{port}{prefix}/{rest}"
         query = "&".join(p for p in self.request.query.split("&") if p and not p.startswith("token="))
         if query:
             url += "?" + query
