@@ -1,4 +1,12 @@
 /** Jest runs the TypeScript sources as ES modules (ts-jest transpiles; `tsc -b` type-checks). */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// The run index of the runs tests start (and of the `chard` processes they spawn, which inherit
+// it), never the user's ~/.local/state.
+process.env.CHARD_STATE_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'chard-state-'));
+
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],

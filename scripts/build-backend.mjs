@@ -1,6 +1,6 @@
 // Bundles Chard's Node backend (src/server/main.ts: the HTTP API the Jupyter server extension
-// starts) into one self-contained ES module, plus the analysis worker it starts threads from,
-// and copies the Python step runtime beside them: jupyterlab_chard/backend/ is what the wheel
+// starts) into one self-contained ES module (its analysis worker threads run the same file), and
+// copies the Python step runtime beside it: jupyterlab_chard/backend/ is what the wheel
 // ships (see pyproject.toml). Run by `npm run build`.
 import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,13 +30,9 @@ await build({
   ...common,
   entryPoints: [join(root, 'src/server/main.ts')],
   outfile: join(out, 'chard-backend.mjs'),
-  define: { CHARD_BUNDLE: JSON.stringify({ version, worker: './analysis-worker.mjs' }) }
+  define: { CHARD_BUNDLE: JSON.stringify({ version }) }
 });
-await build({
-  ...common,
-  entryPoints: [join(root, 'src/server/analysis/worker.ts')],
-  outfile: join(out, 'analysis-worker.mjs')
-});
+rmSync(join(out, 'analysis-worker.mjs'), { force: true });
 rmSync(join(out, 'runtime'), { recursive: true, force: true });
 cpSync(join(root, 'src/runtime'), join(out, 'runtime'), {
   recursive: true,

@@ -1,9 +1,9 @@
 /** `chard analyze NOTEBOOK [--json] [--no-infer]`: the pipeline plan as a table or JSON. */
 import { parseCommandArgs } from './args.js';
-import { analyzeNotebookInParallel } from '../server/analysis/pool.js';
 import { isCompilable } from '../core/plan.js';
 import type { IPlan } from '../core/plan.js';
-import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
+import { CommandError, formatDiagnostic } from './notebookfile.js';
+import { runService, viaService } from './service.js';
 import { renderTable } from './table.js';
 
 export const ANALYZE_USAGE = `usage: chard analyze NOTEBOOK [--json] [--no-infer]
@@ -26,11 +26,9 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     throw new CommandError(ANALYZE_USAGE, 2);
   }
   const file = parsed.positionals[0];
-  const nb = await readNotebookFile(file);
-  const plan = await analyzeNotebookInParallel(nb, {
-    fileName: file,
-    ...(parsed.values['no-infer'] ? { inferDependencies: false } : {})
-  });
+  const plan = await viaService(() =>
+    runService().analyze(file, { noInfer: parsed.values['no-infer'] === true })
+  );
   if (parsed.values.json) {
     process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
   } else {

@@ -2,33 +2,15 @@
  * Cluster run commands: `chard runs --cluster`, `chard logs RUN [STEP]`, `chard cancel RUN`,
  * plus the cluster options and error reporting `chard submit` shares.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CompileError } from '../core/compile/options.js';
-import { NotebookError } from '../core/notebook.js';
-import type { IRunRecord } from '../core/runs.js';
-import type { IKfpClient } from '../server/kfp/client.js';
-import { createKfpClient, KfpError } from '../server/kfp/client.js';
-import type { IKubeClient } from '../server/kube/client.js';
-import { createKubeClient, WORKFLOWS } from '../server/kube/client.js';
-import type { IClusterConfig } from '../server/kube/config.js';
-import { ClusterConfigError, loadClusterConfig } from '../server/kube/config.js';
-import { KubeApiError } from '../server/kube/errors.js';
-import {
-  cancelWorkflow,
-  fetchNodeLog,
-  workflowNodes,
-  workflowPods,
-  workflowStatus
-} from '../server/kube/monitor.js';
-import { RunRecordStore } from '../server/kube/record.js';
-import { RunRecordError } from '../server/local/records.js';
-import { SnapshotError } from '../server/kube/snapshot.js';
-import { ANNOTATION_PIPELINE, LABEL_MANAGED } from '../server/kube/submit.js';
-import { WorkspaceError } from '../server/kube/workspace.js';
+import { createRunService, ServiceError } from '../server/index.js';
+import type { IClusterAccess, RunService } from '../server/index.js';
 import { CommandError } from './notebookfile.js';
+import { commandError, progress, runService } from './service.js';
 import { renderTable } from './table.js';
+
+export { progress };
 
 /** Options every cluster command takes. */
 export const CLUSTER_OPTIONS = {
@@ -44,25 +26,6 @@ export const CLUSTER_OPTIONS_USAGE = `  --namespace NS     namespace (default: t
   --kubeconfig FILE  kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
   --json             machine-readable output on stdout`;
 
-/** Write one line to stderr (progress). */
-export function progress(message: string): void {
-  process.stderr.write(`chard: ${message}\n`);
-}
-
-/** Load cluster access and a client whose retries are reported on stderr. */
-export function connect(values: { namespace?: string; context?: string; kubeconfig?: string }): {
-  config: IClusterConfig;
-  client: IKubeClient;
-} {
-  const config = loadClusterConfig({
-    namespace: values.namespace,
-    context: values.context,
-    kubeconfig: values.kubeconfig
-  });
-  const client = createKubeClient(config.kubeConfig, config.namespace, { onRetry: progress });
-  return { config, client };
-}
-
 /** Options for the Kubeflow Pipelines API. */
 export const KFP_OPTIONS = {
   'kfp-endpoint': { type: 'string' },
@@ -72,65 +35,30 @@ export const KFP_OPTIONS = {
 export const KFP_OPTIONS_USAGE = `  --kfp-endpoint URL         Kubeflow Pipelines API (default: the run's, the notebook's kfp_endpoint setting, or CHARD_KFP_ENDPOINT)
   --kfp-token-file FILE      bearer token for the KFP API (e.g. a projected service-account token)`;
 
-/**
- * A Kubeflow Pipelines client: the endpoint from --kfp-endpoint, else `fallback` (the run's or
- * the notebook's), else CHARD_KFP_ENDPOINT; usage errors (exit 2) when there is none.
- */
-export function connectKfp(
-  values: { 'kfp-endpoint'?: string; 'kfp-token-file'?: string },
-  fallback: string | undefined,
-  onRetry: (message: string) => void = progress
-): IKfpClient {
-  const endpoint = values['kfp-endpoint'] ?? fallback ?? process.env.CHARD_KFP_ENDPOINT;
-  if (!endpoint) {
-    throw new CommandError(
-      'Kubeflow Pipelines needs an endpoint: pass --kfp-endpoint URL ' +
-        '(in a Kubeflow notebook: http://ml-pipeline.kubeflow:8888) or set CHARD_KFP_ENDPOINT',
-      2
-    );
-  }
-  const tokenFile = values['kfp-token-file'];
-  if (tokenFile && !fs.existsSync(tokenFile)) {
-    throw new CommandError(`--kfp-token-file ${tokenFile}: no such file`, 2);
-  }
-  return createKfpClient({ endpoint, tokenFile, onRetry });
+/** Cluster access from the cluster options. */
+function access(values: Record<string, string | boolean | undefined>): IClusterAccess {
+  return {
+    namespace: s(values.namespace),
+    context: s(values.context),
+    kubeconfig: s(values.kubeconfig),
+    kfpEndpoint: s(values['kfp-endpoint']),
+    kfpTokenFile: s(values['kfp-token-file'])
+  };
 }
 
-/**
- * The run record kept next to the notebooks (`--dir`, default `.chard` here); null when there
- * is none or `run` cannot name one (then only the cluster may know it).
- */
-function localRecord(
-  dir: string | undefined,
-  run: string
-): { store: RunRecordStore; record: IRunRecord | null } {
-  const store = new RunRecordStore(dir ?? path.resolve('.chard'));
-  try {
-    store.runDir(run);
-  } catch {
-    return { store, record: null };
-  }
-  return { store, record: store.readRecord(run) };
+/** The service, looking for run records under `--dir`'s notebook folder when it is given. */
+function serviceFor(dir: string | undefined): RunService {
+  return dir === undefined
+    ? runService()
+    : createRunService({ root: path.dirname(path.resolve(dir)), onRetry: progress });
 }
 
 /** Turn a known failure into an exit code with a one-line message; rethrow the unknown. */
-export function reportError(error: unknown): number {
-  if (error instanceof CommandError) {
-    process.stderr.write(`chard: ${error.message}\n`);
-    return error.exitCode;
-  }
-  if (
-    error instanceof KubeApiError ||
-    error instanceof ClusterConfigError ||
-    error instanceof SnapshotError ||
-    error instanceof WorkspaceError ||
-    error instanceof CompileError ||
-    error instanceof NotebookError ||
-    error instanceof KfpError ||
-    error instanceof RunRecordError
-  ) {
-    process.stderr.write(`chard: ${error.message}\n`);
-    return 1;
+export function reportError(error: unknown, notebook?: string): number {
+  const known = error instanceof ServiceError ? commandError(error, notebook) : error;
+  if (known instanceof CommandError) {
+    process.stderr.write(`chard: ${known.message}\n`);
+    return known.exitCode;
   }
   throw error;
 }
@@ -180,33 +108,13 @@ export async function clusterRunsCommand(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const { client } = connect({
-      namespace: s(parsed.values.namespace),
-      context: s(parsed.values.context),
-      kubeconfig: s(parsed.values.kubeconfig)
-    });
-    const listed = await client.list(WORKFLOWS, { labelSelector: `${LABEL_MANAGED}=chard` });
-    const rows = listed.items
-      .map(wf => {
-        const st = workflowStatus(wf);
-        const status = (wf.status ?? {}) as Record<string, unknown>;
-        return {
-          run: wf.metadata?.name ?? '',
-          status: st.status,
-          pipeline: wf.metadata?.annotations?.[ANNOTATION_PIPELINE] ?? '',
-          createdAt: wf.metadata?.creationTimestamp ?? null,
-          finishedAt: typeof status.finishedAt === 'string' ? status.finishedAt : null,
-          namespace: client.namespace,
-          message: st.message
-        };
-      })
-      .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+    const { namespace, runs: rows } = await runService().listCluster(access(parsed.values));
     if (parsed.values.json) {
       for (const row of rows) {
         process.stdout.write(`${JSON.stringify(row)}\n`);
       }
     } else if (rows.length === 0) {
-      progress(`no Chard runs in namespace "${client.namespace}"`);
+      progress(`no Chard runs in namespace "${namespace}"`);
     } else {
       process.stdout.write(
         `${renderTable(
@@ -229,15 +137,6 @@ no logs; see the run in the Kubeflow Pipelines UI.)
   --dir DIR          where the run records are (default: .chard in the current directory)
 ${CLUSTER_OPTIONS_USAGE}`;
 
-/** What `chard logs` says for a KFP run: its API has no logs; where to see them instead. */
-function kfpNoLogs(record: IRunRecord): string {
-  const id = record.cluster?.kfpRunId ?? 'unknown';
-  return (
-    `run ${record.id} ran on Kubeflow Pipelines, whose API serves no step logs: open it in the ` +
-    `Kubeflow Pipelines UI (Runs > "${record.id}", or #/runs/details/${id} on the Pipelines UI)`
-  );
-}
-
 /** `chard logs RUN [STEP]`: stored logs first, else the pods' logs. */
 export async function clusterLogsCommand(argv: string[]): Promise<number> {
   const parsed = parse(argv, LOGS_USAGE, { dir: { type: 'string' } });
@@ -250,76 +149,25 @@ export async function clusterLogsCommand(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const { store, record } = localRecord(s(parsed.values.dir), run);
-    if (record?.backend === 'kfp') {
-      throw new CommandError(kfpNoLogs(record));
-    }
     const json = parsed.values.json === true;
-    const emit = (stepName: string, text: string): void => {
+    const service = serviceFor(s(parsed.values.dir));
+    for await (const chunk of service.logs(run, { step, cluster: access(parsed.values) })) {
       if (json) {
         const time = new Date().toISOString();
-        for (const line of text.replace(/\n$/, '').split('\n')) {
+        for (const line of chunk.text.replace(/\n$/, '').split('\n')) {
           process.stdout.write(
-            `${JSON.stringify({ event: 'log', run, time, step: stepName, stream: 'stdout', line })}\n`
+            `${JSON.stringify({ event: 'log', run, time, step: chunk.step, stream: 'stdout', line })}\n`
           );
         }
-      } else {
-        process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+        continue;
       }
-    };
-    const wanted = (name: string, id: string): boolean => !step || step === name || step === id;
-    const missing: { name: string; id: string }[] = [];
-    if (record) {
-      const steps = record.steps.filter(st => wanted(st.name, st.id));
-      if (steps.length === 0) {
-        throw new CommandError(
-          `run ${run} has no step "${step}" (steps: ${record.steps.map(st => st.name).join(', ')})`
-        );
+      if (!step) {
+        progress(`step ${chunk.step}:`);
       }
-      for (const st of steps) {
-        const text = store.readLog(run, st.id);
-        if (text === null) {
-          missing.push(st);
-        } else {
-          if (!step && !json) {
-            progress(`step ${st.name}:`);
-          }
-          emit(st.name, text);
-        }
-      }
-      if (missing.length === 0) {
-        return 0;
-      }
+      const text = chunk.text;
+      process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
     }
-    const { client } = connect({
-      namespace: s(parsed.values.namespace),
-      context: s(parsed.values.context),
-      kubeconfig: s(parsed.values.kubeconfig)
-    });
-    const wf = await client.get(WORKFLOWS, run);
-    const pods = await workflowPods(client, run);
-    const nodes = workflowNodes(wf).filter(n => n.type === 'Pod');
-    const keys = (n: { displayName: string }): string => n.displayName.replace(/\(\d+\)$/, '');
-    const chosen = nodes.filter(n =>
-      record ? missing.some(m => m.id === keys(n)) : wanted(keys(n), keys(n))
-    );
-    if (chosen.length === 0 && step) {
-      throw new CommandError(`run ${run} has no step "${step}" with a pod`);
-    }
-    let failed = false;
-    for (const node of chosen) {
-      const text = await fetchNodeLog(client, run, node, pods ?? undefined);
-      if (!step && !json) {
-        progress(`step ${keys(node)}:`);
-      }
-      if (text === null) {
-        progress(`no log for step ${keys(node)}: its pod is gone and no copy was kept`);
-        failed = true;
-      } else {
-        emit(keys(node), text);
-      }
-    }
-    return failed ? 1 : 0;
+    return 0;
   } catch (error) {
     return reportError(error);
   }
@@ -346,21 +194,10 @@ export async function clusterCancelCommand(argv: string[]): Promise<number> {
   const run = parsed.positionals[0];
   const v = parsed.values;
   try {
-    const { record } = localRecord(s(v.dir), run);
-    const kfpRunId = record?.backend === 'kfp' ? record.cluster?.kfpRunId : undefined;
-    if (kfpRunId) {
-      const kfp = connectKfp(
-        { 'kfp-endpoint': s(v['kfp-endpoint']), 'kfp-token-file': s(v['kfp-token-file']) },
-        record?.cluster?.kfpEndpoint
-      );
-      await kfp.terminateRun(kfpRunId);
-    } else {
-      const { client } = connect({
-        namespace: s(v.namespace),
-        context: s(v.context),
-        kubeconfig: s(v.kubeconfig)
-      });
-      await cancelWorkflow(client, run);
+    const result = await serviceFor(s(v.dir)).cancel(run, { cluster: access(v) });
+    if (result.how === 'already-finished' && result.record) {
+      progress(`run ${result.record.id} had already ${result.record.status}`);
+      return 0;
     }
     if (v.json) {
       process.stdout.write(

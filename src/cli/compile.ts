@@ -7,7 +7,6 @@
  */
 import { resolve } from 'node:path';
 import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
-import { analyzeNotebookInParallel } from '../server/analysis/pool.js';
 import {
   COMPILE_TARGETS,
   CompileError,
@@ -16,9 +15,10 @@ import {
 } from '../core/compile/index.js';
 import type { CompileTarget, ICompileResult } from '../core/compile/index.js';
 import { isCompilable } from '../core/plan.js';
-import { writeFileAtomic } from '../server/local/records.js';
+import { writeFileAtomic } from '../server/index.js';
 import { parameterOverrides, parseCommandArgs, splitParamArgs, valueDigestArg } from './args.js';
-import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
+import { CommandError, formatDiagnostic } from './notebookfile.js';
+import { runService, viaService } from './service.js';
 
 export const COMPILE_USAGE = `usage: chard compile NOTEBOOK --target argo|kfp [-o FILE] [--image IMG] [--param NAME=VALUE]...
                      [--value-digest sha256|crc32]
@@ -96,8 +96,7 @@ namespace Private {
     const valueDigest = valueDigestArg(values['value-digest'], COMPILE_USAGE);
 
     const file = parsed.positionals[0];
-    const nb = await readNotebookFile(file);
-    const plan = await analyzeNotebookInParallel(nb, { fileName: file });
+    const plan = await viaService(() => runService().analyze(file));
     for (const d of plan.diagnostics) {
       process.stderr.write(`${formatDiagnostic(file, d)}\n`);
     }

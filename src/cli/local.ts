@@ -2,25 +2,12 @@
  * Commands over local run records: `chard runs`, `chard logs RUN [STEP] [--follow]`,
  * `chard cancel RUN`.
  */
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 
-import type { IRunRecord, IStepRecord } from '../core/index.js';
-import { isFinished } from '../core/index.js';
-import { cancelRun } from '../server/local/cancel.js';
-import { isProcessAlive, sleep } from '../server/local/processes.js';
-import {
-  findRuns,
-  readRunPids,
-  readRunRecord,
-  resolveRun,
-  runNotebook,
-  runPaths,
-  RunRecordError
-} from '../server/local/records.js';
+import type { IRunRecord } from '../core/index.js';
 import { parseCommandArgs } from './args.js';
 import { CommandError } from './notebookfile.js';
+import { runService, viaService } from './service.js';
 import { renderTable } from './table.js';
 
 /** `1.2s`, `3m 04s`, `1h 02m`. */
@@ -72,20 +59,23 @@ export function graceSeconds(text: string | undefined): number {
   return grace;
 }
 
-export const RUNS_USAGE = `usage: chard runs [DIR|NOTEBOOK] [--json]
+export const RUNS_USAGE = `usage: chard runs [DIR|NOTEBOOK] [--all] [--json]
 
 Lists the local runs recorded under DIR (default: the current directory, searching .chard
 directories up to 4 levels down) or next to NOTEBOOK, oldest first. A run whose runner is gone
-before it finished shows as interrupted.
+before it finished is recorded as failed and shows as interrupted.
 
 Options:
+  --all    every run you started, wherever its notebook is (from the run index in
+           \${CHARD_STATE_DIR:-\${XDG_STATE_HOME:-~/.local/state}/chard})
   --json   the run records as one JSON array on stdout
 
 For runs on a cluster: chard runs --cluster --help`;
 
 export const LOGS_USAGE = `usage: chard logs RUN [STEP] [--follow]
 
-Prints the logs of a local run (RUN: a run id, a unique prefix of one, or a run directory):
+Prints the logs of a local run (RUN: a run id, a unique prefix of one, or a run directory;
+found from any directory):
 every step's lines prefixed by the step's name, or STEP's log as it is.
 
 Options:
@@ -103,9 +93,22 @@ Options:
 
 For a run on a cluster: chard cancel --cluster --help`;
 
+export const OUTPUTS_USAGE = `usage: chard outputs RUN [PATH...] [--copy [--force]] [--json]
+
+Lists the files a local run's steps wrote. The steps run in a snapshot of the notebook's
+folder (.chard/runs/RUN/workspace/), so what they write stays there, away from your files.
+
+Options:
+  --copy    copy the outputs (or the PATHs given: files or folders of the workspace) next to
+            the notebook, each file atomically
+  --force   with --copy: replace files next to the notebook that differ (otherwise nothing is
+            copied and the differing files are named)
+  --json    one JSON object on stdout`;
+
 export async function runsCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, RUNS_USAGE, {
-    json: { type: 'boolean' }
+    json: { type: 'boolean' },
+    all: { type: 'boolean' }
   });
   if (values.help) {
     return Private.help(RUNS_USAGE);
@@ -117,32 +120,30 @@ export async function runsCommand(argv: string[]): Promise<number> {
   if (root.endsWith('.ipynb')) {
     root = path.dirname(root);
   }
-  const runs = await findRuns(root);
-  const shown = await Promise.all(
-    runs.map(async entry => ({
-      ...entry,
-      status: (await Private.interrupted(entry.dir, entry.record))
-        ? 'interrupted'
-        : entry.record.status
-    }))
-  );
+  const service = runService();
+  const runs = (
+    await viaService(() => service.list({}, { root, all: values.all === true }))
+  ).filter(r => r.backend === 'local' || values.all === true);
   if (values.json === true) {
-    process.stdout.write(
-      JSON.stringify(shown.map(r => ({ ...r.record, status: r.status, dir: r.dir }))) + '\n'
+    process.stdout.write(JSON.stringify(runs) + '\n');
+    return 0;
+  }
+  if (runs.length === 0) {
+    const elsewhere = await service.indexed();
+    process.stderr.write(
+      `chard: no local runs under ${path.resolve(root)}` +
+        (elsewhere > 0 ? ` (${elsewhere} run(s) elsewhere: chard runs --all)` : '') +
+        '\n'
     );
     return 0;
   }
-  if (shown.length === 0) {
-    process.stderr.write(`chard: no local runs under ${path.resolve(root)}\n`);
-    return 0;
-  }
-  const rows = shown.map(r => [
-    r.record.id,
-    r.record.pipeline,
-    r.status,
-    r.record.startedAt ? r.record.startedAt.replace('T', ' ').slice(0, 19) : '-',
-    between(r.record.startedAt, r.record.finishedAt),
-    path.relative(process.cwd(), runNotebook(r))
+  const rows = runs.map(r => [
+    r.id,
+    r.pipeline,
+    r.message?.startsWith('interrupted') ? 'interrupted' : r.status,
+    r.startedAt ? r.startedAt.replace('T', ' ').slice(0, 19) : '-',
+    between(r.startedAt, r.finishedAt),
+    path.relative(process.cwd(), r.notebook)
   ]);
   process.stdout.write(
     renderTable(['RUN', 'PIPELINE', 'STATUS', 'STARTED (UTC)', 'DURATION', 'NOTEBOOK'], rows) + '\n'
@@ -161,38 +162,27 @@ export async function logsCommand(argv: string[]): Promise<number> {
     throw new CommandError(`give a run, and optionally one of its steps\n${LOGS_USAGE}`, 2);
   }
   const [spec, stepName] = positionals;
-  const entry = await Private.run(spec);
-  const steps = stepName
-    ? entry.record.steps.filter(s => s.name === stepName || s.id === stepName)
-    : entry.record.steps;
-  if (steps.length === 0) {
-    throw new CommandError(
-      `run ${entry.record.id} has no step ${JSON.stringify(stepName)} (steps: ${entry.record.steps.map(s => s.name).join(', ')})`,
-      2
-    );
-  }
-  const printer = new Private.LogPrinter(entry.dir, steps, stepName === undefined);
-  if (!values.follow) {
-    await printer.print(true);
-    return 0;
-  }
-  // Read the status before the logs: once the run is seen finished, one more read gets
-  // everything (a step's log is complete before its status changes).
-  for (;;) {
-    const record = await readRunRecord(entry.dir);
-    const gone = await Private.interrupted(entry.dir, record);
-    const over = gone || isFinished(record.status);
-    await printer.print(over);
-    if (over) {
-      if (gone) {
-        process.stderr.write(
-          `chard: the runner of run ${record.id} is gone (interrupted); no more output\n`
-        );
-      }
-      return 0;
+  const service = runService();
+  const details = await viaService(() => service.get(spec));
+  const printer = new Private.LogPrinter(
+    details.record.steps.map(s => s.name),
+    stepName === undefined
+  );
+  await viaService(async () => {
+    for await (const chunk of service.logs(spec, { step: stepName, follow: values.follow })) {
+      printer.print(chunk.step, chunk.text, chunk.final);
     }
-    await sleep(Private.FOLLOW_INTERVAL_MS);
+  });
+  printer.end();
+  if (values.follow) {
+    const record = (await viaService(() => service.get(spec))).record;
+    if (record.message?.startsWith('interrupted')) {
+      process.stderr.write(
+        `chard: the runner of run ${record.id} is gone (interrupted); no more output\n`
+      );
+    }
   }
+  return 0;
 }
 
 export async function cancelCommand(argv: string[]): Promise<number> {
@@ -206,115 +196,120 @@ export async function cancelCommand(argv: string[]): Promise<number> {
     throw new CommandError(`give one run\n${CANCEL_USAGE}`, 2);
   }
   const grace = graceSeconds(values.grace);
-  const entry = await Private.run(positionals[0]);
-  const result = await cancelRun(entry.dir, grace * 1000);
+  const service = runService();
+  const result = await viaService(() => service.cancel(positionals[0], { graceSeconds: grace }));
+  const record = result.record as IRunRecord;
   if (result.how === 'already-finished') {
-    process.stderr.write(`chard: run ${result.record.id} had already ${result.record.status}\n`);
+    process.stderr.write(`chard: run ${record.id} had already ${record.status}\n`);
     return 0;
   }
-  process.stdout.write(`run ${result.record.id} ${result.record.status}\n`);
-  return result.record.status === 'cancelled' ? 0 : 1;
+  process.stdout.write(`run ${record.id} ${record.status}\n`);
+  return record.status === 'cancelled' ? 0 : 1;
+}
+
+export async function outputsCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, OUTPUTS_USAGE, {
+    copy: { type: 'boolean' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' }
+  });
+  if (values.help) {
+    return Private.help(OUTPUTS_USAGE);
+  }
+  if (positionals.length < 1) {
+    throw new CommandError(`give a run\n${OUTPUTS_USAGE}`, 2);
+  }
+  if (values.force && !values.copy) {
+    throw new CommandError('--force goes with --copy', 2);
+  }
+  const [spec, ...paths] = positionals;
+  const service = runService();
+  if (values.copy) {
+    const result = await viaService(() =>
+      service.copyOutputs(spec, { paths, force: values.force === true })
+    );
+    if (values.json) {
+      process.stdout.write(JSON.stringify(result) + '\n');
+    } else if (result.copied.length === 0) {
+      process.stderr.write(`chard: nothing to copy: ${result.target} already has these files\n`);
+    } else {
+      for (const rel of result.copied) {
+        process.stdout.write(`${path.relative(process.cwd(), path.join(result.target, rel))}\n`);
+      }
+    }
+    return 0;
+  }
+  if (paths.length > 0) {
+    throw new CommandError('PATHs go with --copy', 2);
+  }
+  const details = await viaService(() => service.get(spec));
+  const outputs = await viaService(() => service.outputs(spec));
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ workspace: details.workspace, outputs }) + '\n');
+    return 0;
+  }
+  process.stderr.write(
+    `chard: run ${details.record.id} wrote into ${details.workspace}${path.sep}\n`
+  );
+  if (outputs.length === 0) {
+    process.stderr.write('chard: no new or changed files\n');
+    return 0;
+  }
+  process.stdout.write(
+    renderTable(
+      ['FILE', 'SIZE', 'NEXT TO THE NOTEBOOK'],
+      outputs.map(o => [o.path, String(o.size), o.conflict ? 'differs' : '-'])
+    ) + '\n'
+  );
+  return 0;
 }
 
 namespace Private {
-  export const FOLLOW_INTERVAL_MS = 250;
-
   export function help(usage: string): number {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
 
-  export async function run(spec: string) {
-    try {
-      return await resolveRun(spec, process.cwd());
-    } catch (error) {
-      if (error instanceof RunRecordError) {
-        throw new CommandError(error.message);
-      }
-      throw error;
-    }
-  }
-
-  /** A run recorded as pending or running whose runner process is gone. */
-  export async function interrupted(dir: string, record: IRunRecord): Promise<boolean> {
-    if (record.status !== 'running' && record.status !== 'pending') {
-      return false;
-    }
-    const pids = await readRunPids(dir);
-    return !pids || !isProcessAlive(pids.runner.pid, pids.runner.start);
-  }
-
   /**
-   * Prints step logs from where the last call stopped: one step's log as it is, or every
-   * step's complete lines prefixed by the step's name (a partial line waits for its end, or
-   * for the last call).
+   * Prints step logs: one step's log as it is, or every step's complete lines prefixed by the
+   * step's name (a partial line waits for its end, or for `end`).
    */
   export class LogPrinter {
     constructor(
-      dir: string,
-      private readonly _steps: readonly IStepRecord[],
+      steps: readonly string[],
       private readonly _prefixed: boolean
     ) {
-      this._logs = runPaths(dir).logs;
-      this._width = Math.max(..._steps.map(s => s.name.length));
+      this._width = Math.max(...steps.map(s => s.length));
     }
 
-    async print(last: boolean): Promise<void> {
-      for (const step of this._steps) {
-        let state = this._state.get(step.id);
-        if (!state) {
-          state = { offset: 0, decoder: new StringDecoder('utf8'), partial: '' };
-          this._state.set(step.id, state);
-        }
-        const chunk = await this._read(step, state);
-        let text = chunk + (last ? state.decoder.end() : '');
-        if (!this._prefixed) {
-          process.stdout.write(text);
-          continue;
-        }
-        text = state.partial + text;
-        const lines = text.split('\n');
-        state.partial = lines.pop() ?? '';
-        if (last && state.partial) {
-          lines.push(state.partial);
-          state.partial = '';
-        }
-        process.stdout.write(lines.map(l => `${step.name.padEnd(this._width)} | ${l}\n`).join(''));
+    print(step: string, text: string, final: boolean): void {
+      if (!this._prefixed) {
+        process.stdout.write(text);
+        return;
       }
+      const lines = ((this._partial.get(step) ?? '') + text).split('\n');
+      const partial = lines.pop() ?? '';
+      if (final && partial) {
+        lines.push(partial);
+      }
+      this._partial.set(step, final ? '' : partial);
+      this._write(step, lines);
     }
 
-    /** What the step's log holds past `state.offset` (empty when there is no log yet). */
-    private async _read(
-      step: IStepRecord,
-      state: { offset: number; decoder: StringDecoder }
-    ): Promise<string> {
-      let handle: fsp.FileHandle;
-      try {
-        handle = await fsp.open(path.join(this._logs, `${step.id}.log`), 'r');
-      } catch {
-        return ''; // the step has not run (yet)
-      }
-      try {
-        let text = '';
-        const buffer = Buffer.alloc(64 * 1024);
-        for (;;) {
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, state.offset);
-          if (bytesRead === 0) {
-            return text;
-          }
-          state.offset += bytesRead;
-          text += state.decoder.write(buffer.subarray(0, bytesRead));
+    end(): void {
+      for (const [step, partial] of this._partial) {
+        if (partial) {
+          this._write(step, [partial]);
         }
-      } finally {
-        await handle.close();
       }
+      this._partial.clear();
     }
 
-    private readonly _logs: string;
+    private _write(step: string, lines: string[]): void {
+      process.stdout.write(lines.map(l => `${step.padEnd(this._width)} | ${l}\n`).join(''));
+    }
+
     private readonly _width: number;
-    private readonly _state = new Map<
-      string,
-      { offset: number; decoder: StringDecoder; partial: string }
-    >();
+    private readonly _partial = new Map<string, string>();
   }
 }

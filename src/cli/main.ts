@@ -1,14 +1,13 @@
 /** The `chard` command: dispatches to one module per command. */
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeCommand } from './analyze.js';
 import { clusterCancelCommand, clusterLogsCommand, clusterRunsCommand } from './cluster.js';
 import { compileCommand } from './compile.js';
-import { cancelCommand, logsCommand, runsCommand } from './local.js';
+import { cancelCommand, logsCommand, outputsCommand, runsCommand } from './local.js';
 import { CommandError } from './notebookfile.js';
 import { runCommand } from './run.js';
 import { submitCommand } from './submit.js';
-import { RunRecordStore } from '../server/kube/record.js';
+import { commandError, runService } from './service.js';
 
 export const USAGE = `usage: chard COMMAND [ARGS]
 
@@ -17,9 +16,10 @@ Commands:
   compile NOTEBOOK --target argo|kfp      an Argo Workflow or a Kubeflow Pipelines v2 spec
   run NOTEBOOK                            run the pipeline on this machine
   submit NOTEBOOK [--via argo|kfp]        snapshot the workspace and run on Kubernetes
-  runs [--cluster]                        list runs (local, or on the cluster)
+  runs [--all|--cluster]                  list runs (here, everywhere, or on the cluster)
   logs RUN [STEP]                         print a run's logs
   cancel RUN                              stop a run
+  outputs RUN [PATH...] [--copy]          the files a run's steps wrote; copy them next to the notebook
 
 Run \`chard COMMAND --help\` for a command's options.`;
 
@@ -40,7 +40,7 @@ function routed(local: Command, cluster: Command, needsRun: boolean): Command {
     if (needsRun) {
       const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
       const run = positionals[0];
-      if (typeof run === 'string' && isClusterRun(run)) {
+      if (typeof run === 'string' && (await isClusterRun(run))) {
         return cluster(argv);
       }
     }
@@ -48,13 +48,13 @@ function routed(local: Command, cluster: Command, needsRun: boolean): Command {
   };
 }
 
-/** Is `run` a cluster run recorded where the cluster commands keep them (`.chard` here)? */
-function isClusterRun(run: string): boolean {
+/** Is `run` a cluster run the service knows (by id, from anywhere)? */
+async function isClusterRun(run: string): Promise<boolean> {
   try {
-    const backend = new RunRecordStore(path.resolve('.chard')).readRecord(run)?.backend;
+    const backend = (await runService().get(run)).record.backend;
     return backend === 'argo' || backend === 'kfp';
   } catch {
-    return false; // not a cluster run id, or no readable record: the local commands explain
+    return false; // not a known run id: the local commands explain
   }
 }
 
@@ -65,7 +65,8 @@ const COMMANDS: Record<string, Command> = {
   submit: submitCommand,
   runs: routed(runsCommand, clusterRunsCommand, false),
   logs: routed(logsCommand, clusterLogsCommand, true),
-  cancel: routed(cancelCommand, clusterCancelCommand, true)
+  cancel: routed(cancelCommand, clusterCancelCommand, true),
+  outputs: outputsCommand
 };
 
 /** Run the CLI; returns the exit code (0 ok, 1 failure, 2 usage error). */
@@ -82,7 +83,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     return await command(rest);
-  } catch (error) {
+  } catch (thrown) {
+    const error = commandError(thrown);
     if (error instanceof CommandError) {
       process.stderr.write(`chard: ${error.message}\n`);
       return error.exitCode;

@@ -1,5 +1,5 @@
 /**
- * `chard run NOTEBOOK`: run a notebook as a pipeline on this machine (see src/server/local).
+ * `chard run NOTEBOOK`: run a notebook as a pipeline on this machine, through the run service.
  *
  *   chard run NOTEBOOK [--param NAME=VALUE]... [--python PATH] [--parallel N] [--json]
  *                      [--exclude PATTERN]... [--max-snapshot-size SIZE] [--snapshot auto|copy]
@@ -9,34 +9,19 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { analyzeNotebookInParallel } from '../server/analysis/pool.js';
-import type { IPlan, IRunRecord, RunEvent } from '../core/index.js';
-import {
-  checkImports,
-  importedModules,
-  PythonError,
-  resolvePython
-} from '../server/local/python.js';
-import {
-  latestRunOf,
-  readRunPlan,
-  resolveRun,
-  runNotebook,
-  RunRecordError
-} from '../server/local/records.js';
-import { runLocal, RunError } from '../server/local/runner.js';
-import type { LocalRun } from '../server/local/runner.js';
-import { parseSize, SnapshotError } from '../server/local/snapshot.js';
-import { parameterOverrides, parseCommandArgs, splitParamArgs, valueDigestArg } from './args.js';
-import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
+import type { ILocalRunOptions, IRunDetails, IRunRecord, RunEvent } from '../core/index.js';
+import { parseCommandArgs, splitParamArgs, valueDigestArg } from './args.js';
+import { CommandError } from './notebookfile.js';
 import { formatDuration, graceSeconds, stepTable } from './local.js';
+import { runService, viaService } from './service.js';
 
 export const RUN_USAGE = `usage: chard run NOTEBOOK [options]
        chard run --resume RUN [options]
 
 Runs the notebook as a pipeline on this machine: each step a separate Python process, in
 parallel where the data flow allows, against a snapshot of the notebook's directory. The run is
-recorded in .chard/runs/RUN next to the notebook (see: chard runs, chard logs RUN).
+recorded in .chard/runs/RUN next to the notebook (see: chard runs, chard logs RUN); the files
+the steps write stay in its workspace/ folder (see: chard outputs RUN).
 
 Options:
   --param NAME=VALUE        set a pipeline parameter (repeatable)
@@ -95,147 +80,105 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw new CommandError(`--snapshot ${values.snapshot}: give auto or copy`, 2);
   }
   const valueDigest = valueDigestArg(values['value-digest']);
+  const json = values.json === true;
+  const local: ILocalRunOptions = {
+    parallel,
+    graceSeconds: grace,
+    ...(values.python === undefined ? {} : { python: values.python }),
+    ...(values.exclude ? { exclude: values.exclude } : {}),
+    ...(values['max-snapshot-size'] === undefined
+      ? {}
+      : { maxSnapshot: values['max-snapshot-size'] }),
+    ...(values.snapshot === 'copy' ? { snapshotMode: 'copy' as const } : {}),
+    ...(valueDigest === undefined ? {} : { valueDigest }),
+    ...(values['no-infer'] ? { noInfer: true } : {}),
+    ...(values.from
+      ? { from: { step: values.from, ...(values.run ? { run: values.run } : {}) } }
+      : {})
+  };
+  const service = runService();
+  const onProgress = json
+    ? undefined
+    : (message: string) => process.stderr.write(`chard: ${message}\n`);
 
-  try {
-    // The notebook, and the run to resume or reuse.
-    let notebook: string;
-    let resumeDir: string | undefined;
-    if (values.resume) {
-      const entry = await resolveRun(values.resume, process.cwd());
-      if (entry.record.backend !== 'local') {
-        throw new CommandError(`run ${entry.record.id} is not a local run`, 2);
-      }
-      resumeDir = entry.dir;
-      notebook = runNotebook(entry);
-      if (positionals[0] && path.resolve(positionals[0]) !== notebook) {
-        throw new CommandError(
-          `run ${entry.record.id} is a run of ${notebook}, not ${positionals[0]}`,
-          2
-        );
-      }
-    } else {
-      notebook = positionals[0];
+  // Start the run (or resume one): it exists once this returns.
+  let details: IRunDetails;
+  if (values.resume) {
+    const resume = values.resume;
+    const found = await viaService(() => service.get(resume));
+    if (found.record.backend !== 'local') {
+      throw new CommandError(`run ${found.record.id} is not a local run`, 2);
     }
-    let plan: IPlan;
-    let metadata: Record<string, unknown> = {};
-    try {
-      const nb = await readNotebookFile(notebook);
-      metadata = nb.metadata;
-      plan = await analyzeNotebookInParallel(nb, {
-        fileName: path.basename(notebook),
-        ...(values['no-infer'] ? { inferDependencies: false } : {})
-      });
-    } catch (error) {
-      if (!(resumeDir && error instanceof CommandError)) {
-        throw error;
-      }
-      plan = await readRunPlan(resumeDir); // the notebook is gone: resume what was planned
-    }
-    const errors = plan.diagnostics.filter(d => d.severity === 'error');
-    if (errors.length > 0) {
-      for (const d of errors) {
-        process.stderr.write(`${formatDiagnostic(notebook, d)}\n`);
-      }
+    if (positionals[0] && path.resolve(positionals[0]) !== found.notebook) {
       throw new CommandError(
-        `${notebook}: the notebook has ${errors.length} error(s); nothing was run`
-      );
-    }
-    let from: { step: string; run: string } | undefined;
-    if (values.from) {
-      const source = values.run
-        ? await resolveRun(values.run, process.cwd())
-        : await latestRunOf(notebook);
-      if (!source) {
-        throw new CommandError(
-          `--from ${values.from}: ${notebook} has no earlier run to reuse values from`
-        );
-      }
-      from = { step: values.from, run: source.dir };
-    }
-
-    const parameters = parameterOverrides(plan, splitParamArgs(values.param ?? []));
-    const chard = plan.pipeline.chard;
-    const exclude = [...(chard.snapshotExclude ?? []), ...(values.exclude ?? [])];
-    const sizeText = values['max-snapshot-size'];
-    const maxSnapshotBytes = sizeText === undefined ? chard.snapshotMaxSize : parseSize(sizeText);
-    if (maxSnapshotBytes === null) {
-      throw new CommandError(
-        `snapshot size limit ${JSON.stringify(sizeText)}: give a size like 2GiB or 500MB`,
+        `run ${found.record.id} is a run of ${found.notebook}, not ${positionals[0]}`,
         2
       );
     }
-
-    const python = await resolvePython(metadata, values.python);
-    const importProblem = await checkImports(
-      python,
-      importedModules(plan, path.dirname(path.resolve(notebook)))
+    details = await viaService(
+      () => service.resume(found.record.id, { local }, { onProgress }),
+      found.notebook
     );
-    if (importProblem) {
-      throw new CommandError(importProblem);
-    }
+  } else {
+    const notebook = positionals[0];
+    details = await viaService(
+      () =>
+        service.start(
+          {
+            notebook,
+            target: 'local',
+            parameters: Object.fromEntries(splitParamArgs(values.param ?? [])),
+            local
+          },
+          { onProgress }
+        ),
+      notebook
+    );
+  }
 
-    const view = new Private.View(values.json === true, plan);
-    if (!values.json) {
-      process.stderr.write(
-        `chard: running ${notebook} with ${python.command} (${python.source})\n`
+  // Follow it to its end; Ctrl-C cancels it.
+  const id = details.record.id;
+  const view = new Private.View(
+    json,
+    details.record.steps.map(s => s.name)
+  );
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (!json) {
+      view.note(
+        signals === 1
+          ? `chard: ${signal}: cancelling the run (stopping every step)`
+          : 'chard: still stopping the steps'
       );
     }
-    const controller = new AbortController();
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      signals += 1;
-      if (!values.json) {
-        view.note(
-          signals === 1
-            ? `chard: ${signal}: cancelling the run (stopping every step)`
-            : 'chard: still stopping the steps'
-        );
+    void service.cancel(id, { graceSeconds: grace }).catch(() => undefined);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let started = false;
+  try {
+    await viaService(async () => {
+      for await (const { event } of service.events(id, { after: details.since })) {
+        started ||= event.event === 'run-started';
+        view.event(event);
       }
-      controller.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    let result: LocalRun.IResult;
-    try {
-      result = await runLocal({
-        plan,
-        notebook,
-        python: python.command,
-        parallel,
-        parameters,
-        exclude,
-        maxSnapshotBytes,
-        snapshotMode: values.snapshot === 'copy' ? 'copy' : 'auto',
-        graceMs: grace * 1000,
-        signal: controller.signal,
-        onEvent: event => view.event(event),
-        resume: resumeDir,
-        from,
-        ...(valueDigest === undefined ? {} : { valueDigest })
-      });
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      view.close();
-    }
-    if (!values.json) {
-      for (const warning of result.warnings) {
-        process.stderr.write(`chard: warning: ${warning}\n`);
-      }
-      process.stdout.write(Private.summary(result.record, result.dir) + '\n');
-    }
-    return result.record.status === 'succeeded' ? 0 : 1;
-  } catch (error) {
-    if (
-      error instanceof RunError ||
-      error instanceof SnapshotError ||
-      error instanceof PythonError ||
-      error instanceof RunRecordError
-    ) {
-      throw new CommandError(error.message);
-    }
-    throw error;
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    view.close();
   }
+  const final = { ...(await viaService(() => service.get(id))), record: await service.wait(id) };
+  if (!started && final.record.status === 'failed') {
+    // It never started (the snapshot failed ...): one line, as for any other refusal.
+    throw new CommandError(final.record.message ?? `run ${id} failed`);
+  }
+  if (!json) {
+    const outputs = await service.outputs(id).catch(() => []);
+    process.stdout.write(Private.summary(final.record, final.dir, outputs.length) + '\n');
+  }
+  return final.record.status === 'succeeded' ? 0 : 1;
 }
 
 namespace Private {
@@ -245,11 +188,11 @@ namespace Private {
   export class View {
     constructor(
       private readonly _json: boolean,
-      plan: IPlan
+      steps: readonly string[]
     ) {
       this._tty = !_json && process.stderr.isTTY === true;
-      this._width = Math.min(24, Math.max(...plan.steps.map(s => s.name.length)));
-      plan.steps.forEach((s, i) => this._color.set(s.name, COLORS[i % COLORS.length]));
+      this._width = Math.min(24, Math.max(...steps.map(s => s.length)));
+      steps.forEach((s, i) => this._color.set(s, COLORS[i % COLORS.length]));
       if (this._tty) {
         this._timer = setInterval(() => this._redraw(), 250);
         this._timer.unref();
@@ -344,7 +287,7 @@ namespace Private {
     private _timer: NodeJS.Timeout | null = null;
   }
 
-  export function summary(record: IRunRecord, dir: string): string {
+  export function summary(record: IRunRecord, dir: string, outputs: number): string {
     const took =
       record.startedAt && record.finishedAt
         ? ` in ${formatDuration(Date.parse(record.finishedAt) - Date.parse(record.startedAt))}`
@@ -353,7 +296,11 @@ namespace Private {
       stepTable(record),
       '',
       `run ${record.id} ${record.status}${took}${record.message ? `: ${record.message}` : ''}`,
-      `records: ${path.relative(process.cwd(), dir) || dir}`
+      `records: ${path.relative(process.cwd(), dir) || dir}`,
+      `files the steps wrote: ${path.join(path.relative(process.cwd(), dir) || dir, 'workspace')}${path.sep} ` +
+        (outputs === 0
+          ? '(no new or changed files)'
+          : `(${outputs} new or changed; copy them next to the notebook: chard outputs ${record.id} --copy)`)
     ];
     return lines.join('\n');
   }

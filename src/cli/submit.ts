@@ -3,35 +3,19 @@
  * or Kubeflow Pipelines), with the notebook's workspace volumes snapshotted and mounted in every
  * step; `--watch` follows the run to its end, printing each step's log.
  */
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyzeNotebookInParallel } from '../server/analysis/pool.js';
-import { compileArgo } from '../core/compile/argo.js';
-import { compileKfp } from '../core/compile/kfp.js';
-import type { ICompileOptions } from '../core/compile/options.js';
-import type { IPlan } from '../core/plan.js';
-import { isCompilable } from '../core/plan.js';
-import type { IRunRecord, RunEvent } from '../core/runs.js';
-import { followKfpRun, submitKfpRun } from '../server/kfp/run.js';
-import type { IKubeObject } from '../server/kube/client.js';
-import { followWorkflow, runStartedEvent } from '../server/kube/monitor.js';
-import { RunRecordStore } from '../server/kube/record.js';
-import type { WorkspaceMode } from '../server/kube/submit.js';
-import { dnsLabel, newRunRecord, submitWorkflow } from '../server/kube/submit.js';
-import type { IWorkspaceVolume } from '../server/kube/workspace.js';
-import { parseSnapshotPvc, planWorkspace, readNotebookPod } from '../server/kube/workspace.js';
+import type { IStartRunRequest, RunEvent, WorkspaceMode } from '../core/index.js';
+import { runStartedEvent } from '../core/index.js';
 import {
   CLUSTER_OPTIONS,
   CLUSTER_OPTIONS_USAGE,
-  connect,
-  connectKfp,
   KFP_OPTIONS,
   KFP_OPTIONS_USAGE,
   progress,
   reportError
 } from './cluster.js';
-import { parameterOverrides, splitParamArgs, valueDigestArg } from './args.js';
-import { CommandError, formatDiagnostic, readNotebookFile } from './notebookfile.js';
+import { splitParamArgs, valueDigestArg } from './args.js';
+import { runService } from './service.js';
 
 export const SUBMIT_USAGE = `usage: chard submit NOTEBOOK [OPTIONS]
 
@@ -88,7 +72,8 @@ function printer(json: boolean): (event: RunEvent) => void {
         progress(`step ${event.step} ${event.status}${event.message ? `: ${event.message}` : ''}`);
         break;
       case 'progress':
-        break; // already reported through onProgress
+        progress(event.message);
+        break;
       case 'run-finished':
         process.stdout.write(
           `run ${event.run} ${event.status}${event.message ? `: ${event.message}` : ''}\n`
@@ -155,74 +140,43 @@ export async function submitCommand(argv: string[]): Promise<number> {
       progress(message);
     }
   };
+  const mode: WorkspaceMode = v['no-workspace'] ? 'none' : live ? 'live' : 'snapshot';
+  const parameters = Object.fromEntries(params);
+  const request: IStartRunRequest =
+    via === 'kfp'
+      ? {
+          notebook,
+          target: 'kfp',
+          parameters,
+          kfp: {
+            endpoint: v['kfp-endpoint'],
+            tokenFile: v['kfp-token-file'],
+            experiment: v.experiment,
+            namespace: v.namespace,
+            image: v.image,
+            valueDigest
+          }
+        }
+      : {
+          notebook,
+          target: 'argo',
+          parameters,
+          argo: {
+            context: v.context,
+            kubeconfig: v.kubeconfig,
+            namespace: v.namespace,
+            image: v.image,
+            valueDigest,
+            workspace: mode,
+            snapshotClass: v['snapshot-class'],
+            snapshotTimeoutSeconds: timeoutMs / 1000,
+            snapshotPvc: v['snapshot-pvc']
+          }
+        };
   try {
-    const nb = await readNotebookFile(notebook);
-    let plan = await analyzeNotebookInParallel(nb, { fileName: path.basename(notebook) });
-    if (!isCompilable(plan)) {
-      for (const d of plan.diagnostics) {
-        process.stderr.write(`${formatDiagnostic(notebook, d)}\n`);
-      }
-      throw new CommandError(`${notebook}: the notebook has errors; fix them before submitting`);
-    }
-    const values = parameterOverrides(plan, params);
-    plan = {
-      ...plan,
-      parameters: plan.parameters.map(p => (p.name in values ? { ...p, value: values[p.name] } : p))
-    };
-    const store = RunRecordStore.forNotebook(notebook);
-    const mode: WorkspaceMode = v['no-workspace'] ? 'none' : live ? 'live' : 'snapshot';
-    if (via === 'kfp') {
-      return await submitKfp(plan, notebook, v, { json, onEvent, onProgress, store });
-    }
-    const { config, client } = connect(v);
-    onProgress(
-      `cluster ${config.inCluster ? '(in-cluster)' : `context "${config.context}"`}, ` +
-        `namespace "${config.namespace}" (${config.namespaceSource})`
-    );
-    let workspace: IWorkspaceVolume[] = [];
-    let notebookImage: string | undefined;
-    if (mode !== 'none') {
-      if (v['snapshot-pvc'] && v['snapshot-pvc'].length > 0) {
-        workspace = parseSnapshotPvc(v['snapshot-pvc'], plan);
-      } else if (config.inCluster && config.podName) {
-        const pod = await readNotebookPod(client, config.podName);
-        workspace = pod.volumes;
-        notebookImage = pod.image ?? undefined;
-        onProgress(
-          `notebook pod "${pod.name}": image ${pod.image ?? 'unknown'}, ` +
-            `volumes ${pod.volumes.map(w => `${w.pvc}:${w.mountPath}`).join(', ') || 'none'}`
-        );
-      } else {
-        workspace = planWorkspace(plan);
-      }
-    }
-    const compileOptions: ICompileOptions = {};
-    if (v.image) {
-      compileOptions.image = v.image;
-    }
-    if (valueDigest !== undefined) {
-      compileOptions.valueDigest = valueDigest;
-    }
-    if (notebookImage) {
-      compileOptions.notebookImage = notebookImage;
-    }
-    const compile = (p: IPlan): IKubeObject =>
-      compileArgo(p, compileOptions).documents[0] as IKubeObject;
-    const result = await submitWorkflow({
-      client,
-      plan,
-      notebook,
-      compile,
-      workspace,
-      mode,
-      snapshotClass: v['snapshot-class'] ?? plan.pipeline.chard.snapshotClass,
-      snapshotTimeoutMs: timeoutMs,
-      context: config.context,
-      onProgress
-    });
-    const record = result.record;
-    const existing = result.attached ? store.readRecord(record.id) : null;
-    await store.writeRecord(existing ?? record);
+    const service = runService();
+    const details = await service.start(request, { onProgress, follow: v.watch === true });
+    const record = details.record;
     if (!json) {
       process.stdout.write(`${record.id}\n`);
     }
@@ -232,62 +186,12 @@ export async function submitCommand(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    const final = await followWorkflow(client, record, {
-      store,
-      onEvent,
-      onProgress: json ? undefined : progress
-    });
+    for await (const { event } of service.events(record.id)) {
+      onEvent(event);
+    }
+    const final = await service.wait(record.id);
     return final.status === 'succeeded' ? 0 : 1;
   } catch (error) {
-    return reportError(error);
+    return reportError(error, notebook);
   }
-}
-
-type SubmitValues = ReturnType<
-  typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof SUBMIT_OPTIONS }>
->['values'];
-
-async function submitKfp(
-  plan: IPlan,
-  notebook: string,
-  v: SubmitValues,
-  io: {
-    json: boolean;
-    onEvent: (e: RunEvent) => void;
-    onProgress: (m: string) => void;
-    store: RunRecordStore;
-  }
-): Promise<number> {
-  const kfp = connectKfp(v, plan.pipeline.chard.kfpEndpoint, io.onProgress);
-  const compiled = compileKfp(plan, {
-    ...(v.image ? { image: v.image } : {}),
-    ...(v['value-digest'] !== undefined ? { valueDigest: valueDigestArg(v['value-digest']) } : {})
-  });
-  const namespace = v.namespace;
-  const result = await submitKfpRun(kfp, {
-    pipelineName: plan.pipeline.name,
-    specYaml: compiled.text,
-    experiment: v.experiment || plan.pipeline.experiment || 'Default',
-    namespace,
-    runPrefix: dnsLabel(plan.pipeline.id || plan.pipeline.name, 40),
-    parameters: Object.fromEntries(plan.parameters.map(p => [p.name, p.value])),
-    description: plan.pipeline.description,
-    onProgress: io.onProgress
-  });
-  const record: IRunRecord = newRunRecord(
-    plan,
-    result.runName,
-    notebook,
-    { kfpRunId: result.runId, kfpEndpoint: kfp.endpoint, ...(namespace ? { namespace } : {}) },
-    'kfp'
-  );
-  await io.store.writeRecord(record);
-  if (!io.json) {
-    process.stdout.write(`${record.id}\n`);
-  }
-  if (!v.watch) {
-    return 0;
-  }
-  const final = await followKfpRun(kfp, record, { onEvent: io.onEvent, store: io.store });
-  return final.status === 'succeeded' ? 0 : 1;
 }

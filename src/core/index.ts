@@ -3,6 +3,7 @@ export * from './notebook.js';
 export * from './tags.js';
 export * from './stepspec.js';
 export * from './runs.js';
+export type * from './api.js';
 export * from './names.js';
 export * from './metadata.js';
 export * from './settings.js';

@@ -3,7 +3,12 @@
  * the UI show both the same way. Plain JSON data.
  */
 
-export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+/**
+ * `cached`: a cluster backend reused the step's earlier result instead of running it (Argo
+ * memoization, KFP caching); it counts as succeeded.
+ */
+export type StepStatus =
+  'pending' | 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped' | 'cancelled';
 export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type RunBackend = 'local' | 'argo' | 'kfp';
 
@@ -91,6 +96,67 @@ export type RunEvent =
 /** A run is over when its status can no longer change. */
 export function isFinished(status: RunStatus | StepStatus): boolean {
   return (
-    status === 'succeeded' || status === 'failed' || status === 'cancelled' || status === 'skipped'
+    status === 'succeeded' ||
+    status === 'cached' ||
+    status === 'failed' ||
+    status === 'cancelled' ||
+    status === 'skipped'
   );
+}
+
+/** A step whose values later steps can use: it ran to success, or its result was reused. */
+export function isSuccess(status: StepStatus): boolean {
+  return status === 'succeeded' || status === 'cached';
+}
+
+/** The run-started event of a run (every backend builds it here). */
+export function runStartedEvent(record: IRunRecord, time = new Date().toISOString()): RunEvent {
+  return {
+    event: 'run-started',
+    run: record.id,
+    time,
+    pipeline: record.pipeline,
+    steps: record.steps.map(s => s.name)
+  };
+}
+
+/** The step-finished event for a step as recorded. */
+export function stepFinishedEvent(run: string, step: IStepRecord): RunEvent {
+  return {
+    event: 'step-finished',
+    run,
+    time: step.finishedAt ?? new Date().toISOString(),
+    step: step.name,
+    status: step.status,
+    exitCode: step.exitCode,
+    message: step.message,
+    cell: step.cell,
+    line: step.line
+  };
+}
+
+/** The events that take a run from `before` to `after` (any backend). */
+export function diffEvents(before: IRunRecord, after: IRunRecord, time: string): RunEvent[] {
+  const events: RunEvent[] = [];
+  const run = after.id;
+  for (const [i, step] of after.steps.entries()) {
+    const old = before.steps[i];
+    const wasStarted = old.status !== 'pending';
+    if (
+      !wasStarted &&
+      step.status !== 'pending' &&
+      step.status !== 'skipped' &&
+      step.status !== 'cancelled' &&
+      step.status !== 'cached'
+    ) {
+      events.push({ event: 'step-started', run, time, step: step.name });
+    }
+    if (!isFinished(old.status) && isFinished(step.status)) {
+      events.push({ ...stepFinishedEvent(run, step), time });
+    }
+  }
+  if (!isFinished(before.status) && isFinished(after.status)) {
+    events.push({ event: 'run-finished', run, time, status: after.status, message: after.message });
+  }
+  return events;
 }

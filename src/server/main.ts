@@ -15,14 +15,18 @@
  */
 import { chmod, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { isMainThread } from 'node:worker_threads';
 import { CellAnalysisPool } from './analysis/pool.js';
 import { apiRoutes, createApiServer, tensorBoardRoutes } from './http/index.js';
 import { createKubeClient } from './kube/client.js';
 import { loadClusterConfig } from './kube/config.js';
 import { ClusterTensorBoards, LocalTensorBoards, servesTensorboards } from './tensorboard/index.js';
 
-/** Set by scripts/build-backend.mjs in the bundled backend (undefined when run from lib/). */
-declare const CHARD_BUNDLE: { version: string; worker: string } | undefined;
+/**
+ * Set by scripts/build-backend.mjs in the bundled backend (undefined when run from lib/). The
+ * bundle is one file: its analysis worker threads start the same file (see the end).
+ */
+declare const CHARD_BUNDLE: { version: string } | undefined;
 
 interface IBackendConfig {
   secret: string;
@@ -72,9 +76,7 @@ function readConfig(env: NodeJS.ProcessEnv): IBackendConfig {
 async function main(): Promise<void> {
   const config = readConfig(process.env);
   const bundled = typeof CHARD_BUNDLE !== 'undefined' ? CHARD_BUNDLE : undefined;
-  const analysis = new CellAnalysisPool(
-    bundled ? { workerUrl: new URL(bundled.worker, import.meta.url) } : {}
-  );
+  const analysis = new CellAnalysisPool(bundled ? { workerUrl: new URL(import.meta.url) } : {});
   const counters = { requests: 0 };
   const tensorboards = new LocalTensorBoards({
     python: config.tensorBoardPython,
@@ -117,7 +119,8 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(code), 1000).unref();
   };
   process.on('SIGTERM', () => stop(0));
-  process.on('SIGINT', () => stop(0));
+  // Supervised, Ctrl-C in the terminal is the Jupyter server's to handle (it asks, then stops us).
+  process.on('SIGINT', () => (config.exitOnStdinEof ? undefined : stop(0)));
   if (config.exitOnStdinEof) {
     process.stdin.on('end', () => stop(0));
     process.stdin.on('close', () => stop(0));
@@ -143,4 +146,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+if (isMainThread) {
+  main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+} else {
+  // An analysis worker thread of the bundled backend.
+  await import('./analysis/worker.js');
+}

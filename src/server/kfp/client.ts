@@ -5,8 +5,8 @@
  */
 import { isRecord } from '../../core/notebook.js';
 import * as fs from 'node:fs';
-import type { IFailure, IRetryPolicy } from '../kube/retry.js';
-import { DEFAULT_RETRY, parseRetryAfter, withRetry } from '../kube/retry.js';
+import type { IFailure, IRetryPolicy } from '../common/retry.js';
+import { DEFAULT_RETRY, parseRetryAfter, withRetry } from '../common/retry.js';
 
 /** A failed KFP call, one line. */
 export class KfpError extends Error {

@@ -8,10 +8,9 @@
 import { createHash } from 'node:crypto';
 import type { ParameterValue } from '../../core/plan.js';
 import type { IRunRecord, IStepRecord, RunEvent, RunStatus, StepStatus } from '../../core/runs.js';
-import { isFinished } from '../../core/runs.js';
-import { diffEvents, runStartedEvent } from '../kube/monitor.js';
-import type { RunRecordStore } from '../kube/record.js';
-import { sleep } from '../kube/retry.js';
+import { diffEvents, isFinished, isSuccess, runStartedEvent } from '../../core/runs.js';
+import type { RunRecordStore } from '../common/store.js';
+import { sleep } from '../common/retry.js';
 import type { IKfpClient, IKfpRun } from './client.js';
 import { KfpError } from './client.js';
 
@@ -38,8 +37,9 @@ export function kfpTaskStatus(state: string | undefined): StepStatus {
     case 'RUNNING':
       return 'running';
     case 'SUCCEEDED':
-    case 'CACHED':
       return 'succeeded';
+    case 'CACHED':
+      return 'cached';
     case 'FAILED':
       return 'failed';
     case 'SKIPPED':
@@ -191,7 +191,7 @@ export function applyKfpRun(record: IRunRecord, run: IKfpRun): IRunRecord {
       status: s,
       startedAt: task.start_time ?? step.startedAt,
       finishedAt: isFinished(s) ? (task.end_time ?? step.finishedAt) : null,
-      message: s === 'succeeded' ? null : (task.error?.message ?? step.message)
+      message: isSuccess(s) ? null : (task.error?.message ?? step.message)
     };
   });
   return {

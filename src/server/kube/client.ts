@@ -20,8 +20,8 @@ import {
 } from '@kubernetes/client-node';
 import type { IKubeOperation, KubeVerb } from './errors.js';
 import { failureOf, httpError, KubeApiError, transportError } from './errors.js';
-import type { IRetryPolicy } from './retry.js';
-import { DEFAULT_RETRY, withRetry } from './retry.js';
+import type { IRetryPolicy } from '../common/retry.js';
+import { DEFAULT_RETRY, withRetry } from '../common/retry.js';
 
 /** A Kubernetes resource type. `group` '' is the core API. */
 export interface IResource {

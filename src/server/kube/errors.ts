@@ -3,8 +3,8 @@
  * namespace and the server's reason. Server bodies are Kubernetes `Status` objects.
  */
 import { isRecord } from '../../core/notebook.js';
-import type { IFailure } from './retry.js';
-import { parseRetryAfter } from './retry.js';
+import type { IFailure } from '../common/retry.js';
+import { parseRetryAfter } from '../common/retry.js';
 
 export type KubeVerb = 'get' | 'list' | 'watch' | 'create' | 'patch' | 'delete';
 

@@ -5,13 +5,13 @@
  */
 import { isRecord } from '../../core/notebook.js';
 import type { IRunRecord, IStepRecord, RunEvent, RunStatus, StepStatus } from '../../core/runs.js';
-import { isFinished } from '../../core/runs.js';
+import { diffEvents, isFinished, isSuccess, runStartedEvent } from '../../core/runs.js';
 import type { IKubeClient, IKubeObject, IWatchHandle, WatchEnd } from './client.js';
 import { PODS, WORKFLOWS } from './client.js';
 import { KubeApiError } from './errors.js';
-import type { IRetryPolicy } from './retry.js';
-import { backoffDelay, DEFAULT_RETRY, isTransient, sleep } from './retry.js';
-import type { RunRecordStore } from './record.js';
+import type { IRetryPolicy } from '../common/retry.js';
+import { backoffDelay, DEFAULT_RETRY, isTransient, sleep } from '../common/retry.js';
+import type { RunRecordStore } from '../common/store.js';
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -33,6 +33,8 @@ export interface IWorkflowNode {
   startedAt: string | null;
   finishedAt: string | null;
   exitCode: number | null;
+  /** Argo reused a memoized result instead of running the node. */
+  memoized: boolean;
 }
 
 export function workflowNodes(wf: IKubeObject): IWorkflowNode[] {
@@ -61,7 +63,8 @@ export function workflowNodes(wf: IKubeObject): IWorkflowNode[] {
       message: str(raw.message),
       startedAt: str(raw.startedAt),
       finishedAt: str(raw.finishedAt),
-      exitCode: exitCode !== null && Number.isFinite(exitCode) ? exitCode : null
+      exitCode: exitCode !== null && Number.isFinite(exitCode) ? exitCode : null,
+      memoized: isRecord(raw.memoizationStatus) && raw.memoizationStatus.hit === true
     });
   }
   return out;
@@ -147,6 +150,8 @@ export function applyWorkflow(record: IRunRecord, wf: IKubeObject): IRunRecord {
       stepStatus = 'cancelled';
     } else if (isFinished(status) && !isFinished(stepStatus)) {
       stepStatus = 'failed';
+    } else if (stepStatus === 'succeeded' && node.memoized) {
+      stepStatus = 'cached';
     }
     return {
       ...step,
@@ -154,7 +159,7 @@ export function applyWorkflow(record: IRunRecord, wf: IKubeObject): IRunRecord {
       startedAt: node.startedAt ?? step.startedAt,
       finishedAt: isFinished(stepStatus) ? (node.finishedAt ?? step.finishedAt) : null,
       exitCode: node.exitCode,
-      message: stepStatus === 'succeeded' ? null : (node.message ?? step.message)
+      message: isSuccess(stepStatus) ? null : (node.message ?? step.message)
     };
   });
   return {
@@ -165,52 +170,6 @@ export function applyWorkflow(record: IRunRecord, wf: IKubeObject): IRunRecord {
     finishedAt: isFinished(status) ? (str(wfStatus.finishedAt) ?? new Date().toISOString()) : null,
     steps
   };
-}
-
-/** The first event of a followed run. */
-export function runStartedEvent(record: IRunRecord): RunEvent {
-  return {
-    event: 'run-started',
-    run: record.id,
-    time: new Date().toISOString(),
-    pipeline: record.pipeline,
-    steps: record.steps.map(s => s.name)
-  };
-}
-
-/** The events that take a run from `before` to `after` (any backend). */
-export function diffEvents(before: IRunRecord, after: IRunRecord, time: string): RunEvent[] {
-  const events: RunEvent[] = [];
-  const run = after.id;
-  for (const [i, step] of after.steps.entries()) {
-    const old = before.steps[i];
-    const wasStarted = old.status !== 'pending';
-    if (
-      !wasStarted &&
-      step.status !== 'pending' &&
-      step.status !== 'skipped' &&
-      step.status !== 'cancelled'
-    ) {
-      events.push({ event: 'step-started', run, time, step: step.name });
-    }
-    if (!isFinished(old.status) && isFinished(step.status)) {
-      events.push({
-        event: 'step-finished',
-        run,
-        time,
-        step: step.name,
-        status: step.status,
-        exitCode: step.exitCode,
-        message: step.message,
-        cell: step.cell,
-        line: step.line
-      });
-    }
-  }
-  if (!isFinished(before.status) && isFinished(after.status)) {
-    events.push({ event: 'run-finished', run, time, status: after.status, message: after.message });
-  }
-  return events;
 }
 
 /** FNV-1a 32-bit, as Argo uses for its v2 pod names. */
@@ -339,6 +298,23 @@ export async function workflowPods(
 }
 
 namespace Private {
+  /** Where a follow stands between watches. */
+  interface IWatchState {
+    /** The resourceVersion to watch from; null: list first. */
+    rv: string | null;
+    /** Consecutive failed (re)connects. */
+    failures: number;
+    /** Consecutive watches that closed within a second. */
+    quickCloses: number;
+  }
+
+  /** How one watch ended. */
+  interface IWatched {
+    end: WatchEnd;
+    deleted: boolean;
+    openedAt: number;
+  }
+
   export class Follower {
     private _record: IRunRecord;
     private _wf: IKubeObject | null = null;
@@ -473,131 +449,150 @@ namespace Private {
       return listed.resourceVersion || wf.metadata?.resourceVersion || '';
     }
 
+    /** Follow the Workflow to its end: list, watch, and reconnect (or relist) until it finishes. */
     async run(): Promise<IRunRecord> {
-      const o = this._options;
-      const idleMs = o.idleMs ?? 120000;
-      const maxFailures = o.maxFailures ?? 12;
-      const policy: IRetryPolicy = { ...DEFAULT_RETRY, ...o.retry };
       this._emit(runStartedEvent(this._record));
-      let rv: string | null = null;
-      let failures = 0;
-      let quickCloses = 0;
+      const state: IWatchState = { rv: null, failures: 0, quickCloses: 0 };
       while (!isFinished(this._record.status)) {
-        if (rv === null) {
-          try {
-            rv = await this._list();
-            failures = 0;
-          } catch (error) {
-            if (
-              error instanceof KubeApiError &&
-              error.failure &&
-              isTransient(error.failure) &&
-              ++failures < maxFailures
-            ) {
-              await sleep(backoffDelay(failures, error.failure, policy));
-              continue;
-            }
-            throw error;
-          }
+        if (state.rv === null) {
+          await this._relist(state);
           continue;
         }
-        const from: string = rv;
-        let deleted = false;
-        let handle: IWatchHandle | null = null;
-        let idle: NodeJS.Timeout | null = null;
-        const touch = (): void => {
-          if (idle) {
-            clearTimeout(idle);
-          }
-          idle = setTimeout(() => handle?.stop(), idleMs);
-        };
-        const openedAt = Date.now();
-        handle = this._client.watch(
-          WORKFLOWS,
-          {
-            fieldSelector: `metadata.name=${this._name}`,
-            resourceVersion: from,
-            timeoutSeconds: o.watchTimeoutSeconds ?? 300
-          },
-          event => {
-            touch();
-            const newRv = event.object.metadata?.resourceVersion;
-            if (newRv) {
-              rv = newRv;
-            }
-            if (event.type === 'BOOKMARK') {
-              return;
-            }
-            if (event.type === 'DELETED') {
-              deleted = true;
-              handle?.stop();
-              return;
-            }
-            if (event.object.metadata?.name === this._name) {
-              this._apply(event.object);
-              if (isFinished(this._record.status)) {
-                handle?.stop();
-              }
-            }
-          }
-        );
-        touch();
-        const end: WatchEnd = await handle.done;
-        if (idle) {
-          clearTimeout(idle);
-        }
+        const watched = await this._watchOnce(state.rv, state);
         if (isFinished(this._record.status)) {
           break;
         }
-        if (deleted) {
-          throw new KubeApiError(
-            `the Workflow "${this._name}" was deleted before it finished`,
-            { verb: 'watch', resource: 'workflows.argoproj.io', namespace: this._client.namespace },
-            404,
-            'NotFound'
-          );
-        }
-        if (end.kind === 'expired') {
-          this._progress('watch expired (410 Gone); listing the Workflow again');
-          rv = null;
-          continue;
-        }
-        if (end.kind === 'error') {
-          const f = end.error.failure;
-          if (!isTransient(f) || ++failures >= maxFailures) {
-            throw end.error;
-          }
-          const delay = backoffDelay(failures, f, policy);
-          this._progress(
-            `watch failed (${f.status ?? f.code}); reconnecting in ${(delay / 1000).toFixed(1)}s`
-          );
-          await sleep(delay);
-          rv = null;
-          continue;
-        }
-        // Closed: reconnect from the last seen resourceVersion. A watch that keeps closing at
-        // once is treated as a failure (back off, then relist).
-        if (Date.now() - openedAt < 1000) {
-          quickCloses++;
-          if (quickCloses >= 3) {
-            await sleep(
-              backoffDelay(
-                Math.min(quickCloses, 6),
-                { status: 500, code: null, retryAfterSeconds: null },
-                DEFAULT_RETRY
-              )
-            );
-            rv = null;
-          }
-        } else {
-          quickCloses = 0;
-          failures = 0;
-        }
+        await this._reconnect(watched, state);
       }
       await this._logs;
       this._save();
       await this._saving;
       return this._record;
+    }
+
+    /** List the Workflow (the starting point of a watch), backing off on transient failures. */
+    private async _relist(state: IWatchState): Promise<void> {
+      try {
+        state.rv = await this._list();
+        state.failures = 0;
+      } catch (error) {
+        if (
+          error instanceof KubeApiError &&
+          error.failure &&
+          isTransient(error.failure) &&
+          ++state.failures < (this._options.maxFailures ?? 12)
+        ) {
+          await sleep(backoffDelay(state.failures, error.failure, this._policy));
+          return;
+        }
+        throw error;
+      }
+    }
+
+    /**
+     * One watch from `from`, applying every change, until it ends: closed by the server, expired,
+     * failed, silent for too long, the Workflow deleted, or the run finished.
+     */
+    private async _watchOnce(from: string, state: IWatchState): Promise<IWatched> {
+      const idleMs = this._options.idleMs ?? 120000;
+      let deleted = false;
+      let handle: IWatchHandle | null = null;
+      let idle: NodeJS.Timeout | null = null;
+      const touch = (): void => {
+        if (idle) {
+          clearTimeout(idle);
+        }
+        idle = setTimeout(() => handle?.stop(), idleMs);
+      };
+      const openedAt = Date.now();
+      handle = this._client.watch(
+        WORKFLOWS,
+        {
+          fieldSelector: `metadata.name=${this._name}`,
+          resourceVersion: from,
+          timeoutSeconds: this._options.watchTimeoutSeconds ?? 300
+        },
+        event => {
+          touch();
+          const newRv = event.object.metadata?.resourceVersion;
+          if (newRv) {
+            state.rv = newRv;
+          }
+          if (event.type === 'BOOKMARK') {
+            return;
+          }
+          if (event.type === 'DELETED') {
+            deleted = true;
+            handle?.stop();
+            return;
+          }
+          if (event.object.metadata?.name === this._name) {
+            this._apply(event.object);
+            if (isFinished(this._record.status)) {
+              handle?.stop();
+            }
+          }
+        }
+      );
+      touch();
+      const end: WatchEnd = await handle.done;
+      if (idle) {
+        clearTimeout(idle);
+      }
+      return { end, deleted, openedAt };
+    }
+
+    /** After a watch ended early: fail, relist, back off, or go on from the last version. */
+    private async _reconnect(watched: IWatched, state: IWatchState): Promise<void> {
+      const { end } = watched;
+      if (watched.deleted) {
+        throw new KubeApiError(
+          `the Workflow "${this._name}" was deleted before it finished`,
+          { verb: 'watch', resource: 'workflows.argoproj.io', namespace: this._client.namespace },
+          404,
+          'NotFound'
+        );
+      }
+      if (end.kind === 'expired') {
+        this._progress('watch expired (410 Gone); listing the Workflow again');
+        state.rv = null;
+        return;
+      }
+      if (end.kind === 'error') {
+        const f = end.error.failure;
+        if (!isTransient(f) || ++state.failures >= (this._options.maxFailures ?? 12)) {
+          throw end.error;
+        }
+        const delay = backoffDelay(state.failures, f, this._policy);
+        this._progress(
+          `watch failed (${f.status ?? f.code}); reconnecting in ${(delay / 1000).toFixed(1)}s`
+        );
+        await sleep(delay);
+        state.rv = null;
+        return;
+      }
+      // Closed: reconnect from the last seen resourceVersion. A watch that keeps closing at
+      // once is treated as a failure (back off, then relist).
+      if (Date.now() - watched.openedAt < 1000) {
+        state.quickCloses++;
+        if (state.quickCloses >= 3) {
+          await sleep(
+            backoffDelay(
+              Math.min(state.quickCloses, 6),
+              { status: 500, code: null, retryAfterSeconds: null },
+              DEFAULT_RETRY
+            )
+          );
+          state.rv = null;
+        }
+      } else {
+        state.quickCloses = 0;
+        state.failures = 0;
+      }
+    }
+
+    private get _policy(): IRetryPolicy {
+      return { ...DEFAULT_RETRY, ...this._options.retry };
     }
   }
 }

@@ -7,7 +7,7 @@ import { isRecord } from '../../core/notebook.js';
 import type { IKubeClient, IKubeObject, IObjectMeta } from './client.js';
 import { VOLUME_SNAPSHOTS } from './client.js';
 import { KubeApiError } from './errors.js';
-import { sleep } from './retry.js';
+import { sleep } from '../common/retry.js';
 import type { IClaimInfo, IWorkspaceVolume } from './workspace.js';
 import { largerQuantity, liveMountable } from './workspace.js';
 

@@ -10,12 +10,14 @@
  * Workflow's volumeClaimTemplates and owns them. This needs no `patch` on volumesnapshots, and a
  * submit interrupted while snapshotting is resumed by the next identical submit.
  */
+import type { WorkspaceMode } from '../../core/api.js';
 import { isRecord } from '../../core/notebook.js';
 import { createHash } from 'node:crypto';
 import type { IPlan, IVolume } from '../../core/plan.js';
 import type { IRunRecord } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
-import { pendingStep } from '../local/records.js';
+import { dnsLabel } from '../../core/names.js';
+import { newRunRecord } from '../common/records.js';
 import type { IKubeClient, IKubeObject, IObjectMeta } from './client.js';
 import { WORKFLOWS } from './client.js';
 import { KubeApiError } from './errors.js';
@@ -32,7 +34,7 @@ export const LABEL_NOTEBOOK = 'chard.dev/notebook';
 export const ANNOTATION_PIPELINE = 'chard.dev/pipeline';
 
 /** How the workspace volumes travel into the steps. */
-export type WorkspaceMode = 'snapshot' | 'live' | 'none';
+export type { WorkspaceMode };
 
 /** Compiles a plan into an Argo Workflow object (the project's Argo compiler). */
 export type WorkflowCompiler = (plan: IPlan) => IKubeObject;
@@ -75,22 +77,9 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** DNS-1123 label from any text (lowercase, [-a-z0-9], no leading/trailing dash). */
-export function dnsLabel(text: string, max = 63): string {
-  const base = text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^-+/, '')
-    .slice(0, max)
-    .replace(/-+$/, '');
-  return base || 'notebook';
-}
-
 /** The Workflow name for a notebook, content hash and attempt (<= 63 characters). */
 export function runName(notebookId: string, hash: string, attempt: number): string {
-  return `${dnsLabel(notebookId, 40)}-${hash.slice(0, 10)}-${attempt}`;
+  return `${dnsLabel(notebookId, 40, 'notebook')}-${hash.slice(0, 10)}-${attempt}`;
 }
 
 /** The plan with the workspace volumes as the steps will mount them. */
@@ -138,31 +127,6 @@ export function planWithWorkspace(
   return { ...plan, pipeline: { ...plan.pipeline, volumes: [...others, ...ws] } };
 }
 
-/** A fresh run record for a plan. */
-export function newRunRecord(
-  plan: IPlan,
-  id: string,
-  notebook: string,
-  cluster: IRunRecord['cluster'],
-  backend: IRunRecord['backend'] = 'argo'
-): IRunRecord {
-  return {
-    version: 1,
-    id,
-    backend,
-    pipeline: plan.pipeline.name,
-    notebook,
-    status: 'pending',
-    createdAt: new Date().toISOString(),
-    startedAt: null,
-    finishedAt: null,
-    parameters: Object.fromEntries(plan.parameters.map(p => [p.name, p.value])),
-    steps: plan.steps.map(s => ({ ...pendingStep(s.name, s.id), outputs: [...s.outputs] })),
-    message: null,
-    cluster
-  };
-}
-
 /** Submit (or attach to) the run of `plan` as an Argo Workflow. */
 export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.IResult> {
   const { client, plan } = options;
@@ -193,7 +157,7 @@ export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.I
     .update(canonicalJson({ mode, manifest: bare }))
     .digest('hex')
     .slice(0, 40);
-  const notebookId = plan.pipeline.id || dnsLabel(plan.pipeline.name);
+  const notebookId = plan.pipeline.id || dnsLabel(plan.pipeline.name, 63, 'notebook');
   const existing = await client.list(WORKFLOWS, { labelSelector: `${LABEL_HASH}=${hash}` });
   // The latest attempt of this content: attach while it is unfinished, else start the next.
   const attemptOf = (wf: IKubeObject): number =>
@@ -242,7 +206,7 @@ export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.I
             [LABEL_MANAGED]: 'chard',
             [LABEL_HASH]: hash,
             [LABEL_ATTEMPT]: String(attempt),
-            [LABEL_NOTEBOOK]: dnsLabel(notebookId)
+            [LABEL_NOTEBOOK]: dnsLabel(notebookId, 63, 'notebook')
           },
           annotations: {
             ...meta.annotations,

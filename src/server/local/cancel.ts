@@ -5,8 +5,10 @@
  */
 import type { IRunRecord } from '../../core/index.js';
 import { isFinished } from '../../core/index.js';
-import { groupMembers, isProcessAlive, sleep, stopGroup } from './processes.js';
-import { readRunPids, readRunRecord, runPaths, writeJsonAtomic } from './records.js';
+import { sleep } from '../common/retry.js';
+import { groupMembers, isProcessAlive, stopGroup } from './processes.js';
+import { readRunPids, readRunRecord, runPaths } from '../common/records.js';
+import { writeJsonAtomic } from '../common/files.js';
 
 export interface ICancelResult {
   record: IRunRecord;

@@ -4,6 +4,7 @@
  * SIGTERM to the group, then SIGKILL after a grace period. On Linux, process identity is checked
  * with the kernel's start time so a recycled pid is never signalled.
  */
+import { sleep } from '../common/retry.js';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 
@@ -248,10 +249,6 @@ export async function stopGroup(pgid: number, graceMs: number): Promise<void> {
   while (groupMembers(pgid).length > 0 && Date.now() < hardDeadline) {
     await sleep(20);
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise(r => setTimeout(r, ms));
 }
 
 namespace Private {

@@ -17,7 +17,13 @@ import type {
   RunEvent,
   ValueDigest
 } from '../../core/index.js';
-import { buildStepSpec, isCompilable, isRecord } from '../../core/index.js';
+import {
+  buildStepSpec,
+  isCompilable,
+  isRecord,
+  runStartedEvent,
+  stepFinishedEvent
+} from '../../core/index.js';
 import { CompileError, resolveValueDigest } from '../../core/compile/options.js';
 import { RUNTIME_SOURCE } from '../../core/generated/runtime.js';
 import { launcherArgs } from './launcher.js';
@@ -25,16 +31,14 @@ import { startGroupProcess, processStartTime, StartError } from './processes.js'
 import type { IGroupProcess, IProcessExit, IStartOptions } from './processes.js';
 import {
   chardDirFor,
-  JsonFileWriter,
   newRunId,
   pendingStep,
   readRunRecord,
   runPaths,
-  runStatusOf,
-  writeFileAtomic,
-  writeJsonAtomic
-} from './records.js';
-import type { IProcessRef, IRunPids } from './records.js';
+  runStatusOf
+} from '../common/records.js';
+import { JsonFileWriter, writeFileAtomic, writeJsonAtomic } from '../common/files.js';
+import type { IProcessRef, IRunPaths, IRunPids } from '../common/records.js';
 import { schedule } from './scheduler.js';
 import type { NodeOutcome } from './scheduler.js';
 import { isSharedObjectLink, snapshotWorkspace, verifyObjects } from './snapshot.js';
@@ -79,6 +83,19 @@ export namespace LocalRun {
      * process per step when it is unavailable (default true).
      */
     preload?: boolean;
+  }
+
+  /** A run checked and recorded as pending, ready to execute. */
+  export interface IPrepared {
+    options: IOptions;
+    dir: string;
+    record: IRunRecord;
+    /** The run whose values are reused (the resumed run itself, or --from's), if any. */
+    sourceDir: string | null;
+    toRun: Set<string>;
+    reused: string[];
+    parameters: Record<string, ParameterValue>;
+    valueDigest: ValueDigest;
   }
 
   export interface IResult {
@@ -135,53 +152,118 @@ export function parseStepError(lines: readonly string[]): IStepError | null {
 
 /** Run a plan locally. Resolves when the run is over (succeeded, failed or cancelled). */
 export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IResult> {
+  return executeLocalRun(await prepareLocalRun(options));
+}
+
+/**
+ * The first half of a run: check what was asked, choose the run's folder (a new one, or the
+ * resumed run's) and record the run as pending there. Throws a RunError, and writes nothing,
+ * when the run cannot start.
+ */
+export async function prepareLocalRun(options: LocalRun.IOptions): Promise<LocalRun.IPrepared> {
   const { plan } = options;
-  if (!isCompilable(plan)) {
-    const first = plan.diagnostics.find(d => d.severity === 'error');
-    throw new RunError(`the notebook has errors: ${first?.message ?? 'see chard analyze'}`);
+  Private.checkRunnable(plan, options.parameters);
+  const valueDigest = Private.valueDigestOf(plan, options.valueDigest);
+  const source = await Private.openRun(options);
+  const parameters = Private.parameterValues(plan, options, source.record);
+  const toRun = Private.stepsToRun(plan, source);
+  const reused = plan.steps.filter(s => !toRun.has(s.name)).map(s => s.name);
+  if (options.resume && toRun.size === 0) {
+    throw new RunError(`run ${source.record.id} has nothing to resume: every step succeeded`);
   }
-  if (plan.steps.length === 0) {
-    throw new RunError('the notebook has no steps to run');
-  }
-  const emit = (event: RunEvent): void => options.onEvent?.(event);
+  const record = Private.pendingRecord(plan, options, source, toRun, parameters);
+  const paths = runPaths(source.dir);
+  await fsp.mkdir(paths.logs, { recursive: true });
+  await fsp.mkdir(paths.data, { recursive: true });
+  await fsp.mkdir(paths.specs, { recursive: true });
+  // The runner's process first: a reader finding the run pending can tell it is alive.
+  const pids: IRunPids = {
+    runner: { pid: process.pid, start: processStartTime(process.pid) },
+    steps: {}
+  };
+  await writeJsonAtomic(paths.pidsJson, pids);
+  record.pids = { runner: process.pid, steps: {} };
+  await writeJsonAtomic(paths.runJson, record);
+  await writeJsonAtomic(paths.planJson, plan);
+  return {
+    options,
+    dir: source.dir,
+    record,
+    sourceDir: source.sourceDir,
+    toRun,
+    reused,
+    parameters,
+    valueDigest
+  };
+}
+
+/**
+ * The second half: snapshot the workspace, stage the reused values, run the steps in
+ * dependency order and record how each ended. Every outcome, a failed snapshot included, ends
+ * in the record and a run-finished event.
+ */
+export async function executeLocalRun(prepared: LocalRun.IPrepared): Promise<LocalRun.IResult> {
+  const run = new Private.Execution(prepared);
+  return run.execute();
+}
+
+namespace Private {
   const now = (): string => new Date().toISOString();
-  const warnings: string[] = [];
-  const stepByName = new Map(plan.steps.map(s => [s.name, s]));
 
-  for (const name of Object.keys(options.parameters ?? {})) {
-    if (!plan.parameters.some(p => p.name === name)) {
-      throw new RunError(
-        `unknown parameter ${JSON.stringify(name)} (the notebook's parameters: ${plan.parameters.map(p => p.name).join(', ') || 'none'})`
-      );
+  /** A plan with errors, no steps, or parameters it does not declare cannot run. */
+  export function checkRunnable(
+    plan: IPlan,
+    parameters: Record<string, ParameterValue> | undefined
+  ): void {
+    if (!isCompilable(plan)) {
+      const first = plan.diagnostics.find(d => d.severity === 'error');
+      throw new RunError(`the notebook has errors: ${first?.message ?? 'see chard analyze'}`);
+    }
+    if (plan.steps.length === 0) {
+      throw new RunError('the notebook has no steps to run');
+    }
+    for (const name of Object.keys(parameters ?? {})) {
+      if (!plan.parameters.some(p => p.name === name)) {
+        throw new RunError(
+          `unknown parameter ${JSON.stringify(name)} (the notebook's parameters: ${plan.parameters.map(p => p.name).join(', ') || 'none'})`
+        );
+      }
     }
   }
-  let valueDigest: ValueDigest;
-  try {
-    valueDigest = resolveValueDigest(plan, options.valueDigest);
-  } catch (error) {
-    throw error instanceof CompileError ? new RunError(error.message) : error;
+
+  export function valueDigestOf(plan: IPlan, asked: ValueDigest | undefined): ValueDigest {
+    try {
+      return resolveValueDigest(plan, asked);
+    } catch (error) {
+      throw error instanceof CompileError ? new RunError(error.message) : error;
+    }
   }
 
-  // Which run directory, and what is reused from where.
-  let dir: string;
-  let record: IRunRecord;
-  let sourceDir: string | null = null;
-  let sourceRecord: IRunRecord | null = null;
-  const forced = new Set<string>();
-  if (options.resume) {
-    dir = path.resolve(options.resume);
-    sourceDir = dir;
-    sourceRecord = await readRunRecord(dir);
-    if (sourceRecord.status === 'running' || sourceRecord.status === 'pending') {
-      throw new RunError(
-        `run ${sourceRecord.id} is still ${sourceRecord.status}; cancel it first (chard cancel ${sourceRecord.id})`
-      );
+  /** Where the run goes and which earlier run (if any) its values come from. */
+  export interface ISource {
+    dir: string;
+    record: IRunRecord;
+    sourceDir: string | null;
+    sourceRecord: IRunRecord | null;
+    /** Steps re-run whatever their earlier state (--from's step). */
+    forced: Set<string>;
+  }
+
+  export async function openRun(options: LocalRun.IOptions): Promise<ISource> {
+    const { plan } = options;
+    if (options.resume) {
+      const dir = path.resolve(options.resume);
+      const sourceRecord = await readRunRecord(dir);
+      if (sourceRecord.status === 'running' || sourceRecord.status === 'pending') {
+        throw new RunError(
+          `run ${sourceRecord.id} is still ${sourceRecord.status}; cancel it first (chard cancel ${sourceRecord.id})`
+        );
+      }
+      const record = JSON.parse(JSON.stringify(sourceRecord)) as IRunRecord;
+      return { dir, record, sourceDir: dir, sourceRecord, forced: new Set() };
     }
-    record = JSON.parse(JSON.stringify(sourceRecord)) as IRunRecord;
-  } else {
     const id = newRunId();
-    dir = path.join(chardDirFor(options.notebook), 'runs', id);
-    record = {
+    const record: IRunRecord = {
       version: 1,
       id,
       backend: 'local',
@@ -195,365 +277,527 @@ export async function runLocal(options: LocalRun.IOptions): Promise<LocalRun.IRe
       steps: [],
       message: null
     };
-    if (options.from) {
-      if (!stepByName.has(options.from.step)) {
-        throw new RunError(
-          `--from ${JSON.stringify(options.from.step)}: no such step (steps: ${plan.steps.map(s => s.name).join(', ')})`
-        );
-      }
-      sourceDir = path.resolve(options.from.run);
-      sourceRecord = await readRunRecord(sourceDir);
-      forced.add(options.from.step);
+    const dir = path.join(chardDirFor(options.notebook), 'runs', id);
+    if (!options.from) {
+      return { dir, record, sourceDir: null, sourceRecord: null, forced: new Set() };
     }
-  }
-  const paths = runPaths(dir);
-
-  // Parameters: the plan's defaults (a resumed run: the values it ran with, so re-run steps
-  // agree with the reused ones), overridden by the caller.
-  const parameters: Record<string, ParameterValue> = {};
-  for (const p of plan.parameters) {
-    const earlier = options.resume ? sourceRecord?.parameters[p.name] : undefined;
-    parameters[p.name] =
-      options.parameters?.[p.name] ??
-      (earlier !== undefined && typeof earlier === typeof p.value ? earlier : p.value);
-  }
-
-  // Steps to run: forced ones, those that cannot be reused, and all their descendants.
-  const earlierStep = (step: IStep): IStepRecord | undefined =>
-    sourceRecord?.steps.find(s => s.id === step.id && s.name === step.name);
-  const reusable = (step: IStep): boolean => {
-    const old = earlierStep(step);
-    if (!sourceDir || !old || old.status !== 'succeeded') {
-      return false;
+    if (!plan.steps.some(s => s.name === options.from?.step)) {
+      throw new RunError(
+        `--from ${JSON.stringify(options.from.step)}: no such step (steps: ${plan.steps.map(s => s.name).join(', ')})`
+      );
     }
-    return step.outputs.every(name =>
-      Private.storedValueIsWhole(path.join(runPaths(sourceDir as string).data, step.id, name))
-    );
-  };
-  const toRun = new Set<string>();
-  for (const step of plan.steps) {
-    if (forced.has(step.name) || !reusable(step) || step.parents.some(p => toRun.has(p))) {
-      toRun.add(step.name);
-    }
-  }
-  const reused = plan.steps.filter(s => !toRun.has(s.name)).map(s => s.name);
-  if (options.resume && toRun.size === 0) {
-    throw new RunError(`run ${record.id} has nothing to resume: every step succeeded`);
-  }
-
-  record.steps = plan.steps.map(step => {
-    const old = earlierStep(step);
-    if (!toRun.has(step.name) && old) {
-      return options.resume
-        ? old
-        : { ...old, message: `reused from run ${sourceRecord?.id ?? ''}` };
-    }
-    return pendingStep(step.name, step.id);
-  });
-  record.parameters = parameters;
-  record.status = 'pending';
-  record.finishedAt = null;
-  record.message = null;
-  const stepRecord = (name: string): IStepRecord =>
-    record.steps.find(s => s.name === name) as IStepRecord;
-
-  await fsp.mkdir(paths.logs, { recursive: true });
-  await fsp.mkdir(paths.data, { recursive: true });
-  await fsp.mkdir(paths.specs, { recursive: true });
-  const writer = new JsonFileWriter<IRunRecord>(paths.runJson);
-  await writeJsonAtomic(paths.runJson, record);
-  await writeJsonAtomic(paths.planJson, plan);
-
-  // The workspace snapshot (a resumed run keeps its own: it holds what its steps wrote).
-  let snapshot: Snapshot.IResult | null = null;
-  if (!options.resume) {
-    emit({
-      event: 'progress',
-      run: record.id,
-      time: now(),
-      message: 'taking the workspace snapshot'
-    });
-    try {
-      snapshot = await snapshotWorkspace({
-        source: path.dirname(path.resolve(options.notebook)),
-        target: paths.workspace,
-        store: chardDirFor(options.notebook),
-        exclude: options.exclude,
-        maxBytes: options.maxSnapshotBytes,
-        mode: options.snapshotMode
-      });
-    } catch (error) {
-      await fsp.rm(dir, { recursive: true, force: true });
-      throw error;
-    }
-    await writeFileAtomic(paths.runtime, options.runtimeSource ?? RUNTIME_SOURCE);
-  } else if (options.runtimeSource !== undefined) {
-    await writeFileAtomic(paths.runtime, options.runtimeSource);
-  }
-
-  // Values reused from another run are hard-linked (the runtime replaces files, never writes
-  // into them), falling back to copies.
-  if (options.from && sourceDir) {
-    for (const name of reused) {
-      const step = stepByName.get(name) as IStep;
-      const from = path.join(runPaths(sourceDir).data, step.id);
-      if (fs.existsSync(from)) {
-        await Private.linkTree(from, path.join(paths.data, step.id));
-      }
-    }
-  }
-  for (const name of toRun) {
-    const step = stepByName.get(name) as IStep;
-    await fsp.rm(path.join(paths.data, step.id), { recursive: true, force: true });
-  }
-
-  // Step specs: cell code, names and parameter values travel only as JSON data.
-  const specFiles = new Map<string, string>();
-  for (const step of plan.steps.filter(s => toRun.has(s.name))) {
-    const spec = buildStepSpec(plan, step, {
-      dataDir: paths.data,
-      workdir: paths.workspace,
-      valueDigest
-    });
-    for (const name of Object.keys(spec.parameters)) {
-      spec.parameters[name] = { ...spec.parameters[name], value: parameters[name] };
-    }
-    const file = path.join(paths.specs, `${step.id}.json`);
-    await writeJsonAtomic(file, spec);
-    specFiles.set(step.name, file);
-  }
-
-  // Process ids: with their kernel start times in pids.json (for `chard cancel`), as plain
-  // numbers by step name in run.json (for people and tools).
-  const pids: IRunPids = {
-    runner: { pid: process.pid, start: processStartTime(process.pid) },
-    steps: {}
-  };
-  const pidsWriter = new JsonFileWriter<IRunPids>(paths.pidsJson);
-  const trackPid = (step: IStep, ref: IProcessRef | null): void => {
-    if (ref) {
-      pids.steps[step.id] = ref;
-    } else {
-      delete pids.steps[step.id];
-    }
-    pidsWriter.update(pids);
-    record.pids = {
-      runner: pids.runner.pid,
-      steps: Object.fromEntries(
-        plan.steps.filter(s => pids.steps[s.id]).map(s => [s.name, pids.steps[s.id].pid])
-      )
+    const sourceDir = path.resolve(options.from.run);
+    return {
+      dir,
+      record,
+      sourceDir,
+      sourceRecord: await readRunRecord(sourceDir),
+      forced: new Set([options.from.step])
     };
-  };
-  pidsWriter.update(pids);
-  record.pids = { runner: process.pid, steps: {} };
+  }
 
-  record.status = 'running';
-  record.startedAt = now();
-  writer.update(record);
-  emit({
-    event: 'run-started',
-    run: record.id,
-    time: record.startedAt,
-    pipeline: plan.pipeline.name,
-    steps: plan.steps.map(s => s.name)
-  });
+  /**
+   * The plan's defaults (a resumed run: the values it ran with, so re-run steps agree with the
+   * reused ones), overridden by the caller.
+   */
+  export function parameterValues(
+    plan: IPlan,
+    options: LocalRun.IOptions,
+    earlier: IRunRecord
+  ): Record<string, ParameterValue> {
+    const parameters: Record<string, ParameterValue> = {};
+    for (const p of plan.parameters) {
+      const old = options.resume ? earlier.parameters[p.name] : undefined;
+      parameters[p.name] =
+        options.parameters?.[p.name] ??
+        (old !== undefined && typeof old === typeof p.value ? old : p.value);
+    }
+    return parameters;
+  }
 
-  const graceMs = options.graceMs ?? 5000;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...options.env,
-    PYTHONUNBUFFERED: '1',
-    CHARD_RUN_ID: record.id,
-    CHARD_BACKEND: 'local'
-  };
+  function earlierStep(source: ISource, step: IStep): IStepRecord | undefined {
+    return source.sourceRecord?.steps.find(s => s.id === step.id && s.name === step.name);
+  }
 
-  // The preloaded interpreter the steps are forked from (when it can serve them).
-  const zygote =
-    options.preload === false
-      ? null
-      : Zygote.start({
-          python: options.python,
-          runDir: paths.root,
-          planFile: paths.planJson,
-          cwd: paths.workspace,
-          env
-        });
-  const forked: string[] = [];
-  let zygoteWarned = false;
-  const startStep = async (name: string, onLine: IStartOptions['onLine'], logFile: string) => {
-    const args = launcherArgs(paths.root, specFiles.get(name) as string);
-    const stepEnv = { ...env, CHARD_STEP: name };
-    if (zygote && (await zygote.ready)) {
+  /** Forced steps, those whose earlier values cannot be reused, and all their descendants. */
+  export function stepsToRun(plan: IPlan, source: ISource): Set<string> {
+    const reusable = (step: IStep): boolean => {
+      const old = earlierStep(source, step);
+      if (!source.sourceDir || !old || old.status !== 'succeeded') {
+        return false;
+      }
+      const data = runPaths(source.sourceDir).data;
+      return step.outputs.every(name => storedValueIsWhole(path.join(data, step.id, name)));
+    };
+    const toRun = new Set<string>();
+    for (const step of plan.steps) {
+      if (source.forced.has(step.name) || !reusable(step) || step.parents.some(p => toRun.has(p))) {
+        toRun.add(step.name);
+      }
+    }
+    return toRun;
+  }
+
+  /** The record as the run starts: reused steps as they were, the others pending. */
+  export function pendingRecord(
+    plan: IPlan,
+    options: LocalRun.IOptions,
+    source: ISource,
+    toRun: Set<string>,
+    parameters: Record<string, ParameterValue>
+  ): IRunRecord {
+    const record = source.record;
+    record.steps = plan.steps.map(step => {
+      const old = earlierStep(source, step);
+      if (!toRun.has(step.name) && old) {
+        return options.resume
+          ? old
+          : { ...old, message: `reused from run ${source.sourceRecord?.id ?? ''}` };
+      }
+      return pendingStep(step.name, step.id);
+    });
+    record.parameters = parameters;
+    record.status = 'pending';
+    record.finishedAt = null;
+    record.message = null;
+    return record;
+  }
+
+  /**
+   * Process ids: with their kernel start times in pids.json (for `chard cancel` and recovery),
+   * as plain numbers by step name in run.json (for people and tools).
+   */
+  export class PidTracker {
+    constructor(
+      private readonly _plan: IPlan,
+      private readonly _record: IRunRecord,
+      file: string
+    ) {
+      this._writer = new JsonFileWriter<IRunPids>(file);
+      this._writer.update(this._pids);
+      _record.pids = { runner: process.pid, steps: {} };
+    }
+
+    track(step: IStep, ref: IProcessRef | null): void {
+      if (ref) {
+        this._pids.steps[step.id] = ref;
+      } else {
+        delete this._pids.steps[step.id];
+      }
+      this._writer.update(this._pids);
+      this._record.pids = {
+        runner: this._pids.runner.pid,
+        steps: Object.fromEntries(
+          this._plan.steps
+            .filter(s => this._pids.steps[s.id])
+            .map(s => [s.name, this._pids.steps[s.id].pid])
+        )
+      };
+    }
+
+    flush(): Promise<void> {
+      return this._writer.flush();
+    }
+
+    private readonly _pids: IRunPids = {
+      runner: { pid: process.pid, start: processStartTime(process.pid) },
+      steps: {}
+    };
+    private readonly _writer: JsonFileWriter<IRunPids>;
+  }
+
+  /** One run being executed: its phases, in order, in `execute`. */
+  export class Execution {
+    constructor(private readonly _prepared: LocalRun.IPrepared) {
+      const { options, dir, record } = _prepared;
+      this._options = options;
+      this._record = record;
+      this._paths = runPaths(dir);
+      this._stepByName = new Map(options.plan.steps.map(s => [s.name, s]));
+      this._writer = new JsonFileWriter<IRunRecord>(this._paths.runJson);
+      this._env = {
+        ...process.env,
+        ...options.env,
+        PYTHONUNBUFFERED: '1',
+        CHARD_RUN_ID: record.id,
+        CHARD_BACKEND: 'local'
+      };
+    }
+
+    async execute(): Promise<LocalRun.IResult> {
+      const snapshot = await this._snapshot();
+      if (snapshot === 'failed') {
+        return this._result(null);
+      }
+      await this._stageValues();
+      await this._writeSpecs();
+      this._pidTracker = new PidTracker(this._options.plan, this._record, this._paths.pidsJson);
+      this._start();
+      await this._schedule();
+      await this._finish(snapshot);
+      return this._result(snapshot);
+    }
+
+    private _emit(event: RunEvent): void {
+      this._options.onEvent?.(event);
+    }
+
+    /** The workspace snapshot (a resumed run keeps its own: it holds what its steps wrote). */
+    private async _snapshot(): Promise<Snapshot.IResult | null | 'failed'> {
+      const { options } = this;
+      if (options.resume) {
+        if (options.runtimeSource !== undefined) {
+          await writeFileAtomic(this._paths.runtime, options.runtimeSource);
+        }
+        return null;
+      }
+      this._emit({
+        event: 'progress',
+        run: this._record.id,
+        time: now(),
+        message: 'taking the workspace snapshot'
+      });
+      let snapshot: Snapshot.IResult;
       try {
-        const child = await zygote.fork({
-          args: args.slice(-2),
-          cwd: paths.workspace,
-          env: stepEnv,
-          onLine,
-          logFile
+        snapshot = await snapshotWorkspace({
+          source: path.dirname(path.resolve(options.notebook)),
+          target: this._paths.workspace,
+          store: chardDirFor(options.notebook),
+          exclude: options.exclude,
+          maxBytes: options.maxSnapshotBytes,
+          mode: options.snapshotMode
         });
-        forked.push(name);
-        return child;
       } catch (error) {
-        if (!(error instanceof ZygoteError)) {
-          throw error;
+        // Nothing ran: the run is recorded as failed, with nothing of the snapshot left.
+        await fsp.rm(this._paths.workspace, { recursive: true, force: true });
+        const record = this._record;
+        record.status = 'failed';
+        record.finishedAt = now();
+        record.message = error instanceof Error ? error.message : String(error);
+        await writeJsonAtomic(this._paths.runJson, record);
+        this._emit({
+          event: 'run-finished',
+          run: record.id,
+          time: record.finishedAt,
+          status: record.status,
+          message: record.message
+        });
+        return 'failed';
+      }
+      await writeFileAtomic(this._paths.runtime, options.runtimeSource ?? RUNTIME_SOURCE);
+      return snapshot;
+    }
+
+    /**
+     * Values reused from another run are hard-linked (the runtime replaces files, never writes
+     * into them), falling back to copies; the values of steps about to run again are removed.
+     */
+    private async _stageValues(): Promise<void> {
+      const { options } = this;
+      const { sourceDir, reused, toRun } = this._prepared;
+      if (options.from && sourceDir) {
+        for (const name of reused) {
+          const step = this._step(name);
+          const from = path.join(runPaths(sourceDir).data, step.id);
+          if (fs.existsSync(from)) {
+            await linkTree(from, path.join(this._paths.data, step.id));
+          }
         }
       }
+      for (const name of toRun) {
+        await fsp.rm(path.join(this._paths.data, this._step(name).id), {
+          recursive: true,
+          force: true
+        });
+      }
     }
-    if (zygote && zygote.failure !== null && !zygoteWarned) {
-      zygoteWarned = true;
-      warnings.push(`steps started without preloading: ${zygote.failure}`);
-    }
-    return startGroupProcess({
-      command: options.python,
-      args,
-      cwd: paths.workspace,
-      env: stepEnv,
-      logFile,
-      onLine
-    });
-  };
 
-  const runStep = async (name: string): Promise<NodeOutcome> => {
-    const step = stepByName.get(name) as IStep;
-    const rec = stepRecord(name);
-    Object.assign(rec, pendingStep(step.name, step.id));
-    rec.status = 'running';
-    rec.startedAt = now();
-    writer.update(record);
-    emit({ event: 'step-started', run: record.id, time: rec.startedAt, step: name });
-    const logFile = path.join(paths.logs, `${step.id}.log`);
-    if (options.resume) {
-      await fsp.appendFile(logFile, `--- chard: step re-run at ${rec.startedAt} ---\n`);
+    /** Step specs: cell code, names and parameter values travel only as JSON data. */
+    private async _writeSpecs(): Promise<void> {
+      const { plan } = this.options;
+      const { parameters, toRun, valueDigest } = this._prepared;
+      for (const step of plan.steps.filter(s => toRun.has(s.name))) {
+        const spec = buildStepSpec(plan, step, {
+          dataDir: this._paths.data,
+          workdir: this._paths.workspace,
+          valueDigest
+        });
+        for (const name of Object.keys(spec.parameters)) {
+          spec.parameters[name] = { ...spec.parameters[name], value: parameters[name] };
+        }
+        const file = path.join(this._paths.specs, `${step.id}.json`);
+        await writeJsonAtomic(file, spec);
+        this._specFiles.set(step.name, file);
+      }
     }
-    let child: IGroupProcess;
-    try {
-      child = await startStep(
-        name,
-        (stream, line) => {
-          if (!line.startsWith('CHARD_ERROR ')) {
-            emit({ event: 'log', run: record.id, time: now(), step: name, stream, line });
+
+    /** The run is running: recorded, announced, and the preloaded interpreter started. */
+    private _start(): void {
+      const record = this._record;
+      record.status = 'running';
+      record.startedAt = now();
+      this._writer.update(record);
+      this._emit(runStartedEvent(record, record.startedAt));
+      this._zygote =
+        this.options.preload === false
+          ? null
+          : Zygote.start({
+              python: this.options.python,
+              runDir: this._paths.root,
+              planFile: this._paths.planJson,
+              cwd: this._paths.workspace,
+              env: this._env
+            });
+    }
+
+    /** Run the steps in dependency order, as many at once as allowed. */
+    private async _schedule(): Promise<void> {
+      const { plan } = this.options;
+      try {
+        await schedule({
+          nodes: plan.steps.map(s => ({ name: s.name, parents: s.parents })),
+          parallel: this.options.parallel ?? os.availableParallelism(),
+          done: new Set(this._prepared.reused),
+          run: name => this._runStep(name),
+          signal: this.options.signal,
+          onSkipped: (name, cause) =>
+            this._settle(
+              name,
+              'skipped',
+              cause ? `step ${JSON.stringify(cause)} did not succeed` : 'skipped'
+            ),
+          onCancelled: name => this._settle(name, 'cancelled', 'cancelled before it started')
+        });
+      } finally {
+        await this._zygote?.close();
+      }
+    }
+
+    /** A step that never started: skipped or cancelled, with why. */
+    private _settle(name: string, status: 'skipped' | 'cancelled', message: string): void {
+      const rec = this._stepRecord(name);
+      Object.assign(rec, pendingStep(rec.name, rec.id));
+      rec.status = status;
+      rec.message = message;
+      this._emit(stepFinishedEvent(this._record.id, rec));
+    }
+
+    /** Start a step: forked from the preloaded interpreter, else a fresh process. */
+    private async _launch(
+      name: string,
+      onLine: IStartOptions['onLine'],
+      logFile: string
+    ): Promise<IGroupProcess> {
+      const args = launcherArgs(this._paths.root, this._specFiles.get(name) as string);
+      const env = { ...this._env, CHARD_STEP: name };
+      const zygote = this._zygote;
+      if (zygote && (await zygote.ready)) {
+        try {
+          const child = await zygote.fork({
+            args: args.slice(-2),
+            cwd: this._paths.workspace,
+            env,
+            onLine,
+            logFile
+          });
+          this._forked.push(name);
+          return child;
+        } catch (error) {
+          if (!(error instanceof ZygoteError)) {
+            throw error;
           }
-        },
-        logFile
-      );
-    } catch (error) {
-      rec.status = 'failed';
-      rec.finishedAt = now();
-      rec.message = error instanceof StartError ? error.message : String(error);
-      writer.update(record);
-      Private.finished(emit, record.id, rec);
-      return 'failed';
+        }
+      }
+      if (zygote && zygote.failure !== null && !this._zygoteWarned) {
+        this._zygoteWarned = true;
+        this._warnings.push(`steps started without preloading: ${zygote.failure}`);
+      }
+      return startGroupProcess({
+        command: this.options.python,
+        args,
+        cwd: this._paths.workspace,
+        env,
+        logFile,
+        onLine
+      });
     }
-    trackPid(step, { pid: child.pid, start: child.start });
-    writer.update(record);
-    let cancelled = false;
-    const onAbort = (): void => {
-      cancelled = true;
-      void child.stop(graceMs);
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) {
-      onAbort();
-    }
-    const exit = await child.exited;
-    options.signal?.removeEventListener('abort', onAbort);
-    trackPid(step, null);
 
-    rec.finishedAt = now();
-    rec.exitCode = exit.code;
-    let outcome: NodeOutcome;
-    if (exit.code === 0 && !cancelled) {
-      outcome = 'succeeded';
-      rec.metrics = await Private.readMetrics(path.join(paths.data, step.id, '_metrics.json'));
-      rec.outputs = step.outputs.filter(o =>
-        fs.existsSync(path.join(paths.data, step.id, o, 'manifest.json'))
-      );
+    private async _runStep(name: string): Promise<NodeOutcome> {
+      const step = this._step(name);
+      const rec = this._stepRecord(name);
+      const run = this._record.id;
+      Object.assign(rec, pendingStep(step.name, step.id));
+      rec.status = 'running';
+      rec.startedAt = now();
+      this._writer.update(this._record);
+      this._emit({ event: 'step-started', run, time: rec.startedAt, step: name });
+      const logFile = path.join(this._paths.logs, `${step.id}.log`);
+      if (this.options.resume) {
+        await fsp.appendFile(logFile, `--- chard: step re-run at ${rec.startedAt} ---\n`);
+      }
+      let child: IGroupProcess;
+      try {
+        child = await this._launch(
+          name,
+          (stream, line) => {
+            if (!line.startsWith('CHARD_ERROR ')) {
+              this._emit({ event: 'log', run, time: now(), step: name, stream, line });
+            }
+          },
+          logFile
+        );
+      } catch (error) {
+        rec.status = 'failed';
+        rec.finishedAt = now();
+        rec.message = error instanceof StartError ? error.message : String(error);
+        this._writer.update(this._record);
+        this._emit(stepFinishedEvent(run, rec));
+        return 'failed';
+      }
+      const exit = await this._wait(step, child);
+      rec.finishedAt = now();
+      rec.exitCode = exit.code;
+      rec.status = await this._outcome(step, rec, exit);
+      this._writer.update(this._record);
+      for (const [metric, value] of Object.entries(rec.metrics)) {
+        this._emit({ event: 'metric', run, time: now(), step: name, name: metric, value });
+      }
+      this._emit(stepFinishedEvent(run, rec));
+      return rec.status as NodeOutcome;
+    }
+
+    /** Wait for a started step to end, stopping it if the run is cancelled meanwhile. */
+    private async _wait(
+      step: IStep,
+      child: IGroupProcess
+    ): Promise<IProcessExit & { cancelled: boolean }> {
+      const signal = this.options.signal;
+      this._pidTracker?.track(step, { pid: child.pid, start: child.start });
+      this._writer.update(this._record);
+      let cancelled = false;
+      const onAbort = (): void => {
+        cancelled = true;
+        void child.stop(this.options.graceMs ?? 5000);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) {
+        onAbort();
+      }
+      const exit = await child.exited;
+      signal?.removeEventListener('abort', onAbort);
+      this._pidTracker?.track(step, null);
+      return { ...exit, cancelled };
+    }
+
+    /** How a step that ran ended, with its metrics, outputs or error recorded. */
+    private async _outcome(
+      step: IStep,
+      rec: IStepRecord,
+      exit: IProcessExit & { cancelled: boolean }
+    ): Promise<NodeOutcome> {
+      const data = path.join(this._paths.data, step.id);
+      if (exit.cancelled) {
+        rec.message = 'cancelled';
+        return 'cancelled';
+      }
+      if (exit.code !== 0) {
+        const error = parseStepError(exit.lastStderr);
+        rec.cell = error?.cell ?? null;
+        rec.line = error?.line ?? null;
+        rec.message = failureMessage(step.name, exit, error, this._paths.workspace);
+        return 'failed';
+      }
+      rec.metrics = await readMetrics(path.join(data, '_metrics.json'));
+      rec.outputs = step.outputs.filter(o => fs.existsSync(path.join(data, o, 'manifest.json')));
       const missing = step.outputs.filter(o => !rec.outputs.includes(o));
       if (missing.length > 0) {
-        outcome = 'failed';
-        rec.message = `step ${JSON.stringify(name)} ended without saving ${missing.join(', ')}`;
+        rec.message = `step ${JSON.stringify(step.name)} ended without saving ${missing.join(', ')}`;
+        return 'failed';
       }
-    } else if (cancelled) {
-      outcome = 'cancelled';
-      rec.message = 'cancelled';
-    } else {
-      outcome = 'failed';
-      const error = parseStepError(exit.lastStderr);
-      rec.cell = error?.cell ?? null;
-      rec.line = error?.line ?? null;
-      rec.message = Private.failureMessage(name, exit, error, paths.workspace);
+      return 'succeeded';
     }
-    rec.status = outcome;
-    writer.update(record);
-    for (const [metric, value] of Object.entries(rec.metrics)) {
-      emit({ event: 'metric', run: record.id, time: now(), step: name, name: metric, value });
-    }
-    Private.finished(emit, record.id, rec);
-    return outcome;
-  };
 
-  const nodes = plan.steps.map(s => ({ name: s.name, parents: s.parents }));
-  try {
-    await schedule({
-      nodes,
-      parallel: options.parallel ?? os.availableParallelism(),
-      done: new Set(reused),
-      run: runStep,
-      signal: options.signal,
-      onSkipped: (name, cause) => {
-        const rec = stepRecord(name);
-        Object.assign(rec, pendingStep(rec.name, rec.id));
-        rec.status = 'skipped';
-        rec.message = cause ? `skipped: step ${JSON.stringify(cause)} did not succeed` : 'skipped';
-        Private.finished(emit, record.id, rec);
-      },
-      onCancelled: name => {
-        const rec = stepRecord(name);
-        Object.assign(rec, pendingStep(rec.name, rec.id));
-        rec.status = 'cancelled';
-        rec.message = 'cancelled before it started';
-        Private.finished(emit, record.id, rec);
+    /** The run's status and message, the snapshot store checked, all on disk, announced. */
+    private async _finish(snapshot: Snapshot.IResult | null): Promise<void> {
+      const record = this._record;
+      record.status = this.options.signal?.aborted ? 'cancelled' : runStatusOf(record.steps);
+      record.finishedAt = now();
+      const failed = record.steps.find(s => s.status === 'failed');
+      record.message =
+        record.status === 'cancelled'
+          ? 'cancelled'
+          : failed
+            ? failed.message
+            : record.status === 'succeeded'
+              ? null
+              : 'some steps did not run';
+      if (snapshot && snapshot.linkedObjects.length > 0) {
+        const store = chardDirFor(this.options.notebook);
+        const evicted = await verifyObjects(store, snapshot.linkedObjects);
+        if (evicted.length > 0) {
+          this._warnings.push(
+            `${evicted.length} shared snapshot file(s) were written into in place during the run; ` +
+              'they were dropped from the snapshot store (later runs re-read them from the notebook directory)'
+          );
+        }
       }
-    });
-  } finally {
-    await zygote?.close();
+      this._writer.update(record);
+      await this._writer.flush();
+      await this._pidTracker?.flush();
+      for (const warning of this._warnings) {
+        this._emit({
+          event: 'progress',
+          run: record.id,
+          time: now(),
+          message: `warning: ${warning}`
+        });
+      }
+      this._emit({
+        event: 'run-finished',
+        run: record.id,
+        time: record.finishedAt,
+        status: record.status,
+        message: record.message
+      });
+    }
+
+    private _result(snapshot: Snapshot.IResult | null): LocalRun.IResult {
+      return {
+        dir: this._prepared.dir,
+        record: this._record,
+        snapshot,
+        reused: this._prepared.reused,
+        warnings: this._warnings,
+        forked: this._forked
+      };
+    }
+
+    private get options(): LocalRun.IOptions {
+      return this._options;
+    }
+
+    private _step(name: string): IStep {
+      return this._stepByName.get(name) as IStep;
+    }
+
+    private _stepRecord(name: string): IStepRecord {
+      return this._record.steps.find(s => s.name === name) as IStepRecord;
+    }
+
+    private readonly _options: LocalRun.IOptions;
+    private readonly _record: IRunRecord;
+    private readonly _paths: IRunPaths;
+    private readonly _stepByName: Map<string, IStep>;
+    private readonly _writer: JsonFileWriter<IRunRecord>;
+    private readonly _env: NodeJS.ProcessEnv;
+    private readonly _specFiles = new Map<string, string>();
+    private readonly _warnings: string[] = [];
+    private readonly _forked: string[] = [];
+    private _pidTracker: PidTracker | null = null;
+    private _zygote: Zygote | null = null;
+    private _zygoteWarned = false;
   }
 
-  record.status = options.signal?.aborted ? 'cancelled' : runStatusOf(record.steps);
-  record.finishedAt = now();
-  const failed = record.steps.find(s => s.status === 'failed');
-  record.message =
-    record.status === 'cancelled'
-      ? 'cancelled'
-      : failed
-        ? failed.message
-        : record.status === 'succeeded'
-          ? null
-          : 'some steps did not run';
-  if (snapshot && snapshot.linkedObjects.length > 0) {
-    const evicted = await verifyObjects(chardDirFor(options.notebook), snapshot.linkedObjects);
-    if (evicted.length > 0) {
-      warnings.push(
-        `${evicted.length} shared snapshot file(s) were written into in place during the run; ` +
-          'they were dropped from the snapshot store (later runs re-read them from the notebook directory)'
-      );
-    }
-  }
-  writer.update(record);
-  await writer.flush();
-  await pidsWriter.flush();
-  emit({
-    event: 'run-finished',
-    run: record.id,
-    time: record.finishedAt,
-    status: record.status,
-    message: record.message
-  });
-  return { dir, record, snapshot, reused, warnings, forked };
-}
-
-namespace Private {
   /**
    * A stored value can be reused by a resumed run when its manifest reads and its file has the
    * size the manifest records. Values are written without fsync (temp file, then rename), so a
@@ -575,20 +819,6 @@ namespace Private {
     } catch {
       return false;
     }
-  }
-
-  export function finished(emit: (e: RunEvent) => void, run: string, rec: IStepRecord): void {
-    emit({
-      event: 'step-finished',
-      run,
-      time: rec.finishedAt ?? new Date().toISOString(),
-      step: rec.name,
-      status: rec.status,
-      exitCode: rec.exitCode,
-      message: rec.message,
-      cell: rec.cell,
-      line: rec.line
-    });
   }
 
   export async function readMetrics(

@@ -30,8 +30,9 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 
 import { isRecord } from '../../core/index.js';
+import { CHARD_DIR } from '../common/records.js';
+import { errorReason, writeJsonAtomic } from '../common/files.js';
 export { parseSize } from '../../core/settings.js';
-import { CHARD_DIR, errorReason, writeJsonAtomic } from './records.js';
 
 /** Excluded from every snapshot (plus anything given with --exclude or in the notebook). */
 export const DEFAULT_EXCLUDES: readonly string[] = [

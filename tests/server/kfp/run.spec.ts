@@ -2,7 +2,7 @@
 import type { RunEvent } from '../../../src/core/runs.js';
 import { createKfpClient, KfpError } from '../../../src/server/kfp/client.js';
 import { followKfpRun, submitKfpRun } from '../../../src/server/kfp/run.js';
-import { newRunRecord } from '../../../src/server/kube/submit.js';
+import { newRunRecord } from '../../../src/server/common/records.js';
 import type { IPlan } from '../../../src/core/plan.js';
 import { planOf, step } from '../../core/compile/support.js';
 import type { IFakeKfp } from './fakekfp.js';

@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import type { RunEvent } from '../../../src/core/runs.js';
 import { WORKFLOWS } from '../../../src/server/kube/client.js';
 import { cancelWorkflow, followWorkflow } from '../../../src/server/kube/monitor.js';
-import { RunRecordStore } from '../../../src/server/kube/record.js';
-import { newRunRecord, submitWorkflow } from '../../../src/server/kube/submit.js';
+import { RunRecordStore } from '../../../src/server/common/store.js';
+import { newRunRecord } from '../../../src/server/common/records.js';
+import { submitWorkflow } from '../../../src/server/kube/submit.js';
 import type { IFakeCluster } from '../../support/kube/index.js';
 import { argoPodName } from '../../support/kube/index.js';
 import {

@@ -5,7 +5,7 @@ import {
   isTransient,
   parseRetryAfter,
   withRetry
-} from '../../../src/server/kube/retry.js';
+} from '../../../src/server/common/retry.js';
 
 describe('retry policy', () => {
   it('retries 429, 5xx and connection failures; never other 4xx', () => {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import type { IRunRecord, RunEvent } from '../../../src/core/runs.js';
 import { isProcessAlive } from '../../../src/server/local/processes.js';
-import { readRunRecord, runPaths } from '../../../src/server/local/records.js';
+import { readRunRecord, runPaths } from '../../../src/server/common/records.js';
 import { runLocal } from '../../../src/server/local/runner.js';
 import { FAKE_RUNTIME, PYTHON, waitFor, writeNotebook } from './support.js';
 

@@ -1,5 +1,5 @@
 /**
- * Loads the project's own JSON schemas for custom resources (schema/kube/*.schema.json) and checks
+ * Loads the project's own JSON schemas for custom resources (tests/support/kube/schemas/*.schema.json) and checks
  * objects against them the way kube-apiserver checks a structural CRD schema: one cause per field,
  * kube's messages, and pruning of fields the schema does not declare.
  *
@@ -28,8 +28,8 @@ export interface ISchema {
   'x-kubernetes-group-version-kind'?: { group: string; version: string; kind: string };
 }
 
-/** schema/kube/ of this checkout. */
-export const SCHEMA_DIR = fileURLToPath(new URL('../../../schema/kube/', import.meta.url));
+/** tests/support/kube/schemas/ of this checkout. */
+export const SCHEMA_DIR = fileURLToPath(new URL('./schemas/', import.meta.url));
 
 const cache = new Map<string, ISchema>();
 

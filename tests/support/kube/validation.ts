@@ -1,7 +1,7 @@
 /**
  * Server-side validation: object names (DNS-1123), labels, the core types Chard creates (Pod, PVC),
  * Workflows against Argo's schema (@kubernetes-models/argo-workflows), VolumeSnapshot /
- * VolumeSnapshotClass / Tensorboard against the project's schemas in schema/kube/.
+ * VolumeSnapshotClass / Tensorboard against the schemas in tests/support/kube/schemas/.
  * Returns kube-style causes; the server turns them into one 422 Invalid.
  */
 import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';

@@ -8,15 +8,8 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { IRunRecord } from '../../core/runs.js';
-import {
-  chardDirFor,
-  errorReason,
-  isRunRecord,
-  RunRecordError,
-  runPaths,
-  writeFileAtomic,
-  writeJsonAtomic
-} from '../local/records.js';
+import { chardDirFor, isRunRecord, RunRecordError, runPaths } from './records.js';
+import { errorReason, writeFileAtomic, writeJsonAtomic } from './files.js';
 
 /** Names that may become a path component: DNS-1123-ish, nothing that climbs directories. */
 const SAFE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
