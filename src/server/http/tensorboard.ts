@@ -20,7 +20,7 @@ import type {
 } from '../../core/tensorboard.js';
 import type { IKubeClient, IKubeObject } from '../kube/client.js';
 import { WORKFLOWS } from '../kube/client.js';
-import { chardDirFor, isRunId, listRunsIn, readRunRecord, runPaths } from '../local/records.js';
+import { chardDirFor, isRunId, listRunsIn, readRunRecord, runPaths } from '../common/records.js';
 import type { ClusterTensorBoards } from '../tensorboard/cluster.js';
 import { ClusterTensorBoardError, pvcLogsPath } from '../tensorboard/cluster.js';
 import type { ILocalTensorBoards } from '../tensorboard/local.js';
