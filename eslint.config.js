@@ -93,7 +93,7 @@ export const LAYERS = [
 
 export default tseslint.config(
   {
-    ignores: ['lib/**', 'node_modules/**', 'src/core/generated/**', 'src/lab/generated/**', 'examples/**']
+    ignores: ['lib/**', 'node_modules/**', 'src/core/generated/**', 'src/lab/generated/**', 'src/server/generated/**', 'examples/**']
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -1,15 +1,17 @@
 /**
- * Compile speed and manifest size: 20- and 50-step chain plans (each step ~40 lines of code, two
- * values in, two out, two parameters) compiled to both targets with the real embedded runtime.
- * Prints the median compile time and the manifest size against the 1.5 MiB object limit of
- * etcd, which an Argo Workflow must stay under to be stored, and which bounds a KFP spec too:
- * the KFP backend turns it into an Argo Workflow carrying every executor's container spec.
+ * Compile speed and manifest size: chain plans of 20 to 500 steps (each step ~40 lines of code,
+ * two values in, two out, two parameters) compiled to both targets with the real embedded
+ * runtime. Prints the median compile time, the manifest size against the 1.5 MiB object limit
+ * of etcd, which an Argo Workflow must stay under to be stored, and which bounds a KFP spec too
+ * (the KFP backend turns it into an Argo Workflow carrying every executor's container spec),
+ * and the bytes each step adds. Goal: a 500-step notebook compiles to an Argo Workflow of at
+ * most 1 MiB.
  */
 import { compileArgo } from '../src/core/compile/argo.js';
 import { compileKfp } from '../src/core/compile/kfp.js';
 import type { IPlan, IStep } from '../src/core/plan.js';
 
-function makePlan(steps: number): IPlan {
+export function makePlan(steps: number): IPlan {
   const list: IStep[] = [];
   for (let i = 0; i < steps; i++) {
     const lines = Array.from(
@@ -66,23 +68,42 @@ function median(xs: number[]): number {
 
 export async function run(): Promise<void> {
   const limit = 1.5 * 1024 * 1024;
-  for (const steps of [20, 50]) {
-    const plan = makePlan(steps);
-    for (const [target, compile] of [
-      ['argo', compileArgo],
-      ['kfp', compileKfp]
-    ] as const) {
+  const goal = 1024 * 1024;
+  const sizes = [20, 50, 200, 500];
+  for (const [target, compile] of [
+    ['argo', compileArgo],
+    ['kfp', compileKfp]
+  ] as const) {
+    const bytes = new Map<number, number>();
+    for (const steps of sizes) {
+      const plan = makePlan(steps);
+      const rounds = steps > 100 ? 3 : 5;
       const times: number[] = [];
       let size = 0;
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < rounds; i++) {
         const start = performance.now();
         size = utf8Length(compile(plan).text);
         times.push(performance.now() - start);
       }
+      bytes.set(steps, size);
       console.log(
-        `compile ${target}: ${steps} steps in ${median(times).toFixed(1)} ms (median of 5); ` +
+        `compile ${target}: ${steps} steps in ${median(times).toFixed(0)} ms (median of ${rounds}); ` +
           `manifest ${(size / 1024).toFixed(0)} KiB = ${((100 * size) / limit).toFixed(0)}% of ` +
-          `1.5 MiB (${(size / steps / 1024).toFixed(1)} KiB per step)`
+          `1.5 MiB (${(size / steps).toFixed(0)} bytes per step overall)`
+      );
+    }
+    // What one more step costs: the slope between the sizes, without the fixed part (runtime).
+    const slope = (a: number, b: number): string =>
+      (((bytes.get(b) as number) - (bytes.get(a) as number)) / (b - a)).toFixed(0);
+    console.log(
+      `compile ${target}: bytes per added step: ${slope(20, 50)} (20->50), ${slope(50, 200)} ` +
+        `(50->200), ${slope(200, 500)} (200->500)`
+    );
+    if (target === 'argo') {
+      const size = bytes.get(500) as number;
+      console.log(
+        `compile argo: 500 steps = ${(size / 1024).toFixed(0)} KiB; goal <= 1024 KiB: ` +
+          (size <= goal ? 'met' : 'NOT met')
       );
     }
   }

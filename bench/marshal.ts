@@ -12,8 +12,8 @@
  * rename; no fsync) and load time (map + CRC-32 verify), both directions together, the whole
  * step processes (interpreter start, numpy import, building the array) and `cp` alone; `cp`
  * followed by `sync` once at the end for reference.
- * Target (issue 3): marshalling (save + load) at least half of cp's throughput, with the default
- * value digest (CRC-32 chunks). Then one more round with the opt-in sha256 digest (the sha256 of
+ * Targets (issues 3 and 13): marshalling (save + load) at least half of cp's throughput in every
+ * round, and at least 0.8 of it in the median, with the default value digest (CRC-32 chunks). Then one more round with the opt-in sha256 digest (the sha256 of
  * the whole file, one core hashing at each end), printed for reference only.
  */
 import { spawn } from 'node:child_process';
@@ -28,7 +28,9 @@ const PYTHON = process.env.CHARD_PYTHON ?? '/usr/bin/python3';
 const GIB = 1024 ** 3;
 const ELEMENTS = GIB / 8;
 const ROUNDS = 7;
-const TARGET = 0.5;
+/** Every round's ratio marshal/cp, and the median's. */
+const ROUND_TARGET = 0.5;
+const MEDIAN_TARGET = 0.8;
 
 interface IProcessResult {
   code: number | null;
@@ -213,9 +215,11 @@ export async function run(): Promise<void> {
         `best rounds: marshal ${Math.min(...rounds.map(r => r.save + r.load)).toFixed(2)} s, ` +
         `cp ${Math.min(...rounds.map(r => r.cp)).toFixed(2)} s`
     );
+    const low = rounds.filter(r => ratio(r) < ROUND_TARGET).length;
     console.log(
-      `ratio marshal/cp = ${result.toFixed(2)} (median of rounds; target >= ${TARGET}: ` +
-        `${result >= TARGET ? 'met' : 'NOT met'})`
+      `ratio marshal/cp = ${result.toFixed(2)} (median of rounds; target >= ${MEDIAN_TARGET}: ` +
+        `${result >= MEDIAN_TARGET ? 'met' : 'NOT met'}); rounds below ${ROUND_TARGET}: ${low} ` +
+        `of ${ROUNDS} (target none: ${low === 0 ? 'met' : 'NOT met'})`
     );
     console.log('for reference, one round with --value-digest sha256 (sha256 of the whole file):');
     console.log(

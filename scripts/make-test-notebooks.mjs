@@ -96,3 +96,10 @@ writeFileSync(dir + 'kale-ui.ipynb', nb([
     volumes: [{ annotations: [], mount_point: '/home/jovyan', name: 'workspace-linear-fit-abc12', size: 5, size_type: 'Gi', snapshot: false, type: 'pvc' }]
   }
 }));
+
+// 7. Classes, functions and closures defined in steps (no functions cell): they travel by value
+writeFileSync(dir + 'step-classes.ipynb', nb([
+  { tags: ['step:count'], src: 'class Acc:\n    def __init__(self):\n        self.total = 0\n\n    def add(self, v):\n        self.total += v\n        return self\n\nacc = Acc().add(2).add(3)' },
+  { tags: ['step:helpers', 'prev:count'], src: 'OFFSET = 100\n\ndef shifted(v):\n    return v + OFFSET\n\ndef multiplier(k):\n    def times(v):\n        return v * k\n    return times\n\ndouble = multiplier(2)' },
+  { tags: ['step:use', 'prev:helpers'], src: 'acc.add(5)\nprint(acc.total, shifted(acc.total), double(acc.total), type(acc).__name__)' },
+]));

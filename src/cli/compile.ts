@@ -6,7 +6,6 @@
  * code one step runs.
  */
 import { resolve } from 'node:path';
-import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
 import {
   COMPILE_TARGETS,
   CompileError,
@@ -15,7 +14,7 @@ import {
 } from '../core/compile/index.js';
 import type { CompileTarget, ICompileResult } from '../core/compile/index.js';
 import { isCompilable } from '../core/plan.js';
-import { writeFileAtomic } from '../server/index.js';
+import { workflowSchemaProblem, writeFileAtomic } from '../server/index.js';
 import { parameterOverrides, parseCommandArgs, splitParamArgs, valueDigestArg } from './args.js';
 import { CommandError, formatDiagnostic } from './notebookfile.js';
 import { runService, viaService } from './service.js';
@@ -34,16 +33,6 @@ pipeline spec (--target kfp). The same notebook always gives the same bytes.
                      sha256 of each value file, checkable with sha256sum but slower (overrides
                      the notebook's chard.valueDigest)
   --show-step NAME   print the exact code the step NAME (name or id) runs, and stop`;
-
-/** Validate an Argo Workflow against Argo's schema; returns the problem or null. */
-export function argoSchemaProblem(workflow: unknown): string | null {
-  try {
-    new Workflow(workflow as ConstructorParameters<typeof Workflow>[0]).validate();
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message.split('\n')[0] : String(error);
-  }
-}
 
 export async function compileCommand(argv: string[]): Promise<number> {
   try {
@@ -137,7 +126,7 @@ namespace Private {
     if (result.target !== 'argo') {
       return;
     }
-    const problem = argoSchemaProblem(result.documents[0]);
+    const problem = workflowSchemaProblem(result.documents[0]);
     if (problem !== null) {
       throw new CommandError(
         `internal error: the generated Workflow does not match Argo's schema (${problem}); ` +

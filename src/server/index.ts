@@ -9,3 +9,4 @@ export type { IClusterRun } from './kube/backend.js';
 export { readNotebookFile } from './service/notebook.js';
 export { writeFileAtomic } from './common/files.js';
 export { stateDir } from './common/runindex.js';
+export { workflowSchemaProblem } from './argo/schema.js';

@@ -41,6 +41,36 @@ describe('chard compile', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('warns when the steps would run in the bare default image without the data they read', async () => {
+    const churn = join(process.cwd(), 'examples/churn/churn.ipynb');
+    const bare = await chardCompile(churn, '--target', 'argo', '-o', join(dir, 'a.yaml'));
+    expect(bare.code).toBe(0);
+    const warnings = bare.stderr.split('\n').filter(l => l.startsWith('chard: warning: '));
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        "in python:3.12-slim, the default image (no --image, no image in the notebook's " +
+          "metadata), which has only Python's standard library, while the notebook imports " +
+          'numpy, pandas, sklearn'
+      ),
+      expect.stringContaining(
+        'the notebook reads customers.csv by a relative path but declares no volume'
+      )
+    ]);
+    expect(warnings[0]).toContain("the cluster uses the server's own image");
+    const given = await chardCompile(
+      churn,
+      '--target',
+      'kfp',
+      '--image',
+      'registry.example.com/ds:1',
+      '-o',
+      join(dir, 'k.yaml')
+    );
+    expect(given.code).toBe(0);
+    expect(given.stderr).not.toContain('default image');
+    expect(given.stderr).toContain('customers.csv');
+  });
+
   it('prints an Argo Workflow for a notebook, the same bytes every time', async () => {
     const a = await chardCompile(join(NOTEBOOKS, 'tabular.ipynb'), '--target', 'argo');
     expect(a.code).toBe(0);
@@ -66,7 +96,10 @@ describe('chard compile', () => {
     );
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^chard: wrote .*churn\.yaml \(sha256 [0-9a-f]{64}\)\n$/);
+    // The notebook's data file, read without a volume, is warned about; the rest is quiet.
+    expect(r.stderr).toMatch(
+      /^chard: warning: the notebook reads data\/churn\.csv by a relative path but declares no volume.*\nchard: wrote .*churn\.yaml \(sha256 [0-9a-f]{64}\)\n$/
+    );
     const text = readFileSync(file, 'utf8');
     expect(text).toContain('schemaVersion: 2.1.0');
     expect(text).toContain('defaultValue: 7');

@@ -117,6 +117,20 @@ describe('chard run on the churn example', () => {
 });
 
 describe('chard run', () => {
+  it('passes a class, a function and a closure that steps define to a later step, by value', async () => {
+    const dir = tempDir();
+    const notebook = path.join(dir, 'step-classes.ipynb');
+    fs.copyFileSync(path.join(ROOT, 'tests/fixtures/notebooks/step-classes.ipynb'), notebook);
+    const result = await chard(['run', notebook, '--python', PYTHON, '--json']);
+    expect(result.code).toBe(0);
+    const started = events(result.stdout).find(e => e.event === 'run-started') as { run: string };
+    const log = fs.readFileSync(
+      path.join(runDir(notebook, started.run), 'logs', 'use.log'),
+      'utf8'
+    );
+    expect(log.split('\n').filter(l => !l.startsWith('chard: '))).toContain('10 110 20 Acc');
+  });
+
   it('reports a failing cell on its notebook cell and line, and skips what depends on it', async () => {
     const dir = tempDir();
     const notebook = writeNb(dir, [

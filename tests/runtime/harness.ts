@@ -1,4 +1,4 @@
-/** Running the Python step runtime (src/runtime/chard_runtime.py) from tests. */
+/** Running the Python step runtime (src/runtime/chard_runtime/, joined by the build) from tests. */
 import { spawn } from 'node:child_process';
 import {
   closeSync,
@@ -17,7 +17,8 @@ import type { IStepSpec, IStepSpecInput } from '../../src/core/stepspec.js';
 
 /** Debian's python3, which sees python3-numpy/pandas/sklearn/dill (the pyenv one does not). */
 export const PYTHON = '/usr/bin/python3';
-export const RUNTIME = join(process.cwd(), 'src/runtime/chard_runtime.py');
+/** The joined runtime that every target runs, as `npm run build` writes it. */
+export const RUNTIME = join(process.cwd(), 'lib/runtime/chard_runtime.py');
 export const FIXTURES = join(process.cwd(), 'tests/fixtures/runtime');
 
 export interface IStepRun {

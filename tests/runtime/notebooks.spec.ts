@@ -52,6 +52,16 @@ describe('test notebooks run step by step', () => {
     }
   });
 
+  it('step-classes.ipynb: a class, a function and a closure a step defines reach a later step', async () => {
+    const scratch = new Scratch();
+    try {
+      const out = await runNotebook(scratch, 'step-classes.ipynb');
+      expect(out.use).toBe('10 110 20 Acc\n');
+    } finally {
+      scratch.dispose();
+    }
+  });
+
   it('magics.ipynb: shell escapes, line and cell magics in steps', async () => {
     const scratch = new Scratch();
     try {

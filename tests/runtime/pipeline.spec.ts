@@ -249,7 +249,7 @@ describe('a four-step pipeline through the runtime', () => {
       backend: 'joblib',
       file: 'value.joblib'
     });
-    expect(manifest('load', 'normalize')).toMatchObject({ backend: 'dill' });
+    expect(manifest('load', 'normalize')).toMatchObject({ backend: 'pickle' });
     expect(manifest('features', 'summary')).toMatchObject({
       type: '__main__.FeatureSummary',
       backend: 'pickle'

@@ -2,8 +2,8 @@
  * PyTorch values through the real runtime with Debian's python3-torch: a float32 CPU tensor, a
  * trained module whose class the notebook's functions cell defines, an nn.Sequential and the
  * state_dict travel with torch.save and arrive equal (torch.equal, same outputs for the same
- * input); views keep sharing their storage; a module torch.save cannot pickle falls back to
- * dill; a module whose class only the producing step defines fails with what to do.
+ * input); views keep sharing their storage; a module whose class only the producing step
+ * defines, or holding a lambda, travels with torch.save, those by value.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { IPlan, IStep } from '../../src/core/plan.js';
 import { buildStepSpec } from '../../src/core/stepspec.js';
 import { step as planStep } from '../core/compile/support.js';
-import { PYTHON, Scratch, chardError, expectOk, stepSpec } from './harness.js';
+import { PYTHON, Scratch, expectOk, stepSpec } from './harness.js';
 
 beforeAll(() => {
   const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
@@ -259,24 +259,27 @@ describe('torch values beyond a plain tensor and module', () => {
     expect(expectOk(run).stdout).toBe(`True ${made}`);
   });
 
-  it('explain how to fix a module whose class only the producing step defines', async () => {
+  it('pass a module whose class only the producing step defines, the class by value', async () => {
     const producer = stepSpec({
       step: 'make',
-      code: [IMPORTS, `${NET}\nmodel = TinyNet()`],
+      code: [
+        IMPORTS,
+        `${NET}\ntorch.manual_seed(3)\nmodel = TinyNet()\nprint(model(torch.ones(1, 3)).item())`
+      ],
       outputs: ['model']
     });
-    expectOk(await scratch.run(producer));
-    const run = await scratch.run(use(['model'], [IMPORTS, 'print(model)']));
-    expect(run.code).toBe(1);
-    expect(run.stdout).toBe('');
-    const message = chardError(run).message;
-    expect(message).toMatch(
-      /^input "model" from step "make" \(__main__\.TinyNet\) cannot be loaded: AttributeError: .*TinyNet/
+    const made = expectOk(await scratch.run(producer)).stdout;
+    const run = await scratch.run(
+      use(['model'], [IMPORTS, 'print(type(model).__name__, model(torch.ones(1, 3)).item())'])
     );
-    expect(message).toContain('define it in a cell tagged `functions` so every step has it');
+    expect(expectOk(run).stdout).toBe(`TinyNet ${made}`);
+    expect(json(join(scratch.data, 'make', 'model', 'manifest.json'))).toMatchObject({
+      type: '__main__.TinyNet',
+      backend: 'torch'
+    });
   });
 
-  it('fall back to dill for a module torch.save cannot pickle, saying why', async () => {
+  it('pass a module holding a lambda with torch.save, the lambda by value', async () => {
     const producer = stepSpec({
       step: 'make',
       code: [
@@ -288,11 +291,9 @@ describe('torch values beyond a plain tensor and module', () => {
       outputs: ['model']
     });
     const made = expectOk(await scratch.run(producer));
-    expect(made.stderr).toMatch(
-      /^chard: could not save model with torch \(PicklingError: Can't pickle <function <lambda>.*\); trying the next serializer$/m
-    );
+    expect(made.stderr).not.toMatch(/could not save/);
     const manifest = json(join(scratch.data, 'make', 'model', 'manifest.json'));
-    expect(manifest).toMatchObject({ type: '__main__.TinyNet', backend: 'dill' });
+    expect(manifest).toMatchObject({ type: '__main__.TinyNet', backend: 'torch' });
     const run = await scratch.run(
       use(['model'], [IMPORTS, 'print(model.post(model(torch.ones(1, 3))).item())'])
     );

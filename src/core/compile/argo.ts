@@ -1,16 +1,22 @@
 /**
  * The `argo` target: a plan compiled into one Argo `Workflow` (argoproj.io/v1alpha1).
  *
- * One DAG template with a task per step (dependencies = the plan's parents); each step a
- * container template running the step runtime through the bootstrap (payload.ts): the step
- * spec is a raw input artifact of the step, the bootstrap and the runtime raw workflow argument
- * artifacts the DAG passes down to every task, so they are carried once. Values pass
- * between steps on the marshal volume (a volumeClaimTemplate mounted at /chard/data in every
- * step, in the data-dir layout of stepspec.ts); workspace volumes are mounted where the
- * notebook had them. User data reaches the cluster only as base64 (see payload.ts), and a final
- * check refuses any other string containing `{{`, which Argo would substitute.
+ * One DAG with a task per step (dependencies = the plan's parents). Steps share container
+ * templates: one per distinct combination of image, limits, secrets, pod labels and annotations
+ * and whether the step records metrics, parametrized by the step (`chard-spec`, the sha256 of its
+ * step spec), so a notebook of any number of steps stays under Argo's 200 templates. A DAG of
+ * more than 200 tasks (Argo's cap) is split into nested DAGs of at most 200, in plan order; a
+ * group waits for the groups its steps depend on.
+ *
+ * What a step runs travels once per Workflow, as raw workflow argument artifacts the DAGs hand
+ * down to every task: the bootstrap, the runtime and the step specs of all steps (cell code,
+ * names, defaults) as one compressed, content-addressed bundle (payload.ts `specBundle`); each
+ * task names its spec by sha256 and the bootstrap checks it. Values pass between steps on the
+ * marshal volume (a volumeClaimTemplate mounted at /chard/data in every step, in the data-dir
+ * layout of stepspec.ts); workspace volumes are mounted where the notebook had them. User data
+ * reaches the cluster only as base64 (see payload.ts), and a final check refuses any other string
+ * containing `{{`, which Argo would substitute.
  */
-import type { IWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
 import type { IPlan, IStep, IVolume } from '../plan.js';
 import { buildStepSpec } from '../stepspec.js';
 import { base64Encode, sha256Hex } from './hash.js';
@@ -24,34 +30,54 @@ import {
 import type { ICompileOptions, ICompileResult, ISettings } from './options.js';
 import type { AccessMode } from './options.js';
 import { ACCESS_MODES, CompileError, resolveSettings } from './options.js';
-import { BOOTSTRAP_SOURCE, assertInert, inertParameterText } from './payload.js';
+import { BOOTSTRAP_SOURCE, assertInert, inertParameterText, specBundle } from './payload.js';
 import { compareText, toYaml } from './serialize.js';
-import { checkPlan, parentIds, stepImage, withParameters } from './steps.js';
+import {
+  checkPlan,
+  defaultsWarnings,
+  parentIds,
+  sizeWarnings,
+  stepImage,
+  withParameters
+} from './steps.js';
+import type {
+  IArtifact,
+  IClaimTemplate,
+  IContainer,
+  IDagTask,
+  ITemplate,
+  IVolume as IPodVolume,
+  IVolumeMount,
+  IWorkflow
+} from './workflow.js';
 
 export type ArgoWorkflow = IWorkflow;
-type Template = IWorkflow['spec']['templates'] extends (infer T)[] | undefined ? T : never;
-type Container = NonNullable<Template['container']>;
-type VolumeMount = NonNullable<Container['volumeMounts']>[number];
-type ClaimTemplate = NonNullable<IWorkflow['spec']['volumeClaimTemplates']>[number];
-type Volume = NonNullable<IWorkflow['spec']['volumes']>[number];
+
+/** Argo's caps (the Workflow CRD's maxItems): templates per Workflow, tasks per DAG. */
+export const ARGO_MAX_TEMPLATES = 200;
+export const ARGO_MAX_DAG_TASKS = 200;
 
 /** Fixed paths inside every step container. */
 export namespace ArgoPaths {
   export const BOOTSTRAP = '/chard/bootstrap.py';
   export const RUNTIME = '/chard/runtime.b64';
-  export const SPEC = '/chard/spec.b64';
+  export const SPECS = '/chard/specs.b64';
   export const DATA = '/chard/data';
   export const METRICS = '/tmp/chard-metrics.json';
 }
 
-/** Names of the fixed artifacts, volumes and the container in every step template. */
+/** Names of the fixed artifacts, parameters, volumes and the container in every step template. */
 export namespace ArgoNames {
   export const BOOTSTRAP = 'chard-bootstrap';
   export const RUNTIME = 'chard-runtime';
+  export const SPECS = 'chard-specs';
+  /** The input parameter of a step template: the sha256 of the step's spec in the bundle. */
   export const SPEC = 'chard-spec';
   export const DATA_VOLUME = 'chard-data';
   export const CONTAINER = 'main';
   export const METRICS = 'metrics';
+  /** Base name of the shared step templates (`chard-step`, `chard-step-2`, ...). */
+  export const STEP_TEMPLATE = 'chard-step';
 }
 
 /** Compile a plan into an Argo Workflow. Throws `CompileError` on anything it cannot express. */
@@ -68,44 +94,61 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
   }
   const workspace = Private.workspaceVolumes(plan.pipeline.volumes);
   const allowed = new Set<string>();
-  const stepTemplates = plan.steps.map(step =>
-    Private.stepTemplate(plan, step, settings, workspace.mounts, allowed)
+  const withValues = withParameters(plan, settings);
+  const specs = plan.steps.map(step =>
+    JSON.stringify(
+      buildStepSpec(withValues, step, {
+        dataDir: ArgoPaths.DATA,
+        workdir: settings.workdir,
+        valueDigest: settings.valueDigest
+      })
+    )
   );
-  const dagName = freeName('pipeline', new Set(plan.steps.map(s => s.id)));
-  // The bootstrap and the runtime (tens of KiB) are carried once, as workflow arguments the DAG
-  // hands to every task, rather than once per step: a Workflow object must stay well under
-  // etcd's 1.5 MiB.
-  const shared = [ArgoNames.BOOTSTRAP, ArgoNames.RUNTIME];
-  const passed = shared.map(name => {
+  const bundle = specBundle(specs);
+  const stepIds = new Set(plan.steps.map(s => s.id));
+  const steps = Private.stepTemplates(plan, settings, workspace.mounts, allowed, stepIds);
+  // The bootstrap, the runtime (tens of KiB) and the step specs are carried once, as workflow
+  // arguments the DAGs hand to every task, rather than once per step: a Workflow object must
+  // stay well under etcd's 1.5 MiB.
+  const shared = [ArgoNames.BOOTSTRAP, ArgoNames.RUNTIME, ArgoNames.SPECS];
+  const passed: IArtifact[] = shared.map(name => {
     const from = `{{inputs.artifacts.${name}}}`;
     allowed.add(from);
     return { name, from };
   });
-  const dag: Template = {
-    name: dagName,
-    inputs: { artifacts: shared.map(name => ({ name })) },
-    dag: {
-      tasks: plan.steps.map(step => {
-        const dependencies = parentIds(plan, step);
-        const task = {
-          name: step.id,
-          template: step.id,
-          arguments: { artifacts: passed.map(a => ({ ...a })) }
-        };
-        return dependencies.length > 0 ? { ...task, dependencies } : task;
-      })
-    }
-  };
+  const tasks: IDagTask[] = plan.steps.map((step, i) => {
+    const dependencies = parentIds(plan, step);
+    const task: IDagTask = {
+      name: step.id,
+      template: steps.templateOf.get(step.id) as string,
+      arguments: {
+        parameters: [{ name: ArgoNames.SPEC, value: bundle.hashes[i] }],
+        artifacts: passed.map(a => ({ ...a }))
+      }
+    };
+    return dependencies.length > 0 ? { ...task, dependencies } : task;
+  });
+  const taken = new Set([...stepIds, ...steps.templates.map(t => t.name)]);
+  const dags = Private.dagTemplates(tasks, freeName('pipeline', taken), shared, passed);
+  const templates = [...dags, ...steps.templates];
+  if (templates.length > ARGO_MAX_TEMPLATES) {
+    throw new CompileError(
+      `the steps need ${steps.templates.length} different step templates (one per ` +
+        'combination of image, limits, secrets, pod labels and annotations), and Argo allows ' +
+        `${ARGO_MAX_TEMPLATES} templates in a Workflow: give more steps the same image and limits`
+    );
+  }
 
   const spec: IWorkflow['spec'] = {
-    entrypoint: dagName,
-    templates: [dag, ...stepTemplates],
+    entrypoint: dags[0].name,
+    templates,
     volumeClaimTemplates: [Private.marshalClaim(settings), ...workspace.claims]
   };
   spec.arguments = {
     artifacts: [
       { name: ArgoNames.BOOTSTRAP, raw: { data: BOOTSTRAP_SOURCE } },
-      { name: ArgoNames.RUNTIME, raw: { data: base64Encode(settings.runtimeSource) } }
+      { name: ArgoNames.RUNTIME, raw: { data: base64Encode(settings.runtimeSource) } },
+      { name: ArgoNames.SPECS, raw: { data: bundle.data } }
     ]
   };
   if (settings.parameters.length > 0) {
@@ -163,18 +206,75 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
     text,
     hash: sha256Hex(text),
     documents: [workflow as unknown as Record<string, unknown>],
-    warnings: []
+    warnings: [...defaultsWarnings(plan, settings), ...sizeWarnings(text, 'Workflow')]
   };
 }
 
 namespace Private {
   export interface IWorkspace {
-    claims: ClaimTemplate[];
-    volumes: Volume[];
-    mounts: VolumeMount[];
+    claims: IClaimTemplate[];
+    volumes: IPodVolume[];
+    mounts: IVolumeMount[];
   }
 
-  export function marshalClaim(settings: ISettings): ClaimTemplate {
+  /**
+   * The DAG templates for `tasks` (in plan order): one named `name` when they fit in one DAG,
+   * else nested: groups of at most ARGO_MAX_DAG_TASKS consecutive tasks, each a DAG template of
+   * its own, and an outer DAG (nested again if needed) in which a group depends on every group
+   * holding a parent of one of its tasks. The first template returned is the entrypoint.
+   */
+  export function dagTemplates(
+    tasks: IDagTask[],
+    name: string,
+    shared: string[],
+    passed: IArtifact[]
+  ): ITemplate[] {
+    const dag = (dagName: string, list: IDagTask[]): ITemplate => ({
+      name: dagName,
+      inputs: { artifacts: shared.map(a => ({ name: a })) },
+      dag: { tasks: list }
+    });
+    if (tasks.length <= ARGO_MAX_DAG_TASKS) {
+      return [dag(name, tasks)];
+    }
+    const groupOf = new Map<string, number>();
+    const groups: IDagTask[][] = [];
+    tasks.forEach((task, i) => {
+      const g = Math.floor(i / ARGO_MAX_DAG_TASKS);
+      (groups[g] ??= []).push(task);
+      groupOf.set(task.name, g);
+    });
+    const inner: ITemplate[] = [];
+    const outer: IDagTask[] = groups.map((members, g) => {
+      const groupName = `${name}-${g + 1}`;
+      const after = new Set<number>();
+      const local = members.map(task => {
+        const inGroup = (task.dependencies ?? []).filter(d => groupOf.get(d) === g);
+        for (const d of task.dependencies ?? []) {
+          if (groupOf.get(d) !== g) {
+            after.add(groupOf.get(d) as number);
+          }
+        }
+        const rest: IDagTask = { ...task };
+        delete rest.dependencies;
+        return inGroup.length > 0 ? { ...rest, dependencies: inGroup } : rest;
+      });
+      inner.push(dag(groupName, local));
+      const groupTask: IDagTask = {
+        name: groupName,
+        template: groupName,
+        arguments: { artifacts: passed.map(a => ({ ...a })) }
+      };
+      const dependencies = [...after].sort((a, b) => a - b).map(d => `${name}-${d + 1}`);
+      return dependencies.length > 0 ? { ...groupTask, dependencies } : groupTask;
+    });
+    // Group names (`pipeline-1`, ...) are template names and task names of the outer DAG only.
+    const top = dagTemplates(outer, `${name}-groups`, shared, passed);
+    top[0] = { ...top[0], name };
+    return [...top, ...inner];
+  }
+
+  export function marshalClaim(settings: ISettings): IClaimTemplate {
     const { size, storageClass, accessModes } = settings.marshalVolume;
     return {
       apiVersion: 'v1',
@@ -236,7 +336,7 @@ namespace Private {
     }
   }
 
-  function claimFor(volume: IVolume, name: string, what: string): ClaimTemplate {
+  function claimFor(volume: IVolume, name: string, what: string): IClaimTemplate {
     if (volume.size === undefined || !isQuantity(volume.size)) {
       throw new CompileError(
         `${what}: a volume Chard creates needs a size such as 10Gi (got ${JSON.stringify(volume.size ?? '')})`
@@ -248,7 +348,7 @@ namespace Private {
         throw new CompileError(`${what}: ${JSON.stringify(mode)} is not a volume access mode`);
       }
     }
-    const spec: NonNullable<ClaimTemplate['spec']> = {
+    const spec: IClaimTemplate['spec'] = {
       accessModes: accessModes as AccessMode[],
       resources: { requests: { storage: volume.size } }
     };
@@ -274,29 +374,74 @@ namespace Private {
     };
   }
 
-  export function stepTemplate(
+  /**
+   * The step templates, shared: steps whose templates would be identical (same image, limits,
+   * secrets, pod labels and annotations, metrics or not) use one, named `chard-step`,
+   * `chard-step-2`, ... (never a step id: the run monitor matches pods to steps by task name,
+   * else template name).
+   */
+  export function stepTemplates(
+    plan: IPlan,
+    settings: ISettings,
+    workspaceMounts: IVolumeMount[],
+    allowed: Set<string>,
+    stepIds: ReadonlySet<string>
+  ): { templates: ITemplate[]; templateOf: Map<string, string> } {
+    const templates: ITemplate[] = [];
+    const byKey = new Map<string, string>();
+    const templateOf = new Map<string, string>();
+    const taken = new Set(stepIds);
+    for (const step of plan.steps) {
+      const body = stepTemplate(plan, step, settings, workspaceMounts, allowed);
+      const key = canonicalJson(body);
+      let name = byKey.get(key);
+      if (name === undefined) {
+        name = freeName(ArgoNames.STEP_TEMPLATE, taken);
+        taken.add(name);
+        byKey.set(key, name);
+        templates.push({ name, ...body });
+      }
+      templateOf.set(step.id, name);
+    }
+    return { templates, templateOf };
+  }
+
+  /** JSON with object keys sorted, so equal templates give equal keys. */
+  function canonicalJson(value: unknown): string {
+    return JSON.stringify(value, (_key, v: unknown) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>).sort(([a], [b]) => compareText(a, b))
+          )
+        : v
+    );
+  }
+
+  /** A step's container template, without its name; the step's spec arrives by parameter. */
+  function stepTemplate(
     plan: IPlan,
     step: IStep,
     settings: ISettings,
-    workspaceMounts: VolumeMount[],
+    workspaceMounts: IVolumeMount[],
     allowed: Set<string>
-  ): Template {
-    const spec = buildStepSpec(withParameters(plan, settings), step, {
-      dataDir: ArgoPaths.DATA,
-      workdir: settings.workdir,
-      valueDigest: settings.valueDigest
-    });
+  ): Omit<ITemplate, 'name'> {
+    const specHash = `{{inputs.parameters.${ArgoNames.SPEC}}}`;
+    allowed.add(specHash);
     const command = [
       'python3',
       ArgoPaths.BOOTSTRAP,
       '--runtime-b64-file',
       ArgoPaths.RUNTIME,
-      '--spec-b64-file',
-      ArgoPaths.SPEC,
+      '--spec-bundle-file',
+      ArgoPaths.SPECS,
+      '--spec-sha256',
+      specHash,
       '--data-dir',
       ArgoPaths.DATA
     ];
-    for (const name of step.parameters) {
+    // Every pipeline parameter, so that steps reading different ones share a template (the
+    // runtime ignores a --param its step does not read).
+    for (const { name } of settings.parameters) {
       const arg = `${name}={{workflow.parameters.${name}}}`;
       allowed.add(arg);
       command.push('--param', arg);
@@ -305,7 +450,7 @@ namespace Private {
       command.push('--metrics-file', ArgoPaths.METRICS);
     }
 
-    const container: Container = {
+    const container: IContainer = {
       name: ArgoNames.CONTAINER,
       image: stepImage(plan, step, settings),
       command,
@@ -331,17 +476,13 @@ namespace Private {
       }
     }
 
-    const template: Template = {
-      name: step.id,
+    const template: Omit<ITemplate, 'name'> = {
       inputs: {
+        parameters: [{ name: ArgoNames.SPEC }],
         artifacts: [
           { name: ArgoNames.BOOTSTRAP, path: ArgoPaths.BOOTSTRAP },
           { name: ArgoNames.RUNTIME, path: ArgoPaths.RUNTIME },
-          {
-            name: ArgoNames.SPEC,
-            path: ArgoPaths.SPEC,
-            raw: { data: base64Encode(JSON.stringify(spec)) }
-          }
+          { name: ArgoNames.SPECS, path: ArgoPaths.SPECS }
         ]
       },
       container
@@ -370,7 +511,7 @@ namespace Private {
     return template;
   }
 
-  function envFromSecrets(step: IStep): NonNullable<Container['env']> {
+  function envFromSecrets(step: IStep): NonNullable<IContainer['env']> {
     const seen = new Set<string>();
     const env = [...step.secrets]
       .sort((a, b) => compareText(a.env, b.env))

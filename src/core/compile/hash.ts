@@ -40,7 +40,11 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 /** Standard base64 (RFC 4648, with padding) of the UTF-8 bytes of `text`. */
 export function base64Encode(text: string): string {
-  const bytes = utf8Encode(text);
+  return base64Bytes(utf8Encode(text));
+}
+
+/** Standard base64 (RFC 4648, with padding) of `bytes`. */
+export function base64Bytes(bytes: Uint8Array): string {
   let out = '';
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {

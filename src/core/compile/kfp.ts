@@ -25,11 +25,19 @@ import { base64Encode, sha256Hex } from './hash.js';
 import { KFP_IO_NAME, freeName } from './names.js';
 import type { ICompileOptions, ICompileResult, ISettings } from './options.js';
 import { CompileError, resolveSettings } from './options.js';
-import { BOOTSTRAP_SOURCE, assertInert, chunk, inertParameterText } from './payload.js';
+import {
+  BOOTSTRAP_SOURCE,
+  assertInert,
+  chunk,
+  deflateBase64,
+  inertParameterText
+} from './payload.js';
 import { compareText, toYaml } from './serialize.js';
 import {
   checkPlan,
+  defaultsWarnings,
   idsByName,
+  sizeWarnings,
   parentIds,
   pipelineImage,
   stepImage,
@@ -134,6 +142,7 @@ export function compileKfp(plan: IPlan, options: ICompileOptions = {}): ICompile
     });
   }
   const text = toYaml(documents, Private.header(plan, settings.parameters));
+  warnings.push(...defaultsWarnings(plan, settings), ...sizeWarnings(text, 'pipeline spec'));
   return { target: 'kfp', text, hash: sha256Hex(text), documents, warnings };
 }
 
@@ -253,6 +262,18 @@ namespace Private {
     return out;
   }
 
+  const runtimeHashes = new WeakMap<ISettings, string>();
+
+  /** The runtime's sha256, computed once per compilation (the runtime is tens of KiB). */
+  function runtimeSha256(settings: ISettings): string {
+    let hash = runtimeHashes.get(settings);
+    if (hash === undefined) {
+      hash = sha256Hex(settings.runtimeSource);
+      runtimeHashes.set(settings, hash);
+    }
+    return hash;
+  }
+
   export function executor(
     plan: IPlan,
     step: IStep,
@@ -275,10 +296,15 @@ namespace Private {
     const bootstrap = `${files}/${KFP_RUNTIME_FILES.bootstrap}`;
     allowed.add(bootstrap);
     placeholder('--runtime-file', `${files}/${KFP_RUNTIME_FILES.runtime}`);
-    args.push('--runtime-sha256', sha256Hex(settings.runtimeSource));
-    for (const part of chunk(base64Encode(JSON.stringify(spec)))) {
-      args.push('--spec-b64', part);
+    args.push('--runtime-sha256', runtimeSha256(settings));
+    // The spec compressed: a step's code is most of a manifest's weight. Each step carries its
+    // own (not a bundle shared by all, as on Argo), so that a step's cache key changes only
+    // when its own code does.
+    const specText = JSON.stringify(spec);
+    for (const part of chunk(deflateBase64(specText))) {
+      args.push('--spec-zb64', part);
     }
+    args.push('--spec-sha256', sha256Hex(specText));
     args.push('--data-dir', KFP_DATA_DIR);
     for (const name of step.parameters) {
       checkIoName(name, 'pipeline parameter');

@@ -7,192 +7,51 @@
  * `{{$...}}` placeholders in container arguments. A cell containing `{{workflow.name}}` must run
  * as written, so user data never appears in clear text where a substitution can happen:
  *
- * - the step spec (cell code, names, defaults) and the runtime source travel as base64 of their
- *   UTF-8 text (the base64 alphabet has no braces): in Argo as raw artifacts written to files,
- *   in KFP as container arguments split into chunks below the kernel's 128 KiB limit for a
- *   single argument. Both targets carry the runtime once per pipeline, not once per step;
- * - a small constant Python bootstrap (below, never containing user data) decodes both and runs
+ * - the step spec (cell code, names, defaults) and the runtime source travel as base64 (the
+ *   base64 alphabet has no braces): in Argo as raw artifacts written to files, the specs of all
+ *   steps once per Workflow as a compressed content-addressed bundle (`specBundle`), each step
+ *   naming its own by sha256; in KFP as container arguments split into chunks below the kernel's
+ *   128 KiB limit for a single argument, each step's spec compressed (`deflateBase64`). Both
+ *   targets carry the runtime once per pipeline, not once per step;
+ * - a small constant Python bootstrap (src/runtime/bootstrap.py, never containing user data) decodes both and runs
  *   the runtime in-process with its documented command line (`--spec-json JSON`, see stepspec.ts);
  * - a pipeline parameter value that would be rewritten (it contains `{{`) is passed as
  *   `chard:b64:<base64>`; the bootstrap decodes `--param NAME=chard:b64:...` before the runtime
  *   parses it, so the runtime's contract is unchanged.
  */
-import { base64Encode } from './hash.js';
+import { zlibSync } from 'fflate';
+import { base64Bytes, base64Encode, sha256Hex, utf8Encode } from './hash.js';
 
-/** Prefix of a base64-encoded parameter value (decoded by the bootstrap). */
+/** Prefix of a base64-encoded parameter value (decoded by the bootstrap: its PREFIX). */
 export const PARAM_B64_PREFIX = 'chard:b64:';
 
 /** Longest base64 chunk passed as one command-line argument (Linux limit: 131072 bytes). */
 export const ARG_CHUNK = 100_000;
 
 /**
- * The bootstrap program, run as `python3 BOOTSTRAP_FILE ARGS` (Argo steps, KFP steps) or
- * `python3 -c BOOTSTRAP ARGS` (the KFP runtime task). Pure standard library. Arguments it consumes (all others go to the runtime):
- *
- * - the runtime: `--runtime-b64 DATA` (may repeat; parts are concatenated), `--runtime-b64-file
- *   FILE`, or `--runtime-file FILE` (the source itself); `--runtime-sha256 HEX` refuses any
- *   other runtime;
- * - `--save DIR` with `--bootstrap-b64 DATA` (may repeat): only write the bootstrap (DATA
- *   decoded) and the runtime to `DIR/bootstrap.py` and `DIR/chard_runtime.py` (atomically) and
- *   exit; the KFP target's first task does this, and every step runs `DIR/bootstrap.py` from
- *   that task's output artifact;
- * - the step spec: `--spec-b64 DATA` (may repeat) or `--spec-b64-file FILE`;
- * - `--param NAME=chard:b64:DATA`: decoded to `--param NAME=VALUE`;
- * - KFP metrics: `--kfp-metrics NAME=PATH` has the runtime write the metrics JSON to PATH
- *   (`--metrics-file`) and, with `--kfp-executor-input JSON` (KFP's `{{$}}`), once the step
- *   succeeded, writes the KFP executor output that gives the `system.Metrics` output artifact
- *   NAME those values as metadata, which the KFP UI shows as scalar metrics.
- *
- * It writes the runtime to a private temporary directory and runs it as `__main__` with
- * `--spec-json SPEC` followed by the remaining arguments, exiting with the runtime's status.
+ * The bootstrap program (src/runtime/bootstrap.py, embedded by the build), run as `python3
+ * BOOTSTRAP_FILE ARGS` (Argo steps, KFP steps) or `python3 -c BOOTSTRAP ARGS` (the KFP runtime
+ * task). Pure standard library; its docstring lists the arguments it consumes.
  */
-export const BOOTSTRAP_SOURCE = `"""Chard step bootstrap: decodes the runtime and step spec the manifest carries, runs the step."""
-import base64
-import hashlib
-import json
-import os
-import runpy
-import sys
-import tempfile
+export { BOOTSTRAP_SOURCE } from '../generated/runtime.js';
 
-PREFIX = "${PARAM_B64_PREFIX}"
-OPTIONS = (
-    "--runtime-b64", "--runtime-b64-file", "--runtime-file", "--runtime-sha256",
-    "--spec-b64", "--spec-b64-file", "--save", "--bootstrap-b64", "--kfp-metrics",
-    "--kfp-executor-input",
-)
+/** base64 of the zlib-compressed UTF-8 of `text` (the bootstrap's `--spec-zb64`). */
+export function deflateBase64(text: string): string {
+  return base64Bytes(zlibSync(utf8Encode(text), { level: 9 }));
+}
 
-
-def fail(message):
-    sys.stderr.write("chard bootstrap: " + message + "\\n")
-    sys.exit(2)
-
-
-def decode(text, what):
-    try:
-        return base64.b64decode(text.encode("ascii"), validate=True).decode("utf-8")
-    except (ValueError, UnicodeError) as error:
-        fail("cannot decode the " + what + " (" + str(error) + ")")
-
-
-def read(path, what):
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
-    except (OSError, UnicodeError) as error:
-        fail("cannot read the " + what + " from " + path + " (" + str(error) + ")")
-
-
-def write_atomic(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".chard-")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    os.replace(temp, path)
-
-
-def parse(args):
-    options = dict((name, []) for name in OPTIONS)
-    rest = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg not in OPTIONS and arg != "--param":
-            rest.append(arg)
-            i += 1
-            continue
-        if i + 1 >= len(args):
-            fail(arg + " needs a value")
-        value = args[i + 1]
-        if arg == "--param":
-            name, sep, text = value.partition("=")
-            if sep and text.startswith(PREFIX):
-                value = name + sep + decode(text[len(PREFIX):], "value of parameter " + name)
-            rest += [arg, value]
-        else:
-            options[arg].append(value)
-        i += 2
-    return options, rest
-
-
-def runtime_source(options):
-    parts = [part.strip() for part in options["--runtime-b64"]]
-    parts += [read(path, "runtime").strip() for path in options["--runtime-b64-file"]]
-    if parts:
-        source = decode("".join(parts), "runtime")
-    elif options["--runtime-file"]:
-        source = read(options["--runtime-file"][-1], "runtime")
-    else:
-        fail("no runtime given (--runtime-b64, --runtime-b64-file or --runtime-file)")
-    actual = hashlib.sha256(source.encode("utf-8")).hexdigest()
-    for expected in options["--runtime-sha256"]:
-        if actual != expected:
-            fail("the runtime has sha256 " + actual + ", not " + expected + " as compiled; "
-                 "recompile and resubmit the pipeline")
-    return source
-
-
-def publish_metrics(name, path, executor_input):
-    """Give the KFP system.Metrics output artifact NAME the step's metrics as its metadata."""
-    try:
-        outputs = json.loads(executor_input)["outputs"]
-        artifact = outputs.get("artifacts", dict()).get(name, dict()).get("artifacts", [dict()])[0]
-        output_file = outputs["outputFile"]
-        with open(path, encoding="utf-8") as handle:
-            values = json.load(handle)
-        metadata = dict(values)
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as error:
-        sys.stderr.write("chard bootstrap: warning: the metrics are not shown in Kubeflow "
-                         "Pipelines (" + type(error).__name__ + ": " + str(error) + ")\\n")
-        return
-    metadata["display_name"] = name
-    entry = dict((key, artifact[key]) for key in ("name", "uri") if key in artifact)
-    entry["metadata"] = metadata
-    output = dict(artifacts=dict())
-    output["artifacts"][name] = dict(artifacts=[entry])
-    write_atomic(output_file, json.dumps(output, sort_keys=True))
-
-
-def main():
-    options, rest = parse(sys.argv[1:])
-    source = runtime_source(options)
-    if options["--save"]:
-        directory = options["--save"][-1]
-        bootstrap = decode("".join(options["--bootstrap-b64"]), "bootstrap")
-        write_atomic(os.path.join(directory, "bootstrap.py"), bootstrap)
-        write_atomic(os.path.join(directory, "chard_runtime.py"), source)
-        sys.stdout.write("chard: bootstrap and runtime saved to " + directory + "\\n")
-        return
-    parts = [part.strip() for part in options["--spec-b64"]]
-    parts += [read(path, "step spec").strip() for path in options["--spec-b64-file"]]
-    if not parts:
-        fail("usage: bootstrap RUNTIME --spec-b64[-file] SPEC [runtime arguments]")
-    spec = decode("".join(parts), "step spec")
-    metrics = None
-    for value in options["--kfp-metrics"]:
-        name, sep, path = value.partition("=")
-        if not sep:
-            fail("--kfp-metrics expects NAME=PATH")
-        metrics = (name, path)
-        rest += ["--metrics-file", path]
-    path = os.path.join(tempfile.mkdtemp(prefix="chard-"), "chard_runtime.py")
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(source)
-    sys.argv = [path, "--spec-json", spec] + rest
-    try:
-        runpy.run_path(path, run_name="__main__")
-        code = 0
-    except SystemExit as done:
-        code = done.code
-    if metrics is not None and code in (0, None):
-        for executor_input in options["--kfp-executor-input"]:
-            publish_metrics(metrics[0], metrics[1], executor_input)
-    sys.exit(code)
-
-
-main()
-`;
+/**
+ * The step specs of a whole pipeline as one content-addressed bundle, shipped once per run
+ * instead of once per step: base64 of the zlib-compressed JSON object mapping the sha256 of
+ * each spec's JSON text to that text. Each step names its spec by that sha256
+ * (`--spec-bundle-file FILE --spec-sha256 HEX`), and the bootstrap checks it.
+ */
+export function specBundle(specs: readonly string[]): { data: string; hashes: string[] } {
+  const hashes = specs.map(sha256Hex);
+  const entries = hashes.map((hash, i): [string, string] => [hash, specs[i]]);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { data: deflateBase64(JSON.stringify(Object.fromEntries(entries))), hashes };
+}
 
 /** Split base64 text into command-line-sized chunks (at least one, possibly empty). */
 export function chunk(text: string, size = ARG_CHUNK): string[] {

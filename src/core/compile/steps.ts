@@ -4,6 +4,8 @@
  */
 import type { IPlan, IStep } from '../plan.js';
 import { isCompilable } from '../plan.js';
+import { thirdPartyModules } from '../python/imports.js';
+import { utf8Encode } from './hash.js';
 import { isDnsLabel } from './names.js';
 import { CompileError, checkImage } from './options.js';
 import type { ISettings } from './options.js';
@@ -90,4 +92,74 @@ export function parentIds(plan: IPlan, step: IStep): string[] {
 /** A copy of the plan with the settings' parameter values (overrides applied). */
 export function withParameters(plan: IPlan, settings: ISettings): IPlan {
   return { ...plan, parameters: settings.parameters };
+}
+
+/** Data files a cell names as a relative path in a string (`pd.read_csv("data.csv")`). */
+const DATA_FILE =
+  /["']((?![a-z]+:\/\/)[^"'\s/][^"'\s]*\.(?:csv|tsv|parquet|feather|json|jsonl|xlsx?|pkl|pickle|joblib|npy|npz|h5|hdf5|txt|zip|gz))["']/gi;
+
+/**
+ * What a user should hear before running a compiled pipeline in a cluster with the defaults:
+ * steps left in the default image (only Python's standard library) while the notebook imports
+ * other modules, and data files read by relative path while the notebook declares no volume.
+ */
+export function defaultsWarnings(plan: IPlan, settings: ISettings): string[] {
+  const warnings: string[] = [];
+  const image = pipelineImage(plan, settings);
+  const bare = plan.steps.filter(s => s.image === undefined);
+  if (image === settings.defaultImage && settings.image === undefined && bare.length > 0) {
+    const modules = thirdPartyModules(plan);
+    if (modules.length > 0) {
+      warnings.push(
+        `${bare.length === plan.steps.length ? 'the steps run' : `${bare.length} step(s) run`} ` +
+          `in ${image}, the default image (no --image, no image in the notebook's metadata), ` +
+          `which has only Python's standard library, while the notebook imports ` +
+          `${modules.join(', ')}: give an image that has them with --image or the notebook's ` +
+          '`chard.image` (chard submit from a notebook server in the cluster uses the ' +
+          "server's own image)"
+      );
+    }
+  }
+  if (plan.pipeline.volumes.length === 0) {
+    const files = new Set<string>();
+    const texts = [
+      ...[...plan.imports, ...plan.functions, ...plan.steps.flatMap(s => s.code)].map(
+        b => b.source
+      ),
+      // A parameter such as DATA_FILE = "customers.csv".
+      ...settings.parameters
+        .filter(p => typeof p.value === 'string')
+        .map(p => JSON.stringify(p.value))
+    ];
+    for (const text of texts) {
+      for (const match of text.matchAll(DATA_FILE)) {
+        files.add(match[1]);
+      }
+    }
+    if (files.size > 0) {
+      const list = [...files].sort();
+      warnings.push(
+        `the notebook reads ${list.slice(0, 5).join(', ')}${list.length > 5 ? ', ...' : ''} ` +
+          'by a relative path but declares no volume, so the steps will not find them in the ' +
+          "cluster: declare the notebook's volume (Kale's `volumes` metadata) or put the files " +
+          'in the image'
+      );
+    }
+  }
+  return warnings;
+}
+
+/** What etcd stores at most in one object (a Workflow, or the Workflow KFP makes of a spec). */
+export const OBJECT_LIMIT_BYTES = 1.5 * 1024 * 1024;
+
+/** A warning when a manifest is larger than a Kubernetes object can be. */
+export function sizeWarnings(text: string, what: string): string[] {
+  const bytes = utf8Encode(text).length;
+  return bytes > OBJECT_LIMIT_BYTES
+    ? [
+        `the ${what} is ${(bytes / 1024 / 1024).toFixed(1)} MiB, more than the 1.5 MiB a ` +
+          'Kubernetes object can hold: the cluster will likely refuse it (fewer, larger steps ' +
+          'make it smaller)'
+      ]
+    : [];
 }

@@ -9,12 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { SyntaxNode } from '@lezer/common';
-import { parser } from '@lezer/python';
-
 import type { IPlan } from '../../core/index.js';
 import { isRecord } from '../../core/index.js';
-import { preprocessIPython } from '../../core/python/ipython.js';
+import { importedModules as planImports } from '../../core/python/imports.js';
 
 export interface IPythonChoice {
   /** Absolute path (or bare command) of the interpreter. */
@@ -137,27 +134,15 @@ export class PythonError extends Error {
 }
 
 /**
- * Top-level modules the plan's code imports, for the pre-flight check. Cells are read the way
- * the core analysis reads them (IPython syntax through `preprocessIPython`, then the
- * @lezer/python tree), so imports in strings, comments or `%%bash` cells do not count, and
- * `import a; import b` or `from x import (\n ...)` do. Left out: relative imports, imports inside
- * a `try` (the idiom for optional modules, which the notebook copes without), and modules that
- * exist as files or packages in `workspace`.
+ * Top-level modules the plan's code imports (core's `importedModules`), for the pre-flight
+ * check, less the modules that exist as files or packages in `workspace`.
  */
 export function importedModules(plan: IPlan, workspace: string): string[] {
-  const modules = new Set<string>();
-  const code = [...plan.imports, ...plan.functions, ...plan.steps.flatMap(s => s.code)];
-  for (const block of code) {
-    const text = preprocessIPython(block.source).code;
-    Private.collectImports(parser.parse(text).topNode, text, modules);
-  }
-  return [...modules]
-    .filter(
-      m =>
-        !fs.existsSync(path.join(workspace, `${m}.py`)) &&
-        !fs.existsSync(path.join(workspace, m, '__init__.py'))
-    )
-    .sort();
+  return planImports(plan).filter(
+    m =>
+      !fs.existsSync(path.join(workspace, `${m}.py`)) &&
+      !fs.existsSync(path.join(workspace, m, '__init__.py'))
+  );
 }
 
 /** The modules `python` cannot find (module names travel as argv data, never as code). */
@@ -251,38 +236,6 @@ namespace Private {
         }
       );
     });
-  }
-
-  /** Add the top-level module of every import statement below `node` (outside `try`). */
-  export function collectImports(node: SyntaxNode, text: string, modules: Set<string>): void {
-    for (let child = node.firstChild; child; child = child.nextSibling) {
-      if (child.name === 'ImportStatement') {
-        for (const module of importedBy(child, text)) {
-          modules.add(module);
-        }
-      } else if (child.name !== 'TryStatement') {
-        collectImports(child, text, modules);
-      }
-    }
-  }
-
-  /**
-   * `import a.b as c, d` -> a, d (the first name after `import` and after each comma);
-   * `from a.b import c` -> a; `from .a import b` -> nothing.
-   */
-  function importedBy(statement: SyntaxNode, text: string): string[] {
-    const kids: SyntaxNode[] = [];
-    for (let c = statement.firstChild; c; c = c.nextSibling) {
-      kids.push(c);
-    }
-    const name = (node: SyntaxNode | undefined): string[] =>
-      node?.name === 'VariableName' ? [text.slice(node.from, node.to)] : [];
-    if (kids[0]?.name === 'from') {
-      return name(kids[1]);
-    }
-    return kids.flatMap((kid, i) =>
-      kid.name === 'import' || kid.name === ',' ? name(kids[i + 1]) : []
-    );
   }
 
   export function executable(file: string): boolean {

@@ -3,9 +3,10 @@ import { CompileError } from '../../../src/core/compile/options.js';
 import type { PodGCStrategy } from '../../../src/core/compile/options.js';
 import { stepCode } from '../../../src/core/plan.js';
 import type { IPlan } from '../../../src/core/plan.js';
-import { argoSchemaProblem } from '../../../src/cli/compile.js';
+import { workflowSchemaProblem as argoSchemaProblem } from '../../../src/server/argo/schema.js';
 import { RUNTIME_SHA256, RUNTIME_SOURCE } from '../../../src/core/generated/runtime.js';
 import { BOOTSTRAP_SOURCE } from '../../../src/core/compile/payload.js';
+import { sha256Hex } from '../../../src/core/compile/hash.js';
 import { STUB_RUNTIME, argoPayloads, expectGolden, loadPlan, yamlDocuments } from './support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -18,8 +19,13 @@ function workflowOf(plan: IPlan, options = {}): Json {
   return docs[0] as Json;
 }
 
+/** The template named `name`, else the template the DAG task `name` (a step id) runs. */
 function template(workflow: Json, name: string): Json {
-  const t = (workflow.spec.templates as Json[]).find(x => x.name === name);
+  const templates = workflow.spec.templates as Json[];
+  const task = templates
+    .flatMap(x => (x.dag?.tasks ?? []) as Json[])
+    .find(x => x.name === name && !templates.some(y => y.name === name));
+  const t = templates.find(x => x.name === (task ? task.template : name));
   if (!t) {
     throw new Error(`no template ${name}`);
   }
@@ -74,13 +80,15 @@ describe('argo target: structure', () => {
     for (const step of plan.steps) {
       const p = payloads.get(step.id);
       expect(p).toBeDefined();
-      expect(p!.command.slice(0, 8)).toEqual([
+      expect(p!.command.slice(0, 10)).toEqual([
         'python3',
         '/chard/bootstrap.py',
         '--runtime-b64-file',
         '/chard/runtime.b64',
-        '--spec-b64-file',
-        '/chard/spec.b64',
+        '--spec-bundle-file',
+        '/chard/specs.b64',
+        '--spec-sha256',
+        sha256Hex(JSON.stringify(p!.spec)),
         '--data-dir',
         '/chard/data'
       ]);
@@ -121,12 +129,15 @@ describe('argo target: structure', () => {
       { name: 'SEED', value: '42' },
       { name: 'N_TREES', value: '100' }
     ]);
+    // Every parameter, so that steps share templates; the runtime takes those its step reads.
     const command = template(wf, ids.train_forest).container.command as string[];
-    expect(command.slice(8)).toEqual([
+    expect(command.slice(10)).toEqual([
       '--param',
-      'N_TREES={{workflow.parameters.N_TREES}}',
+      'TEST_SIZE={{workflow.parameters.TEST_SIZE}}',
       '--param',
-      'SEED={{workflow.parameters.SEED}}'
+      'SEED={{workflow.parameters.SEED}}',
+      '--param',
+      'N_TREES={{workflow.parameters.N_TREES}}'
     ]);
   });
 

@@ -8,7 +8,7 @@ import { compileKfp } from '../../../src/core/compile/kfp.js';
 import { PARAM_B64_PREFIX } from '../../../src/core/compile/payload.js';
 import { stepCode } from '../../../src/core/plan.js';
 import type { IParameter, IPlan, IStep, ParameterValue } from '../../../src/core/plan.js';
-import { argoSchemaProblem } from '../../../src/cli/compile.js';
+import { workflowSchemaProblem as argoSchemaProblem } from '../../../src/server/argo/schema.js';
 import {
   STUB_RUNTIME,
   argoPayloads,
@@ -66,6 +66,8 @@ function expectInert(plan: IPlan): void {
   const allowed = new Set([
     '{{inputs.artifacts.chard-bootstrap}}',
     '{{inputs.artifacts.chard-runtime}}',
+    '{{inputs.artifacts.chard-specs}}',
+    '{{inputs.parameters.chard-spec}}',
     ...plan.parameters.map(p => `{{workflow.parameters.${p.name}}}`)
   ]);
   for (const tag of tags(argo.text)) {

@@ -1,5 +1,5 @@
 /**
- * The bootstrap (src/core/compile/payload.ts) run with the real local Python against a small
+ * The bootstrap (src/runtime/bootstrap.py, embedded by the build) run with the real local Python against a small
  * stand-in runtime: saving the runtime for KFP, refusing a runtime it was not compiled with,
  * handing the runtime's exit status on, and publishing metrics to KFP only on success.
  */
@@ -8,13 +8,23 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { base64Encode, sha256Hex } from '../../../src/core/compile/hash.js';
-import { BOOTSTRAP_SOURCE } from '../../../src/core/compile/payload.js';
+import {
+  BOOTSTRAP_SOURCE,
+  PARAM_B64_PREFIX,
+  inertParameterText
+} from '../../../src/core/compile/payload.js';
 
 const PYTHON = '/usr/bin/python3';
 
-/** Writes `{"score": 0.5}` to its --metrics-file and exits with the status in the spec. */
+/**
+ * Writes `{"score": 0.5}` to its --metrics-file, prints its --param arguments (if any) as JSON and exits
+ * with the status in the spec.
+ */
 const RUNTIME = `import json, sys
 args = sys.argv[1:]
+params = [args[i + 1] for i, a in enumerate(args) if a == "--param"]
+if params:
+    print(json.dumps(params, separators=(",", ":")))
 spec = json.loads(args[args.index("--spec-json") + 1])
 if "--metrics-file" in args:
     with open(args[args.index("--metrics-file") + 1], "w") as handle:
@@ -55,6 +65,23 @@ describe('bootstrap', () => {
     expect(r.status).toBe(0);
     expect(readFileSync(join(out, 'chard_runtime.py'), 'utf8')).toBe(RUNTIME);
     expect(readFileSync(join(out, 'bootstrap.py'), 'utf8')).toBe(BOOTSTRAP_SOURCE);
+  });
+
+  it('decodes the parameter values the compilers encode (one prefix on both sides)', () => {
+    const value = '{{workflow.name}} and chard:b64:x';
+    const encoded = inertParameterText(value);
+    expect(encoded.startsWith(PARAM_B64_PREFIX)).toBe(true);
+    const r = bootstrap([
+      '--runtime-b64',
+      base64Encode(RUNTIME),
+      ...spec(0),
+      '--param',
+      `note=${encoded}`,
+      '--param',
+      'plain=7'
+    ]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe(JSON.stringify([`note=${value}`, 'plain=7']));
   });
 
   it('runs a saved runtime whose sha256 matches, and refuses any other', () => {

@@ -15,6 +15,7 @@ import { ArgoPaths, compileArgo } from '../../../src/core/compile/argo.js';
 import { KFP_DATA_DIR, KFP_RUNTIME_TASK, compileKfp } from '../../../src/core/compile/kfp.js';
 import type { IPlan } from '../../../src/core/plan.js';
 import { makeNotebook } from '../fixtures.js';
+import { argoStepRuns } from './support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -96,47 +97,25 @@ function runArgo(workflow: Json, plan: IPlan, root: string): string {
       p.value
     ])
   );
-  const dag = (workflow.spec.templates as Json[]).find(
-    x => x.name === workflow.spec.entrypoint
-  ) as Json;
-  expect(dag.inputs.artifacts).toEqual([{ name: 'chard-bootstrap' }, { name: 'chard-runtime' }]);
-  const argArtifacts = new Map<string, string>(
-    (workflow.spec.arguments.artifacts as { name: string; raw: { data: string } }[]).map(a => [
-      a.name,
-      a.raw.data
-    ])
-  );
   const data = join(root, 'data');
   mkdirSync(data);
   let stdout = '';
-  for (const step of plan.steps) {
-    const t = (workflow.spec.templates as Json[]).find(x => x.name === step.id) as Json;
-    const dir = join(root, step.id);
+  const runs = argoStepRuns(workflow);
+  expect(runs.map(r => r.task)).toEqual(plan.steps.map(s => s.id));
+  for (const run of runs) {
+    const dir = join(root, run.task);
     mkdirSync(dir);
     const paths = new Map<string, string>([
       [ArgoPaths.DATA, data],
       [ArgoPaths.METRICS, join(dir, 'metrics.json')]
     ]);
-    for (const a of t.inputs.artifacts as {
-      name: string;
-      path: string;
-      raw?: { data: string };
-    }[]) {
-      // As Argo does: raw data of the step's own artifacts, or the workflow argument the DAG
-      // passes down (`from: {{inputs.artifacts.NAME}}`).
-      const task = (dag.dag.tasks as Json[]).find(x => x.name === step.id) as Json;
-      const passed = (task.arguments?.artifacts ?? []).find((x: Json) => x.name === a.name);
-      const data =
-        a.raw?.data ??
-        (passed?.from === `{{inputs.artifacts.${a.name}}}` ? argArtifacts.get(a.name) : undefined);
-      if (data === undefined) {
-        throw new Error(`template ${t.name}: nothing supplies artifact ${a.name}`);
-      }
-      const file = join(dir, basename(a.path));
-      writeFileSync(file, data);
-      paths.set(a.path, file);
+    // As Argo does: the artifacts the DAGs pass down written to their paths.
+    for (const [path, content] of run.files) {
+      const file = join(dir, basename(path));
+      writeFileSync(file, content);
+      paths.set(path, file);
     }
-    const argv = (t.container.command as string[]).map(arg =>
+    const argv = run.command.map(arg =>
       (paths.get(arg) ?? arg).replace(/\{\{workflow\.parameters\.([A-Za-z0-9_-]+)\}\}/g, (_, n) =>
         String(args.get(n))
       )

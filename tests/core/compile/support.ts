@@ -1,6 +1,7 @@
 /** Shared helpers for the compiler tests: fixtures, golden files, decoding specs from manifests. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
 import type { IParameter, IPlan, IStep } from '../../../src/core/plan.js';
 import type { IStepSpec } from '../../../src/core/stepspec.js';
@@ -50,51 +51,133 @@ type Json = Record<string, unknown>;
 interface IArgoArtifact {
   name: string;
   path?: string;
+  from?: string;
   raw?: { data: string };
+}
+interface IArgoTask {
+  name: string;
+  template: string;
+  dependencies?: string[];
+  arguments?: { parameters?: { name: string; value: string }[]; artifacts?: IArgoArtifact[] };
 }
 interface IArgoTemplate {
   name: string;
   container?: { command: string[] };
-  inputs?: { artifacts?: IArgoArtifact[] };
+  inputs?: { parameters?: { name: string }[]; artifacts?: IArgoArtifact[] };
+  dag?: { tasks: IArgoTask[] };
 }
 
-/** The step specs and runtime sources an Argo Workflow carries, by template name. */
-export function argoPayloads(
-  workflow: unknown
-): Map<string, { spec: IStepSpec; runtime: string; bootstrap: string; command: string[] }> {
-  const wfSpec = (workflow as Json).spec as {
+/** One container step of a Workflow as Argo runs it: its inputs resolved down the DAGs. */
+export interface IArgoStepRun {
+  /** The task name (the step id). */
+  task: string;
+  template: IArgoTemplate;
+  /** Input parameters of the template, as the task passes them. */
+  parameters: Map<string, string>;
+  /** Input artifacts of the template: data by artifact path. */
+  files: Map<string, string>;
+  /** The container command with `{{inputs.parameters.X}}` substituted. */
+  command: string[];
+}
+
+/**
+ * The container steps of a Workflow in the order of its DAGs (nested DAGs expanded in place),
+ * each with what Argo would hand it: input parameters from its task, raw artifacts from the
+ * workflow arguments passed down `{{inputs.artifacts.X}}` by every enclosing DAG.
+ */
+export function argoStepRuns(workflow: unknown): IArgoStepRun[] {
+  const spec = (workflow as Json).spec as {
+    entrypoint: string;
     templates: IArgoTemplate[];
     arguments: { artifacts: IArgoArtifact[] };
   };
-  const templates = wfSpec.templates;
-  // The bootstrap and the runtime: workflow arguments the DAG passes down to every step.
-  const argument = (name: string): string => {
-    const artifact = wfSpec.arguments.artifacts.find(a => a.name === name);
-    if (!artifact?.raw) {
-      throw new Error(`the workflow has no raw argument artifact ${name}`);
+  const byName = new Map(spec.templates.map(t => [t.name, t]));
+  const out: IArgoStepRun[] = [];
+  const walk = (template: IArgoTemplate, artifacts: Map<string, string>): void => {
+    for (const task of template.dag?.tasks ?? []) {
+      const target = byName.get(task.template);
+      if (!target) {
+        throw new Error(`task ${task.name}: no template ${task.template}`);
+      }
+      const passed = new Map<string, string>();
+      for (const a of task.arguments?.artifacts ?? []) {
+        const m = /^\{\{inputs\.artifacts\.([-\w]+)\}\}$/.exec(a.from ?? '');
+        const data = m ? artifacts.get(m[1]) : a.raw?.data;
+        if (data === undefined) {
+          throw new Error(`task ${task.name}: nothing supplies artifact ${a.name}`);
+        }
+        passed.set(a.name, data);
+      }
+      if (target.dag) {
+        walk(target, passed);
+        continue;
+      }
+      const parameters = new Map(
+        (task.arguments?.parameters ?? []).map(p => [p.name, p.value] as [string, string])
+      );
+      for (const p of target.inputs?.parameters ?? []) {
+        if (!parameters.has(p.name)) {
+          throw new Error(`task ${task.name}: no value for input parameter ${p.name}`);
+        }
+      }
+      const files = new Map<string, string>();
+      for (const a of target.inputs?.artifacts ?? []) {
+        const data = a.raw?.data ?? passed.get(a.name);
+        if (data === undefined || a.path === undefined) {
+          throw new Error(`template ${target.name}: nothing supplies artifact ${a.name}`);
+        }
+        files.set(a.path, data);
+      }
+      const command = (target.container?.command ?? []).map(arg =>
+        arg.replace(/\{\{inputs\.parameters\.([-\w]+)\}\}/g, (_, n: string) =>
+          String(parameters.get(n))
+        )
+      );
+      out.push({ task: task.name, template: target, parameters, files, command });
     }
-    return artifact.raw.data;
   };
+  const entry = byName.get(spec.entrypoint);
+  if (!entry) {
+    throw new Error(`no entrypoint template ${spec.entrypoint}`);
+  }
+  walk(entry, new Map(spec.arguments.artifacts.map(a => [a.name, a.raw?.data ?? ''])));
+  return out;
+}
+
+/** Decode the step specs bundle the bootstrap reads (`--spec-bundle-file`). */
+export function decodeSpecBundle(data: string): Record<string, string> {
+  return JSON.parse(inflateSync(Buffer.from(data, 'base64')).toString('utf8')) as Record<
+    string,
+    string
+  >;
+}
+
+/** The step specs and runtime sources an Argo Workflow carries, by step id (task name). */
+export function argoPayloads(
+  workflow: unknown
+): Map<string, { spec: IStepSpec; runtime: string; bootstrap: string; command: string[] }> {
   const out = new Map<
     string,
     { spec: IStepSpec; runtime: string; bootstrap: string; command: string[] }
   >();
-  for (const t of templates) {
-    if (!t.container) {
-      continue;
-    }
-    const raw = (name: string): string => {
-      const artifact = t.inputs?.artifacts?.find(a => a.name === name);
-      if (!artifact?.raw) {
-        throw new Error(`template ${t.name} has no raw artifact ${name}`);
+  for (const run of argoStepRuns(workflow)) {
+    const file = (path: string): string => {
+      const data = run.files.get(path);
+      if (data === undefined) {
+        throw new Error(`step ${run.task} has no artifact at ${path}`);
       }
-      return artifact.raw.data;
+      return data;
     };
-    out.set(t.name, {
-      spec: JSON.parse(decodeBase64(raw('chard-spec'))) as IStepSpec,
-      runtime: decodeBase64(argument('chard-runtime')),
-      bootstrap: argument('chard-bootstrap'),
-      command: t.container.command
+    const hash = flagValues(run.command, '--spec-sha256')[0];
+    const specText = decodeSpecBundle(file(flagValues(run.command, '--spec-bundle-file')[0]))[hash];
+    if (specText === undefined) {
+      throw new Error(`step ${run.task}: the bundle has no spec ${hash}`);
+    }
+    out.set(run.task, {
+      spec: JSON.parse(specText) as IStepSpec,
+      runtime: decodeBase64(file(flagValues(run.command, '--runtime-b64-file')[0])),
+      bootstrap: file(run.command[1]),
+      command: run.command
     });
   }
   return out;
@@ -137,7 +220,11 @@ export function kfpPayloads(pipelineSpec: unknown): Map<string, IKfpPayload> {
       continue;
     }
     out.set(name, {
-      spec: JSON.parse(decodeBase64(flagValues(args, '--spec-b64').join(''))) as IStepSpec,
+      spec: JSON.parse(
+        inflateSync(Buffer.from(flagValues(args, '--spec-zb64').join(''), 'base64')).toString(
+          'utf8'
+        )
+      ) as IStepSpec,
       runtime,
       args,
       command: executor.container.command

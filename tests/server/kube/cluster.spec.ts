@@ -84,12 +84,14 @@ describe('submit and follow an Argo run on the cluster', () => {
     expect(o(o(restored!.spec).dataSource).name).toBe(o(snap.metadata).name);
     expect(o(o(o(restored!.spec).resources).requests).storage).toBe('5Gi');
     const volName = o(restored!.metadata).name;
-    const stepTemplates = a(spec.templates)
-      .map(o)
-      .filter(t => t.container);
-    expect(stepTemplates).toHaveLength(plan.steps.length);
+    // Steps share templates (one per image/limits/... combination); each task names its own.
+    const templates = a(spec.templates).map(o);
+    const tasks = templates.flatMap(t => (t.dag ? a(o(t.dag).tasks).map(o) : []));
+    const templateOf = new Map(tasks.map(t => [String(t.name), String(t.template)]));
+    const stepTemplates = plan.steps.map(s => templates.find(t => t.name === templateOf.get(s.id)));
     for (const t of stepTemplates) {
-      expect(a(o(t.container).volumeMounts)).toContainEqual(
+      expect(t?.container).toBeDefined();
+      expect(a(o(t!.container).volumeMounts)).toContainEqual(
         expect.objectContaining({ name: volName, mountPath: '/home/jovyan' })
       );
     }
@@ -97,7 +99,7 @@ describe('submit and follow an Argo run on the cluster', () => {
 
     // Every step's log is in the events and in the run record, identical to the pod's log.
     for (const step of plan.steps) {
-      const pod = argoPodName(name, step.id, `${name}.${step.id}`);
+      const pod = argoPodName(name, templateOf.get(step.id)!, `${name}.${step.id}`);
       const podLog = cluster.podLogs.get(pod, 'main');
       expect(podLog).toBeTruthy();
       expect(store.readLog(name, step.id)).toBe(podLog);

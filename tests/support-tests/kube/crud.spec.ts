@@ -177,7 +177,7 @@ describe('fake cluster: CRUD through client-node', () => {
     const bad = workflow('bad-1');
     const templates = (bad.spec as { templates: Array<Record<string, unknown>> }).templates;
     (templates[0].dag as { tasks: Array<Record<string, unknown>> }).tasks[1].dependencies = 'load';
-    delete (templates[2].container as Record<string, unknown>).name;
+    (templates[2].container as Record<string, unknown>).image = 42;
     const res = await failure(() =>
       custom.createNamespacedCustomObject({ ...WF, namespace: cluster.namespace, body: bad })
     );
@@ -188,7 +188,7 @@ describe('fake cluster: CRUD through client-node', () => {
     expect(fields).toEqual(
       expect.arrayContaining([
         'spec.templates[0].dag.tasks[1].dependencies',
-        'spec.templates[2].container.name'
+        'spec.templates[2].container.image'
       ])
     );
     const typeCause = res.body.details?.causes?.find(

@@ -1,10 +1,10 @@
 /**
  * Server-side validation: object names (DNS-1123), labels, the core types Chard creates (Pod, PVC),
- * Workflows against Argo's schema (@kubernetes-models/argo-workflows), VolumeSnapshot /
+ * Workflows against Argo's CRD schema (src/server/argo/schema.ts), VolumeSnapshot /
  * VolumeSnapshotClass / Tensorboard against the schemas in tests/support/kube/schemas/.
  * Returns kube-style causes; the server turns them into one 422 Invalid.
  */
-import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
+import { workflowSchemaErrors } from '../../../src/server/argo/schema.js';
 
 import { IResourceType, JsonObject } from './resources.js';
 import { ISchema, jsonType, loadSchema, prune, validateAgainst } from './schemas.js';
@@ -240,71 +240,45 @@ function valueAt(obj: unknown, pointer: string): unknown {
   return cur;
 }
 
-interface IAjvError {
-  instancePath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
-
-function isAjvErrors(value: unknown): value is IAjvError[] {
-  return (
-    Array.isArray(value) &&
-    value.every(
-      e => isObject(e) && typeof e.instancePath === 'string' && typeof e.keyword === 'string'
-    )
-  );
-}
-
-/** Validate a Workflow with Argo's own schema (@kubernetes-models/argo-workflows). */
+/** Validate a Workflow with Argo's own schema (the CRD's, as the API server applies it). */
 export function workflowCauses(obj: JsonObject): IStatusCause[] {
-  try {
-    new Workflow(obj as unknown as ConstructorParameters<typeof Workflow>[0]).validate();
-    return [];
-  } catch (err) {
-    const errors = (err as { errors?: unknown }).errors;
-    if (!isAjvErrors(errors)) {
-      return [
-        { reason: 'FieldValueInvalid', message: err instanceof Error ? err.message : String(err) }
-      ];
+  const errors = workflowSchemaErrors(obj, true);
+  const causes: IStatusCause[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword === 'oneOf' || e.keyword === 'anyOf' || e.keyword === 'if') {
+      continue;
     }
-    const causes: IStatusCause[] = [];
-    const seen = new Set<string>();
-    for (const e of errors) {
-      if (e.keyword === 'oneOf' || e.keyword === 'anyOf' || e.keyword === 'if') {
-        continue;
-      }
-      const field = pointerToField(e.instancePath);
-      const value = valueAt(obj, e.instancePath);
-      let cause: IStatusCause;
-      if (e.keyword === 'required') {
-        const missing = String(e.params.missingProperty);
-        cause = required(field ? `${field}.${missing}` : missing);
-      } else if (e.keyword === 'type') {
-        const actual = jsonType(value);
-        cause = {
-          reason: 'FieldValueTypeInvalid',
-          message: `Invalid value: "${actual}": ${field} in body must be of type ${String(e.params.type)}: "${actual}"`,
-          field
-        };
-      } else if (e.keyword === 'enum') {
-        const allowed = Array.isArray(e.params.allowedValues) ? e.params.allowedValues : [];
-        cause = {
-          reason: 'FieldValueNotSupported',
-          message: `Unsupported value: ${JSON.stringify(value)}: supported values: ${allowed.map(v => JSON.stringify(v)).join(', ')}`,
-          field
-        };
-      } else {
-        cause = invalidValue(field, value, `${field} in body ${e.message ?? e.keyword}`);
-      }
-      const key = `${cause.field}\u0000${cause.message}`;
-      if (!seen.has(key)) {
-        seen.add(key);
-        causes.push(cause);
-      }
+    const field = pointerToField(e.instancePath);
+    const value = valueAt(obj, e.instancePath);
+    let cause: IStatusCause;
+    if (e.keyword === 'required') {
+      const missing = String(e.params.missingProperty);
+      cause = required(field ? `${field}.${missing}` : missing);
+    } else if (e.keyword === 'type') {
+      const actual = jsonType(value);
+      cause = {
+        reason: 'FieldValueTypeInvalid',
+        message: `Invalid value: "${actual}": ${field} in body must be of type ${String(e.params.type)}: "${actual}"`,
+        field
+      };
+    } else if (e.keyword === 'enum') {
+      const allowed = Array.isArray(e.params.allowedValues) ? e.params.allowedValues : [];
+      cause = {
+        reason: 'FieldValueNotSupported',
+        message: `Unsupported value: ${JSON.stringify(value)}: supported values: ${allowed.map(v => JSON.stringify(v)).join(', ')}`,
+        field
+      };
+    } else {
+      cause = invalidValue(field, value, `${field} in body ${e.message ?? e.keyword}`);
     }
-    return causes;
+    const key = `${cause.field}\u0000${cause.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      causes.push(cause);
+    }
   }
+  return causes;
 }
 
 const SCHEMA_FILES: Record<string, string> = {

@@ -1,0 +1,212 @@
+"""Chard step bootstrap: decodes the runtime and step spec the manifest carries, runs the step.
+
+Run as `python3 bootstrap.py ARGS` (Argo steps, KFP steps) or `python3 -c BOOTSTRAP ARGS` (the KFP
+runtime task); the manifests carry this file's text (see src/core/compile/payload.ts). Standard
+library only; constant (it never contains user data). The arguments it consumes (all others go to
+the runtime):
+
+- the runtime: `--runtime-b64 DATA` (may repeat; parts are concatenated), `--runtime-b64-file
+  FILE`, or `--runtime-file FILE` (the source itself); `--runtime-sha256 HEX` refuses any other
+  runtime;
+- `--save DIR` with `--bootstrap-b64 DATA` (may repeat): only write the bootstrap (DATA decoded)
+  and the runtime to `DIR/bootstrap.py` and `DIR/chard_runtime.py` (atomically) and exit; the
+  KFP target's first task does this, and every step runs `DIR/bootstrap.py` from that task's
+  output artifact;
+- the step spec: `--spec-b64 DATA` (may repeat), `--spec-b64-file FILE`, `--spec-zb64 DATA` (may
+  repeat: base64 of the zlib-compressed spec), or `--spec-bundle-file FILE` (the specs of all
+  steps, see `specBundle` in payload.ts) with `--spec-sha256 HEX` naming the step's;
+  `--spec-sha256` refuses any spec whose sha256 differs;
+- `--param NAME=chard:b64:DATA`: decoded to `--param NAME=VALUE`;
+- KFP metrics: `--kfp-metrics NAME=PATH` has the runtime write the metrics JSON to PATH
+  (`--metrics-file`) and, with `--kfp-executor-input JSON` (KFP's executor input), once the step
+  succeeded, writes the KFP executor output that gives the `system.Metrics` output artifact NAME
+  those values as metadata, which the KFP UI shows as scalar metrics.
+
+It writes the runtime to a private temporary directory and runs it as `__main__` with
+`--spec-json SPEC` followed by the remaining arguments, exiting with the runtime's status.
+"""
+import base64
+import hashlib
+import json
+import os
+import runpy
+import sys
+import tempfile
+import zlib
+
+# The prefix of an encoded parameter value: PARAM_B64_PREFIX in src/core/compile/payload.ts
+# (tests/core/compile/payload.spec.ts checks that both agree).
+PREFIX = "chard:b64:"
+OPTIONS = (
+    "--runtime-b64", "--runtime-b64-file", "--runtime-file", "--runtime-sha256",
+    "--spec-b64", "--spec-b64-file", "--spec-zb64", "--spec-bundle-file", "--spec-sha256",
+    "--save", "--bootstrap-b64", "--kfp-metrics", "--kfp-executor-input",
+)
+
+
+def fail(message):
+    sys.stderr.write("chard bootstrap: " + message + "\n")
+    sys.exit(2)
+
+
+def decode(text, what):
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError) as error:
+        fail("cannot decode the " + what + " (" + str(error) + ")")
+
+
+def inflate(text, what):
+    try:
+        data = zlib.decompress(base64.b64decode(text.encode("ascii"), validate=True))
+        return data.decode("utf-8")
+    except (ValueError, UnicodeError, zlib.error) as error:
+        fail("cannot decode the " + what + " (" + str(error) + ")")
+
+
+def read(path, what):
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except (OSError, UnicodeError) as error:
+        fail("cannot read the " + what + " from " + path + " (" + str(error) + ")")
+
+
+def write_atomic(path, text):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".chard-")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    os.replace(temp, path)
+
+
+def parse(args):
+    options = dict((name, []) for name in OPTIONS)
+    rest = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg not in OPTIONS and arg != "--param":
+            rest.append(arg)
+            i += 1
+            continue
+        if i + 1 >= len(args):
+            fail(arg + " needs a value")
+        value = args[i + 1]
+        if arg == "--param":
+            name, sep, text = value.partition("=")
+            if sep and text.startswith(PREFIX):
+                value = name + sep + decode(text[len(PREFIX):], "value of parameter " + name)
+            rest += [arg, value]
+        else:
+            options[arg].append(value)
+        i += 2
+    return options, rest
+
+
+def runtime_source(options):
+    parts = [part.strip() for part in options["--runtime-b64"]]
+    parts += [read(path, "runtime").strip() for path in options["--runtime-b64-file"]]
+    if parts:
+        source = decode("".join(parts), "runtime")
+    elif options["--runtime-file"]:
+        source = read(options["--runtime-file"][-1], "runtime")
+    else:
+        fail("no runtime given (--runtime-b64, --runtime-b64-file or --runtime-file)")
+    actual = hashlib.sha256(source.encode("utf-8")).hexdigest()
+    for expected in options["--runtime-sha256"]:
+        if actual != expected:
+            fail("the runtime has sha256 " + actual + ", not " + expected + " as compiled; "
+                 "recompile and resubmit the pipeline")
+    return source
+
+
+def step_spec(options):
+    parts = [part.strip() for part in options["--spec-b64"]]
+    parts += [read(path, "step spec").strip() for path in options["--spec-b64-file"]]
+    packed = [part.strip() for part in options["--spec-zb64"]]
+    wanted = options["--spec-sha256"]
+    if parts:
+        spec = decode("".join(parts), "step spec")
+    elif packed:
+        spec = inflate("".join(packed), "step spec")
+    elif options["--spec-bundle-file"]:
+        if not wanted:
+            fail("--spec-bundle-file needs --spec-sha256")
+        text = inflate(read(options["--spec-bundle-file"][-1], "step specs").strip(), "step specs")
+        try:
+            bundle = json.loads(text)
+        except ValueError as error:
+            fail("cannot read the step specs (" + str(error) + ")")
+        spec = bundle.get(wanted[-1]) if isinstance(bundle, dict) else None
+        if not isinstance(spec, str):
+            fail("the pipeline carries no step spec with sha256 " + wanted[-1] + "; "
+                 "recompile and resubmit the pipeline")
+    else:
+        fail("usage: bootstrap RUNTIME --spec-b64[-file]|--spec-zb64|--spec-bundle-file SPEC "
+             "[runtime arguments]")
+    actual = hashlib.sha256(spec.encode("utf-8")).hexdigest()
+    for expected in wanted:
+        if actual != expected:
+            fail("the step spec has sha256 " + actual + ", not " + expected + " as compiled; "
+                 "recompile and resubmit the pipeline")
+    return spec
+
+
+def publish_metrics(name, path, executor_input):
+    """Give the KFP system.Metrics output artifact NAME the step's metrics as its metadata."""
+    try:
+        outputs = json.loads(executor_input)["outputs"]
+        artifact = outputs.get("artifacts", dict()).get(name, dict()).get("artifacts", [dict()])[0]
+        output_file = outputs["outputFile"]
+        with open(path, encoding="utf-8") as handle:
+            values = json.load(handle)
+        metadata = dict(values)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as error:
+        sys.stderr.write("chard bootstrap: warning: the metrics are not shown in Kubeflow "
+                         "Pipelines (" + type(error).__name__ + ": " + str(error) + ")\n")
+        return
+    metadata["display_name"] = name
+    entry = dict((key, artifact[key]) for key in ("name", "uri") if key in artifact)
+    entry["metadata"] = metadata
+    output = dict(artifacts=dict())
+    output["artifacts"][name] = dict(artifacts=[entry])
+    write_atomic(output_file, json.dumps(output, sort_keys=True))
+
+
+def main():
+    options, rest = parse(sys.argv[1:])
+    source = runtime_source(options)
+    if options["--save"]:
+        directory = options["--save"][-1]
+        bootstrap = decode("".join(options["--bootstrap-b64"]), "bootstrap")
+        write_atomic(os.path.join(directory, "bootstrap.py"), bootstrap)
+        write_atomic(os.path.join(directory, "chard_runtime.py"), source)
+        sys.stdout.write("chard: bootstrap and runtime saved to " + directory + "\n")
+        return
+    spec = step_spec(options)
+    metrics = None
+    for value in options["--kfp-metrics"]:
+        name, sep, path = value.partition("=")
+        if not sep:
+            fail("--kfp-metrics expects NAME=PATH")
+        metrics = (name, path)
+        rest += ["--metrics-file", path]
+    path = os.path.join(tempfile.mkdtemp(prefix="chard-"), "chard_runtime.py")
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(source)
+    sys.argv = [path, "--spec-json", spec] + rest
+    try:
+        runpy.run_path(path, run_name="__main__")
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    if metrics is not None and code in (0, None):
+        for executor_input in options["--kfp-executor-input"]:
+            publish_metrics(metrics[0], metrics[1], executor_input)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The bootstrap the manifests carry: argument decoding, the runtime check, KFP metrics."""
+
+import base64
+import hashlib
+import json
+
+import pytest
+
+import bootstrap
+
+
+def b64(text):
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def test_encoded_parameters_are_decoded_and_other_arguments_pass_through():
+    options, rest = bootstrap.parse([
+        "--runtime-b64", "AAA", "--runtime-b64", "BBB", "--param",
+        "note=" + bootstrap.PREFIX + b64("{{workflow.name}}"), "--param", "n=3",
+        "--data-dir", "/data"])
+    assert options["--runtime-b64"] == ["AAA", "BBB"]
+    assert rest == ["--param", "note={{workflow.name}}", "--param", "n=3", "--data-dir", "/data"]
+
+
+def test_a_missing_value_or_bad_base64_stops_with_status_2(capsys):
+    with pytest.raises(SystemExit) as done:
+        bootstrap.parse(["--spec-b64"])
+    assert done.value.code == 2
+    with pytest.raises(SystemExit):
+        bootstrap.parse(["--param", "x=" + bootstrap.PREFIX + "not base64!"])
+    assert "cannot decode the value of parameter x" in capsys.readouterr().err
+
+
+def test_the_runtime_is_reassembled_from_parts_and_checked_against_its_sha256(capsys):
+    source = "print('runtime')\n"
+    encoded = b64(source)
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    options = {"--runtime-b64": [encoded[:5], encoded[5:]], "--runtime-b64-file": [],
+               "--runtime-file": [], "--runtime-sha256": [digest]}
+    assert bootstrap.runtime_source(options) == source
+    options["--runtime-sha256"] = ["0" * 64]
+    with pytest.raises(SystemExit):
+        bootstrap.runtime_source(options)
+    assert "recompile and resubmit the pipeline" in capsys.readouterr().err
+
+
+def test_kfp_metrics_become_the_metadata_of_the_metrics_artifact(tmp_path):
+    values, output = tmp_path / "metrics.json", tmp_path / "executor-output.json"
+    values.write_text(json.dumps({"accuracy": 0.9}))
+    executor_input = json.dumps({"outputs": {
+        "outputFile": str(output),
+        "artifacts": {"m": {"artifacts": [{"name": "m-id", "uri": "s3://b/m"}]}}}})
+    bootstrap.publish_metrics("m", str(values), executor_input)
+    assert json.loads(output.read_text()) == {"artifacts": {"m": {"artifacts": [{
+        "name": "m-id", "uri": "s3://b/m",
+        "metadata": {"accuracy": 0.9, "display_name": "m"}}]}}}
+
+
+def test_the_bootstrap_never_carries_text_argo_or_kfp_would_substitute():
+    with open(bootstrap.__file__, encoding="utf-8") as handle:
+        assert "{{" not in handle.read()
