@@ -35,7 +35,7 @@ function cellSource(i: number, lines: number): string {
     (k: number) => `print(f"stage ${i}: {len(frame_${i})} rows, col ${k}")`,
     () => '',
     (k: number) => `mask_${k} = frame_${i}["label"] == ${k % 3}`,
-    (k: number) => `counts_${k} = frame_${i}[mask_${k}].groupby("g").size()`,
+    (k: number) => `counts_${k} = frame_${i}[mask_${k - 1}].groupby("g").size()`,
     (k: number) => `arr_${k} = np.log1p(frame_${i}["f${k % 5}"].to_numpy())`
   ];
   for (let k = out.length; out.length < lines - 3; k++) {

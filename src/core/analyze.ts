@@ -22,6 +22,7 @@ import type { CellRole, ICellTags } from './tags.js';
 import { analyzeCell } from './python/scopes.js';
 import type { ICellAnalysis, IFunctionInfo } from './python/scopes.js';
 import { parseMetrics, parseParameters } from './python/literals.js';
+import { isProvidedName, notebookPythonVersion } from './python/builtins.js';
 import { readPipelineSettings, readStepDefaults } from './metadata.js';
 import { uniqueDnsLabels } from './names.js';
 
@@ -85,6 +86,8 @@ const BLOCK_OF_ROLE: Partial<Record<CellRole, BlockKey>> = {
 };
 
 interface IGrouping {
+  /** Code cells before the first tagged cell (they do not run; already reported). */
+  orphans: number[];
   imports: number[];
   functions: number[];
   parameters: number[];
@@ -171,7 +174,7 @@ export class NotebookAnalyzer {
     const grouping = emptyGrouping(false);
     const byName = new Map<string, IStepDraft>();
     let current: IStepDraft | BlockKey | null = null;
-    const orphans: number[] = [];
+    const orphans = grouping.orphans;
     cells.forEach((_cell, index) => {
       const t = tags[index];
       if (!t) {
@@ -332,6 +335,11 @@ export class NotebookAnalyzer {
     return grouping;
   }
 
+  /**
+   * Grouped cells -> plan, in named phases: the parameter and metric declarations, the prelude,
+   * the data flow between steps, the checks on what it found (names nothing provides, shared
+   * mutations), the DAG and its checks, then the plan's steps and edges.
+   */
   private _plan(
     nb: INotebook,
     grouping: IGrouping,
@@ -340,7 +348,6 @@ export class NotebookAnalyzer {
     infer: boolean,
     diagnostics: IDiagnostic[]
   ): IPlan {
-    const code = (i: number): ICodeBlock => ({ cell: i, source: nb.cells[i].source });
     const analysisOf = (i: number): ICellAnalysis => {
       const a = this.cell(nb.cells[i].source);
       for (const d of a.diagnostics) {
@@ -348,69 +355,82 @@ export class NotebookAnalyzer {
       }
       return a;
     };
-
-    // Parameters and metrics.
-    const parameters: IParameter[] = [];
-    for (const i of grouping.parameters) {
-      const parsed = parseParameters(nb.cells[i].source);
-      for (const p of parsed.problems) {
-        diagnostics.push({ severity: 'error', cell: i, line: p.line, message: p.message });
-      }
-      for (const p of parsed.parameters) {
-        const at = parameters.findIndex(q => q.name === p.name);
-        if (at >= 0) {
-          parameters.splice(at, 1);
-        }
-        parameters.push({ name: p.name, type: p.type, value: p.value, cell: i, line: p.line });
-      }
-    }
+    const parameters = Private.parameters(nb, grouping.parameters, diagnostics);
     const parameterNames = new Set(parameters.map(p => p.name));
-    const metricDecls: { name: string; cell: number; line: number }[] = [];
-    for (const i of grouping.metrics) {
-      const parsed = parseMetrics(nb.cells[i].source);
-      for (const p of parsed.problems) {
-        diagnostics.push({ severity: 'error', cell: i, line: p.line, message: p.message });
-      }
-      for (const m of parsed.metrics) {
-        if (!metricDecls.some(d => d.name === m.name)) {
-          metricDecls.push({ name: m.name, cell: i, line: m.line });
-        }
-      }
-    }
-
-    // The prelude (imports + functions) runs at the top of every step.
-    const preludeDefined = new Set<string>();
-    const imported = new Set<string>();
-    const registry = new Map<string, IFunctionInfo>();
-    const prelude = [...grouping.imports, ...grouping.functions].map(analysisOf);
-    for (const a of prelude) {
-      a.defines.forEach(n => preludeDefined.add(n));
-      a.imports.forEach(n => imported.add(n));
-      a.functions.forEach(f => registry.set(f.name, f));
-    }
-
-    // Data flow, in notebook order.
+    const metricDecls = Private.metricDeclarations(nb, grouping.metrics, diagnostics);
+    const prelude = Private.prelude(grouping, analysisOf);
     const steps = grouping.steps;
-    const ids = uniqueDnsLabels(steps.map(s => s.name));
-    const lastSupplier = new Map<string, number>();
-    const inputs: Map<string, number>[] = [];
-    const paramReads: Set<string>[] = [];
-    const unresolved: { step: number; name: string }[] = [];
-    /** The first step that supplies each name. */
-    const firstSupplier = new Map<string, number>();
-    // A step's own pass depends on its cells and, through the names it looks up, on what the
-    // steps before it left (the prelude, the parameters, the names supplied and imported and the
-    // functions defined so far). The last analysis's pass is reused for a step whose cells are
-    // the same, unless it looks up a name whose surroundings may have changed: after one cell is
-    // edited, its step runs again, and so does any later step that uses a name the edit added,
-    // removed, or redefined as a function.
+    const flow = this._dataFlow(steps, prelude, parameterNames, analysisOf);
+
+    Private.reportLaterSuppliers(steps, flow, diagnostics);
+    Private.reportUndefinedNames(nb, s => this.cell(s), grouping, prelude, flow, diagnostics);
+    const dag = Private.parents(steps, flow.inputs, infer, diagnostics);
+    Private.checkOrder(steps, flow.inputs, dag.parents, infer, diagnostics);
+    Private.reportSharedMutations(steps, flow, dag, diagnostics);
+    const metrics = Private.metrics(metricDecls, steps, flow, parameterNames, diagnostics);
+    const planSteps = Private.planSteps(nb, steps, flow, dag.parents, metrics, defaults);
+    const edges = Private.edges(steps, dag);
+    if (steps.length === 0) {
+      diagnostics.push({
+        severity: 'error',
+        cell: null,
+        line: null,
+        message: 'the notebook has no code to run as a pipeline step'
+      });
+    }
+
+    diagnostics.sort((a, b) => (a.cell ?? -1) - (b.cell ?? -1) || (a.line ?? 0) - (b.line ?? 0));
+    return {
+      version: 1,
+      pipeline,
+      proposed: grouping.proposed,
+      imports: grouping.imports.map(i => Private.code(nb, i)),
+      functions: grouping.functions.map(i => Private.code(nb, i)),
+      steps: planSteps,
+      edges,
+      parameters,
+      metrics,
+      diagnostics: dedupe(diagnostics)
+    };
+  }
+
+  /**
+   * The data flow, in notebook order: what each step reads from which earlier step, which
+   * parameters it reads, and the names no earlier step supplies.
+   *
+   * A step's own pass depends on its cells and, through the names it looks up, on what the
+   * steps before it left (the prelude, the parameters, the names supplied and imported and the
+   * functions defined so far). The last analysis's pass is reused for a step whose cells are
+   * the same, unless it looks up a name whose surroundings may have changed: after one cell is
+   * edited, its step runs again, and so does any later step that uses a name the edit added,
+   * removed, or redefined as a function.
+   */
+  private _dataFlow(
+    steps: IStepDraft[],
+    prelude: IPrelude,
+    parameterNames: ReadonlySet<string>,
+    analysisOf: (i: number) => ICellAnalysis
+  ): IDataFlow {
+    const imported = new Set(prelude.imported);
+    const registry = new Map(prelude.registry);
+    const result: IDataFlow = {
+      flows: [],
+      inputs: [],
+      paramReads: [],
+      unresolved: [],
+      lastSupplier: new Map(),
+      firstSupplier: new Map()
+    };
+    const { lastSupplier, firstSupplier } = result;
     const memo = this._flowMemo;
     const parameterKey = [...parameterNames].join('\n');
     const reusable =
-      memo !== null && memo.parameters === parameterKey && sameItems(memo.prelude, prelude);
+      memo !== null &&
+      memo.parameters === parameterKey &&
+      sameItems(memo.prelude, prelude.analyses);
     /** Names whose surroundings may differ from the last analysis's, so far. */
     const changed = new Set<string>();
-    const nextMemo: IFlowMemo = { prelude, parameters: parameterKey, steps: [] };
+    const nextMemo: IFlowMemo = { prelude: prelude.analyses, parameters: parameterKey, steps: [] };
     steps.forEach((step, s) => {
       const analyses = step.cells.map(analysisOf);
       const before = reusable ? memo.steps[s] : undefined;
@@ -427,7 +447,7 @@ export class NotebookAnalyzer {
         }
       } else {
         flow = stepFlow(analyses, {
-          preludeDefined,
+          preludeDefined: prelude.defined,
           imported,
           registry,
           isSupplied: name => lastSupplier.has(name),
@@ -438,28 +458,28 @@ export class NotebookAnalyzer {
         }
       }
       nextMemo.steps.push({ analyses, flow });
-      const { reads, supplies } = flow;
+      result.flows.push(flow);
       const stepInputs = new Map<string, number>();
       const stepParams = new Set<string>();
-      for (const name of reads) {
+      for (const name of flow.reads) {
         const from = lastSupplier.get(name);
         if (from !== undefined) {
           stepInputs.set(name, from);
         } else if (parameterNames.has(name)) {
           stepParams.add(name);
         } else {
-          unresolved.push({ step: s, name });
+          result.unresolved.push({ step: s, name });
         }
       }
       // Parameters the step reads are restored even when an earlier step rebinds them.
-      for (const name of reads) {
+      for (const name of flow.reads) {
         if (parameterNames.has(name)) {
           stepParams.add(name);
         }
       }
-      inputs.push(stepInputs);
-      paramReads.push(stepParams);
-      for (const name of supplies) {
+      result.inputs.push(stepInputs);
+      result.paramReads.push(stepParams);
+      for (const name of flow.supplies) {
         if (!lastSupplier.has(name)) {
           firstSupplier.set(name, s);
         }
@@ -467,192 +487,7 @@ export class NotebookAnalyzer {
       }
     });
     this._flowMemo = nextMemo;
-
-    // Reads of names that only a later step defines: the run would fail with NameError.
-    for (const u of unresolved) {
-      const later = firstSupplier.get(u.name);
-      if (later !== undefined && later > u.step) {
-        diagnostics.push({
-          severity: 'warning',
-          cell: steps[u.step].cells[0],
-          line: null,
-          message: `step "${steps[u.step].name}" reads \`${u.name}\`, which only the later step "${steps[later].name}" defines`
-        });
-      }
-    }
-
-    // Parents: data edges (when inferring) and prev: edges.
-    const index = new Map(steps.map((st, i) => [st.name, i]));
-    const parents: Set<number>[] = steps.map(() => new Set());
-    const edgeNames = new Map<string, Set<string>>();
-    const edgeKey = (a: number, b: number): string => `${a}>${b}`;
-    steps.forEach((step, s) => {
-      for (const [name, from] of inputs[s]) {
-        const key = edgeKey(from, s);
-        if (!edgeNames.has(key)) {
-          edgeNames.set(key, new Set());
-        }
-        edgeNames.get(key)!.add(name);
-        if (infer) {
-          parents[s].add(from);
-        }
-      }
-      for (const p of step.prev) {
-        const from = index.get(p.name);
-        if (from === undefined) {
-          diagnostics.push({
-            severity: 'error',
-            cell: p.cell,
-            line: null,
-            message: p.name.includes(':')
-              ? `\`prev:${p.name}\` is malformed: a \`prev:\` tag names one step; give one tag per parent (${p.name
-                  .split(':')
-                  .map(n => `\`prev:${n}\``)
-                  .join(', ')})`
-              : `\`prev:${p.name}\` names a step that does not exist`
-          });
-        } else if (from === s) {
-          diagnostics.push({
-            severity: 'error',
-            cell: p.cell,
-            line: null,
-            message: `step "${p.name}" lists itself as its \`prev:\``
-          });
-        } else {
-          parents[s].add(from);
-          if (!edgeNames.has(edgeKey(from, s))) {
-            edgeNames.set(edgeKey(from, s), new Set());
-          }
-        }
-      }
-    });
-
-    const cycle = findCycle(parents);
-    if (cycle) {
-      const names = cycle.map(i => `"${steps[i].name}" (cell ${steps[i].cells[0]})`).join(' -> ');
-      diagnostics.push({
-        severity: 'error',
-        cell: steps[cycle[0]].cells[0],
-        line: null,
-        message: `the steps form a cycle: ${names}; remove one of the \`prev:\` tags`
-      });
-    } else if (!infer) {
-      const ancestors = ancestorSets(parents);
-      steps.forEach((step, s) => {
-        for (const [name, from] of inputs[s]) {
-          if (!ancestors[s].has(from)) {
-            diagnostics.push({
-              severity: 'error',
-              cell: step.cells[0],
-              line: null,
-              message: `step "${step.name}" reads \`${name}\` from step "${steps[from].name}", which is not among its \`prev:\` ancestors`
-            });
-          }
-        }
-      });
-    }
-
-    // Metrics: recorded by the step that supplies the name last.
-    const metrics: IMetric[] = metricDecls.map(m => {
-      // A metric is recorded by the step that supplies it last; a parameter (as Kale allows)
-      // by the last step that reads it.
-      let s = lastSupplier.get(m.name);
-      if (s === undefined && parameterNames.has(m.name)) {
-        const readers = steps.map((_, t) => t).filter(t => paramReads[t].has(m.name));
-        s = readers.length > 0 ? readers[readers.length - 1] : undefined;
-      }
-      if (s === undefined) {
-        diagnostics.push({
-          severity: 'error',
-          cell: m.cell,
-          line: m.line,
-          message: `metric \`${m.name}\` is not produced by any step`
-        });
-      }
-      return {
-        name: m.name,
-        step: s === undefined ? null : steps[s].name,
-        cell: m.cell,
-        line: m.line
-      };
-    });
-
-    const outputs: Set<string>[] = steps.map(() => new Set());
-    steps.forEach((_, s) => {
-      for (const [name, from] of inputs[s]) {
-        outputs[from].add(name);
-      }
-    });
-
-    const planSteps: IStep[] = steps.map((step, s) => {
-      const stepInputs = [...inputs[s].keys()].sort();
-      const inputSources: Record<string, string> = {};
-      for (const name of stepInputs) {
-        inputSources[name] = steps[inputs[s].get(name)!].name;
-      }
-      const result: IStep = {
-        name: step.name,
-        id: ids[s],
-        cells: [...step.cells],
-        code: step.cells.map(code),
-        inputs: stepInputs,
-        outputs: [...outputs[s]].sort(),
-        parameters: [...paramReads[s]].sort(),
-        metrics: metrics.filter(m => m.step === step.name).map(m => m.name),
-        parents: [...parents[s]].sort((a, b) => a - b).map(p => steps[p].name),
-        inputSources,
-        limits: { ...defaults.limits, ...step.limits },
-        labels: { ...defaults.labels, ...step.labels },
-        annotations: { ...defaults.annotations, ...step.annotations },
-        secrets: [
-          ...defaults.secrets,
-          ...step.secrets.filter(x => !defaults.secrets.some(d => d.env === x.env))
-        ]
-      };
-      const image = step.image ?? defaults.image;
-      if (image !== undefined) {
-        result.image = image;
-      }
-      const cache = step.cache ?? defaults.cache;
-      if (cache !== undefined) {
-        result.cache = cache;
-      }
-      return result;
-    });
-
-    const edges: IEdge[] = [];
-    steps.forEach((_, s) => {
-      for (const p of [...parents[s]].sort((a, b) => a - b)) {
-        edges.push({
-          from: steps[p].name,
-          to: steps[s].name,
-          names: [...(edgeNames.get(edgeKey(p, s)) ?? [])].sort()
-        });
-      }
-    });
-
-    if (steps.length === 0) {
-      diagnostics.push({
-        severity: 'error',
-        cell: null,
-        line: null,
-        message: 'the notebook has no code to run as a pipeline step'
-      });
-    }
-
-    diagnostics.sort((a, b) => (a.cell ?? -1) - (b.cell ?? -1) || (a.line ?? 0) - (b.line ?? 0));
-    return {
-      version: 1,
-      pipeline,
-      proposed: grouping.proposed,
-      imports: grouping.imports.map(code),
-      functions: grouping.functions.map(code),
-      steps: planSteps,
-      edges,
-      parameters,
-      metrics,
-      diagnostics: dedupe(diagnostics)
-    };
+    return result;
   }
 }
 
@@ -677,6 +512,16 @@ interface IStepFlow {
   supplies: Set<string>;
   /** Every name whose surroundings the pass looked up (functions, imports, suppliers). */
   looksUp: Set<string>;
+  /** Where each of `reads` is first read: the block (cell) within the step, and its line. */
+  readAt: Map<string, { block: number; line: number }>;
+  /** Those of `reads` first read in a lambda body, which may never run. */
+  lazy: Set<string>;
+  /** Every name the step binds somewhere (its cells' definitions, globals its functions set). */
+  binds: Set<string>;
+  /** Data names the step changes in place without binding them anew. */
+  mutatesOnly: Set<string>;
+  /** True when one of its cells may bind names unseen (a star import, `globals()` ...). */
+  dynamic: boolean;
 }
 
 /** The data-flow passes of the last analysis, with what they depended on. */
@@ -703,6 +548,10 @@ function stepFlow(analyses: ICellAnalysis[], around: IFlowSurroundings): IStepFl
   const supplies = new Set<string>();
   const applied = new Set<string>();
   const looksUp = new Set<string>();
+  const readAt = new Map<string, { block: number; line: number }>();
+  const binds = new Set<string>();
+  const mutated = new Set<string>();
+  let at = { block: 0, line: 1 };
   // Mutating a name makes the step its supplier only when the name is data: defined in the
   // step or by an earlier step, or a parameter; not a module or a builtin (`super().f()`).
   const isData = (name: string): boolean => {
@@ -722,28 +571,41 @@ function stepFlow(analyses: ICellAnalysis[], around: IFlowSurroundings): IStepFl
       fn.globalWrites.forEach(w => {
         defined.add(w);
         supplies.add(w);
+        binds.add(w);
       });
       fn.globalMutates.forEach(m => {
         read(m);
         if (isData(m)) {
           supplies.add(m);
+          mutated.add(m);
         }
       });
     }
     if (!defined.has(name) && !readSet.has(name)) {
       readSet.add(name);
       reads.push(name);
+      readAt.set(name, at);
     }
   };
-  for (const a of analyses) {
-    a.reads.forEach(read);
+  const lazy = new Set<string>();
+  analyses.forEach((a, block) => {
+    a.reads.forEach((name, i) => {
+      at = { block, line: a.readLines[i] ?? 1 };
+      if (!readSet.has(name) && a.lazyReads.includes(name)) {
+        lazy.add(name);
+      }
+      read(name);
+    });
     for (const d of a.defines) {
       defined.add(d);
       supplies.add(d);
+      binds.add(d);
     }
+    a.deletes.forEach(d => binds.add(d));
     for (const m of a.mutates) {
       if (isData(m)) {
         supplies.add(m);
+        mutated.add(m);
       }
     }
     for (const d of a.deletes) {
@@ -751,9 +613,14 @@ function stepFlow(analyses: ICellAnalysis[], around: IFlowSurroundings): IStepFl
       supplies.delete(d);
     }
     a.imports.forEach(n => imported.add(n));
-    a.functions.forEach(f => registry.set(f.name, f));
-  }
-  return { reads, supplies, looksUp };
+    a.functions.forEach(f => {
+      registry.set(f.name, f);
+      f.globalWrites.forEach(w => binds.add(w));
+    });
+  });
+  const mutatesOnly = new Set([...mutated].filter(n => !binds.has(n) && supplies.has(n)));
+  const dynamic = analyses.some(a => a.dynamic);
+  return { reads, supplies, looksUp, readAt, lazy, binds, mutatesOnly, dynamic };
 }
 
 function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -788,7 +655,15 @@ function addChangedEffects(
 }
 
 function emptyGrouping(proposed: boolean): IGrouping {
-  return { imports: [], functions: [], parameters: [], metrics: [], steps: [], proposed };
+  return {
+    orphans: [],
+    imports: [],
+    functions: [],
+    parameters: [],
+    metrics: [],
+    steps: [],
+    proposed
+  };
 }
 
 function newDraft(name: string): IStepDraft {
@@ -920,4 +795,450 @@ export function analyzeNotebookWith(
   options: IAnalyzeOptions = {}
 ): Promise<IPlan> {
   return shared.analyzeWith(service, nb, options);
+}
+
+/** What the prelude (imports + functions cells, run at the top of every step) provides. */
+interface IPrelude {
+  analyses: ICellAnalysis[];
+  defined: ReadonlySet<string>;
+  imported: ReadonlySet<string>;
+  registry: ReadonlyMap<string, IFunctionInfo>;
+  /** True when a prelude cell may bind names unseen (a star import ...). */
+  dynamic: boolean;
+}
+
+/** The data flow between steps (indices are step positions). */
+interface IDataFlow {
+  flows: IStepFlow[];
+  /** For each step, the step each of its inputs comes from. */
+  inputs: Map<string, number>[];
+  /** For each step, the parameters it reads. */
+  paramReads: Set<string>[];
+  /** Names a step reads that no earlier step supplies and no parameter provides. */
+  unresolved: { step: number; name: string }[];
+  lastSupplier: Map<string, number>;
+  firstSupplier: Map<string, number>;
+}
+
+/** The DAG: each step's parents, and the names carried by each edge. */
+interface IDag {
+  parents: Set<number>[];
+  /** `from>to` -> the names carried (empty for a pure `prev:` edge). */
+  edgeNames: Map<string, Set<string>>;
+  /** `from>to` for the edges a `prev:` tag asks for. */
+  prevEdges: Set<string>;
+}
+
+/** The phases of `NotebookAnalyzer._plan`. */
+namespace Private {
+  export function code(nb: INotebook, i: number): ICodeBlock {
+    return { cell: i, source: nb.cells[i].source };
+  }
+
+  export function edgeKey(from: number, to: number): string {
+    return `${from}>${to}`;
+  }
+
+  /** The `pipeline-parameters` cells' declarations (a later one replaces an earlier one). */
+  export function parameters(
+    nb: INotebook,
+    cells: number[],
+    diagnostics: IDiagnostic[]
+  ): IParameter[] {
+    const result: IParameter[] = [];
+    for (const i of cells) {
+      const parsed = parseParameters(nb.cells[i].source);
+      for (const p of parsed.problems) {
+        diagnostics.push({ severity: 'error', cell: i, line: p.line, message: p.message });
+      }
+      for (const p of parsed.parameters) {
+        const at = result.findIndex(q => q.name === p.name);
+        if (at >= 0) {
+          result.splice(at, 1);
+        }
+        result.push({ name: p.name, type: p.type, value: p.value, cell: i, line: p.line });
+      }
+    }
+    return result;
+  }
+
+  /** The `pipeline-metrics` cells' names (the first declaration of each). */
+  export function metricDeclarations(
+    nb: INotebook,
+    cells: number[],
+    diagnostics: IDiagnostic[]
+  ): { name: string; cell: number; line: number }[] {
+    const result: { name: string; cell: number; line: number }[] = [];
+    for (const i of cells) {
+      const parsed = parseMetrics(nb.cells[i].source);
+      for (const p of parsed.problems) {
+        diagnostics.push({ severity: 'error', cell: i, line: p.line, message: p.message });
+      }
+      for (const m of parsed.metrics) {
+        if (!result.some(d => d.name === m.name)) {
+          result.push({ name: m.name, cell: i, line: m.line });
+        }
+      }
+    }
+    return result;
+  }
+
+  export function prelude(grouping: IGrouping, analysisOf: (i: number) => ICellAnalysis): IPrelude {
+    const defined = new Set<string>();
+    const imported = new Set<string>();
+    const registry = new Map<string, IFunctionInfo>();
+    const analyses = [...grouping.imports, ...grouping.functions].map(analysisOf);
+    for (const a of analyses) {
+      a.defines.forEach(n => defined.add(n));
+      a.imports.forEach(n => imported.add(n));
+      a.functions.forEach(f => registry.set(f.name, f));
+    }
+    return { analyses, defined, imported, registry, dynamic: analyses.some(a => a.dynamic) };
+  }
+
+  /** Reads of names that only a later step defines: the run would fail with NameError. */
+  export function reportLaterSuppliers(
+    steps: IStepDraft[],
+    flow: IDataFlow,
+    diagnostics: IDiagnostic[]
+  ): void {
+    for (const u of flow.unresolved) {
+      const later = flow.firstSupplier.get(u.name);
+      if (later !== undefined && later > u.step) {
+        const at = readLocation(steps[u.step], flow.flows[u.step], u.name);
+        diagnostics.push({
+          severity: 'warning',
+          cell: at.cell,
+          line: at.line,
+          message: `step "${steps[u.step].name}" reads \`${u.name}\`, which only the later step "${steps[later].name}" defines`
+        });
+      }
+    }
+  }
+
+  /** Where a step first reads `name`: its cell and line. */
+  function readLocation(
+    step: IStepDraft,
+    flow: IStepFlow,
+    name: string
+  ): { cell: number; line: number | null } {
+    const at = flow.readAt.get(name);
+    return at ? { cell: step.cells[at.block], line: at.line } : { cell: step.cells[0], line: null };
+  }
+
+  /**
+   * Reads of names that nothing provides (no earlier step, parameter, import, builtin or
+   * IPython name): the run would fail with NameError. Nothing is reported for a name the step
+   * itself defines somewhere (a loop may read it before it is assigned), nor once a cell that
+   * may bind names unseen (`from x import *`, `globals()`, `%run`) has run.
+   */
+  export function reportUndefinedNames(
+    nb: INotebook,
+    analyze: (source: string) => ICellAnalysis,
+    grouping: IGrouping,
+    prelude: IPrelude,
+    flow: IDataFlow,
+    diagnostics: IDiagnostic[]
+  ): void {
+    const version = notebookPythonVersion(nb.metadata);
+    const running = new Set([
+      ...grouping.imports,
+      ...grouping.functions,
+      ...grouping.parameters,
+      ...grouping.metrics,
+      ...grouping.steps.flatMap(s => s.cells)
+    ]);
+    // Cells before the first tagged cell are already reported as not running.
+    const orphanDefined = new Set(
+      grouping.orphans.flatMap(i => analyze(nb.cells[i].source).defines)
+    );
+    const unresolvedBy = new Map<number, string[]>();
+    for (const u of flow.unresolved) {
+      const list = unresolvedBy.get(u.step);
+      if (list) {
+        list.push(u.name);
+      } else {
+        unresolvedBy.set(u.step, [u.name]);
+      }
+    }
+    const notRunning = nb.cells
+      .map((c, i) => (c.cellType === 'code' && !running.has(i) ? i : -1))
+      .filter(i => i >= 0);
+    let dynamic = prelude.dynamic;
+    grouping.steps.forEach((step, s) => {
+      const stepFlow = flow.flows[s];
+      dynamic ||= stepFlow.dynamic;
+      if (dynamic) {
+        return;
+      }
+      for (const name of unresolvedBy.get(s) ?? []) {
+        if (
+          flow.firstSupplier.has(name) ||
+          stepFlow.binds.has(name) ||
+          stepFlow.lazy.has(name) ||
+          orphanDefined.has(name) ||
+          isProvidedName(name, version)
+        ) {
+          continue;
+        }
+        const at = readLocation(step, stepFlow, name);
+        const elsewhere =
+          notRunning.find(i => analyze(nb.cells[i].source).defines.includes(name)) ?? -1;
+        diagnostics.push({
+          severity: 'warning',
+          cell: at.cell,
+          line: at.line,
+          message:
+            elsewhere >= 0
+              ? `\`${name}\` is defined only in cell ${elsewhere}, which does not run in the pipeline: the step would fail with NameError`
+              : `\`${name}\` is not defined: no earlier step, parameter, import or builtin provides it, so the step would fail with NameError`
+        });
+      }
+    });
+  }
+
+  /** Parents: data edges (when inferring) and `prev:` edges. */
+  export function parents(
+    steps: IStepDraft[],
+    inputs: Map<string, number>[],
+    infer: boolean,
+    diagnostics: IDiagnostic[]
+  ): IDag {
+    const index = new Map(steps.map((st, i) => [st.name, i]));
+    const result: IDag = {
+      parents: steps.map(() => new Set()),
+      edgeNames: new Map(),
+      prevEdges: new Set()
+    };
+    const { edgeNames } = result;
+    steps.forEach((step, s) => {
+      for (const [name, from] of inputs[s]) {
+        const key = edgeKey(from, s);
+        if (!edgeNames.has(key)) {
+          edgeNames.set(key, new Set());
+        }
+        edgeNames.get(key)!.add(name);
+        if (infer) {
+          result.parents[s].add(from);
+        }
+      }
+      for (const p of step.prev) {
+        const from = index.get(p.name);
+        if (from === undefined) {
+          diagnostics.push({
+            severity: 'error',
+            cell: p.cell,
+            line: null,
+            message: p.name.includes(':')
+              ? `\`prev:${p.name}\` is malformed: a \`prev:\` tag names one step; give one tag per parent (${p.name
+                  .split(':')
+                  .map(n => `\`prev:${n}\``)
+                  .join(', ')})`
+              : `\`prev:${p.name}\` names a step that does not exist`
+          });
+        } else if (from === s) {
+          diagnostics.push({
+            severity: 'error',
+            cell: p.cell,
+            line: null,
+            message: `step "${p.name}" lists itself as its \`prev:\``
+          });
+        } else {
+          result.parents[s].add(from);
+          result.prevEdges.add(edgeKey(from, s));
+          if (!edgeNames.has(edgeKey(from, s))) {
+            edgeNames.set(edgeKey(from, s), new Set());
+          }
+        }
+      }
+    });
+    return result;
+  }
+
+  /** A cycle is an error; without inference, every input must come from an ancestor. */
+  export function checkOrder(
+    steps: IStepDraft[],
+    inputs: Map<string, number>[],
+    parents: Set<number>[],
+    infer: boolean,
+    diagnostics: IDiagnostic[]
+  ): void {
+    const cycle = findCycle(parents);
+    if (cycle) {
+      const names = cycle
+        .map(i => `"${steps[i].name}" (cell ${steps[i].cells[0] + 1})`)
+        .join(' -> ');
+      diagnostics.push({
+        severity: 'error',
+        cell: steps[cycle[0]].cells[0],
+        line: null,
+        message: `the steps form a cycle: ${names}; remove one of the \`prev:\` tags`
+      });
+    } else if (!infer) {
+      const ancestors = ancestorSets(parents);
+      steps.forEach((step, s) => {
+        for (const [name, from] of inputs[s]) {
+          if (!ancestors[s].has(from)) {
+            diagnostics.push({
+              severity: 'error',
+              cell: step.cells[0],
+              line: null,
+              message: `step "${step.name}" reads \`${name}\` from step "${steps[from].name}", which is not among its \`prev:\` ancestors`
+            });
+          }
+        }
+      });
+    }
+  }
+
+  /**
+   * Steps that would run in parallel but both change one object in place (`results.append`
+   * in each): the second gets the first's result, so they run one after the other. Say so.
+   */
+  export function reportSharedMutations(
+    steps: IStepDraft[],
+    flow: IDataFlow,
+    dag: IDag,
+    diagnostics: IDiagnostic[]
+  ): void {
+    /** An edge that exists only because both ends mutate what it carries. */
+    const sharedOnly = (from: number, to: number): string[] => {
+      const key = edgeKey(from, to);
+      const names = [...(dag.edgeNames.get(key) ?? [])];
+      const shared = names.filter(
+        n => flow.flows[from].mutatesOnly.has(n) && flow.flows[to].mutatesOnly.has(n)
+      );
+      return !dag.prevEdges.has(key) && names.length > 0 && shared.length === names.length
+        ? shared.sort()
+        : [];
+    };
+    const serialised = dag.parents.some((ps, s) => [...ps].some(p => sharedOnly(p, s).length > 0));
+    if (!serialised || findCycle(dag.parents)) {
+      return;
+    }
+    const base = dag.parents.map(
+      (ps, s) => new Set([...ps].filter(p => sharedOnly(p, s).length === 0))
+    );
+    const ancestors = ancestorSets(base);
+    steps.forEach((step, s) => {
+      for (const from of [...dag.parents[s]].sort((a, b) => a - b)) {
+        const shared = sharedOnly(from, s);
+        if (shared.length === 0 || ancestors[s].has(from)) {
+          continue;
+        }
+        const at = readLocation(step, flow.flows[s], shared[0]);
+        const names = shared.map(n => `\`${n}\``).join(', ');
+        diagnostics.push({
+          severity: 'warning',
+          cell: at.cell,
+          line: at.line,
+          message:
+            `steps "${steps[from].name}" and "${step.name}" both change ${names} in place, so "${step.name}" ` +
+            `runs after "${steps[from].name}" (and sees its changes) instead of in parallel with it; ` +
+            'to run them in parallel, let each step build its own value and combine them in a later step'
+        });
+      }
+    });
+  }
+
+  /**
+   * Metrics: recorded by the step that supplies the name last; a parameter (as Kale allows)
+   * by the last step that reads it.
+   */
+  export function metrics(
+    decls: { name: string; cell: number; line: number }[],
+    steps: IStepDraft[],
+    flow: IDataFlow,
+    parameterNames: ReadonlySet<string>,
+    diagnostics: IDiagnostic[]
+  ): IMetric[] {
+    return decls.map(m => {
+      let s = flow.lastSupplier.get(m.name);
+      if (s === undefined && parameterNames.has(m.name)) {
+        const readers = steps.map((_, t) => t).filter(t => flow.paramReads[t].has(m.name));
+        s = readers.length > 0 ? readers[readers.length - 1] : undefined;
+      }
+      if (s === undefined) {
+        diagnostics.push({
+          severity: 'error',
+          cell: m.cell,
+          line: m.line,
+          message: `metric \`${m.name}\` is not produced by any step`
+        });
+      }
+      return {
+        name: m.name,
+        step: s === undefined ? null : steps[s].name,
+        cell: m.cell,
+        line: m.line
+      };
+    });
+  }
+
+  export function planSteps(
+    nb: INotebook,
+    steps: IStepDraft[],
+    flow: IDataFlow,
+    parents: Set<number>[],
+    metrics: IMetric[],
+    defaults: IStepResources
+  ): IStep[] {
+    const ids = uniqueDnsLabels(steps.map(s => s.name));
+    const outputs: Set<string>[] = steps.map(() => new Set());
+    steps.forEach((_, s) => {
+      for (const [name, from] of flow.inputs[s]) {
+        outputs[from].add(name);
+      }
+    });
+    return steps.map((step, s) => {
+      const inputs = flow.inputs[s];
+      const stepInputs = [...inputs.keys()].sort();
+      const inputSources: Record<string, string> = {};
+      for (const name of stepInputs) {
+        inputSources[name] = steps[inputs.get(name)!].name;
+      }
+      const result: IStep = {
+        name: step.name,
+        id: ids[s],
+        cells: [...step.cells],
+        code: step.cells.map(i => code(nb, i)),
+        inputs: stepInputs,
+        outputs: [...outputs[s]].sort(),
+        parameters: [...flow.paramReads[s]].sort(),
+        metrics: metrics.filter(m => m.step === step.name).map(m => m.name),
+        parents: [...parents[s]].sort((a, b) => a - b).map(p => steps[p].name),
+        inputSources,
+        limits: { ...defaults.limits, ...step.limits },
+        labels: { ...defaults.labels, ...step.labels },
+        annotations: { ...defaults.annotations, ...step.annotations },
+        secrets: [
+          ...defaults.secrets,
+          ...step.secrets.filter(x => !defaults.secrets.some(d => d.env === x.env))
+        ]
+      };
+      const image = step.image ?? defaults.image;
+      if (image !== undefined) {
+        result.image = image;
+      }
+      const cache = step.cache ?? defaults.cache;
+      if (cache !== undefined) {
+        result.cache = cache;
+      }
+      return result;
+    });
+  }
+
+  export function edges(steps: IStepDraft[], dag: IDag): IEdge[] {
+    const result: IEdge[] = [];
+    steps.forEach((_, s) => {
+      for (const p of [...dag.parents[s]].sort((a, b) => a - b)) {
+        result.push({
+          from: steps[p].name,
+          to: steps[s].name,
+          names: [...(dag.edgeNames.get(edgeKey(p, s)) ?? [])].sort()
+        });
+      }
+    });
+    return result;
+  }
 }

@@ -3,6 +3,8 @@
  */
 import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { backendPlugin } from './backend.js';
+import { chipsPlugin } from './chips.js';
+import { dagPlugin } from './dagpanel.js';
 import { pipelinePlugin } from './pipeline.js';
 import { plansPlugin } from './plans.js';
 import { stepEditorPlugin } from './stepeditor.js';
@@ -12,7 +14,9 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   backendPlugin,
   plansPlugin,
   pipelinePlugin,
+  dagPlugin,
   stepEditorPlugin,
+  chipsPlugin,
   tensorBoardPlugin
 ];
 

@@ -217,7 +217,7 @@ describe('errors name the cells involved', () => {
     expect(errors(plan)).toEqual([
       expect.objectContaining({
         message: expect.stringMatching(
-          /cycle: "a" \(cell 0\) -> "b" \(cell 1\) -> "a"|cycle: "b" \(cell 1\) -> "a" \(cell 0\) -> "b"/
+          /cycle: "a" \(cell 1\) -> "b" \(cell 2\) -> "a"|cycle: "b" \(cell 2\) -> "a" \(cell 1\) -> "b"/
         )
       })
     ]);
@@ -438,5 +438,165 @@ describe('Kale notebooks in the wild', () => {
     );
     expect(plan.steps.map(s => s.name)).toEqual(['load']);
     expect(plan.diagnostics).toEqual([expect.objectContaining({ severity: 'warning', cell: 1 })]);
+  });
+});
+
+describe('issue 13: names that flow, and names nothing provides', () => {
+  const warnings = (plan: IPlan) => plan.diagnostics.filter(d => d.severity === 'warning');
+
+  it('does not make the variable of a generator argument an input', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { tags: ['step:a'], src: 'xs = [1, 2]\ni = 5' },
+        {
+          tags: ['step:b'],
+          src: 'total = sum(i for i in xs)\ncounts = list(0. for i in range(10))'
+        }
+      ])
+    );
+    expect(step(plan, 'b').inputs).toEqual(['xs']);
+  });
+
+  it('makes a name a step deletes an input of that step', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { tags: ['step:a'], src: 'model = 1\nbig = [0] * 10' },
+        { tags: ['step:b'], src: 'del big\nprint(model)' }
+      ])
+    );
+    expect(step(plan, 'b').inputs).toEqual(['big', 'model']);
+  });
+
+  it('warns, on its cell and line, about a name no step, parameter, import or builtin provides', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { tags: ['imports'], src: 'import numpy as np' },
+        { tags: ['step:a'], src: 'x = np.zeros(3)' },
+        { tags: ['step:b'], src: 'y = x * 2\nz = y + undefined_name\nprint(len(z))' }
+      ])
+    );
+    expect(warnings(plan)).toEqual([
+      {
+        severity: 'warning',
+        cell: 2,
+        line: 2,
+        message: expect.stringMatching(/^`undefined_name` is not defined: .*NameError/)
+      }
+    ]);
+    expect(isCompilable(plan)).toBe(true);
+  });
+
+  it('does not warn about names the step defines later, builtins, IPython names or after a star import', () => {
+    const quiet = [
+      'for k in range(3):\n    if k:\n        print(prev)\n    prev = k',
+      'display(ExceptionGroup, __name__, get_ipython(), In, Out, _, _3, aiter)',
+      'def f():\n    return later_global\nlater_global = 1\nf()',
+      'from pylab import *\nplot(arange(3))',
+      'globals()["made"] = 1\nprint(made)',
+      '%run helpers.py\nhelper()',
+      'f = lambda: never_called_with_this',
+      'try:\n    cache\nexcept NameError:\n    cache = {}'
+    ];
+    for (const src of quiet) {
+      const plan = analyzeNotebook(makeNotebook([{ tags: ['step:a'], src }]));
+      const nameErrors = warnings(plan).filter(d => d.message.includes('NameError'));
+      expect([src, nameErrors]).toEqual([src, []]);
+    }
+  });
+
+  it('knows which builtins the notebook Python version has', () => {
+    const nb = (version: string) =>
+      makeNotebook([{ tags: ['step:a'], src: 'raise ExceptionGroup("x", [])' }], {
+        language_info: { name: 'python', version }
+      });
+    expect(warnings(analyzeNotebook(nb('3.12.1')))).toEqual([]);
+    expect(warnings(analyzeNotebook(nb('3.9.18')))).toEqual([
+      expect.objectContaining({
+        cell: 0,
+        line: 1,
+        message: expect.stringContaining('ExceptionGroup')
+      })
+    ]);
+  });
+
+  it('says when a name is defined only in a cell that does not run', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { tags: ['step:a'], src: 'x = 1' },
+        { tags: ['skip'], src: 'helper = 2' },
+        { tags: ['step:b'], src: 'print(x + helper)' }
+      ])
+    );
+    expect(warnings(plan)).toEqual([
+      expect.objectContaining({
+        cell: 2,
+        line: 1,
+        message: expect.stringContaining('defined only in cell 1, which does not run')
+      })
+    ]);
+  });
+
+  it('shows the warning in `chard analyze` output order with the step that reads the name', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        { tags: ['step:a'], src: 'x = 1' },
+        { tags: ['step:b'], src: 'y = x + typo' }
+      ])
+    );
+    expect(plan.diagnostics.map(d => [d.cell, d.line, d.severity])).toEqual([[1, 1, 'warning']]);
+  });
+
+  it('recognises an imports-only cell that starts with %matplotlib inline when no step is tagged', () => {
+    const plan = analyzeNotebook(
+      makeNotebook([
+        '%matplotlib inline\nimport numpy as np\nimport matplotlib.pyplot as plt',
+        { md: '# Load' },
+        'data = np.arange(10)',
+        { md: '# Plot' },
+        'plt.plot(data)'
+      ])
+    );
+    expect(plan.imports.map(b => b.cell)).toEqual([0]);
+    expect(plan.steps.map(s => s.name)).toEqual(['load', 'plot']);
+    expect(step(plan, 'load').outputs).toEqual(['data']);
+  });
+});
+
+describe('issue 13: steps serialised by a shared in-place mutation', () => {
+  const nb = makeNotebook([
+    { tags: ['step:setup'], src: 'results = []\ndata = [1, 2, 3]' },
+    { tags: ['step:left'], src: 'results.append(sum(data))' },
+    { tags: ['step:right'], src: 'n = len(data)\nresults.append(max(data))' },
+    { tags: ['step:report'], src: 'print(results)' }
+  ]);
+  const plan = analyzeNotebook(nb);
+
+  it('still orders the two steps', () => {
+    expect(step(plan, 'right').parents).toEqual(['setup', 'left']);
+    expect(step(plan, 'report').inputSources.results).toBe('right');
+  });
+
+  it('tells the user why they no longer run in parallel, naming the object and both steps', () => {
+    expect(plan.diagnostics).toEqual([
+      {
+        severity: 'warning',
+        cell: 2,
+        line: 2,
+        message: expect.stringMatching(
+          /^steps "left" and "right" both change `results` in place, so "right" runs after "left"/
+        )
+      }
+    ]);
+  });
+
+  it('says nothing when the later step depends on the earlier one anyway', () => {
+    const chained = analyzeNotebook(
+      makeNotebook([
+        { tags: ['step:setup'], src: 'results = []' },
+        { tags: ['step:left'], src: 'results.append(1)\ntotal = 1' },
+        { tags: ['step:right'], src: 'results.append(total)' }
+      ])
+    );
+    expect(chained.diagnostics).toEqual([]);
   });
 });

@@ -27,7 +27,7 @@ function cellSource(i) {
     k => `# check the distribution of f${k % 5}`,
     k => `print(f"stage ${i}: {len(frame_${i})} rows, col ${k}")`,
     k => `mask_${k} = frame_${i}["label"] == ${k % 3}`,
-    k => `counts_${k} = frame_${i}[mask_${k}].groupby("g").size()`
+    k => `counts_${k} = frame_${i}[mask_${k - 1}].groupby("g").size()`
   ];
   for (let k = 0; k < 8; k++) {
     lines.push(body[k % body.length](k));

@@ -38,7 +38,17 @@ export interface IPreprocessed {
   code: string;
   /** The cell magic name when the cell is `%%name` and its body is not Python; null otherwise. */
   ignoredCellMagic: string | null;
+  /**
+   * 1-based lines that held a line magic configuring the session (`%matplotlib inline`,
+   * `%load_ext x`): they read and define nothing (shell lines and `%time stmt` are not listed).
+   */
+  magicLines: number[];
+  /** True when a magic may define names Chard cannot see (`%run script.py`, `%store -r`). */
+  dynamic: boolean;
 }
+
+/** Line magics that bring names into the namespace. */
+const DEFINING_LINE_MAGICS: ReadonlySet<string> = new Set(['run', 'store', 'load', 'macro']);
 
 /** Replace a line by `pass` (keeping its indentation so blocks stay valid). */
 function passLine(indent: string): string {
@@ -105,7 +115,8 @@ const HELP = /^\s*(\?\??[^'"#]+|[^'"#]+\?\??)\s*$/;
 /** Transform one cell's IPython source into analysable Python. */
 export function preprocessIPython(source: string): IPreprocessed {
   if (!/[%!?]/.test(source)) {
-    return { code: source, ignoredCellMagic: null }; // no magic, shell line or help request
+    // no magic, shell line or help request
+    return { code: source, ignoredCellMagic: null, magicLines: [], dynamic: false };
   }
   const lines = source.split('\n');
   let start = 0;
@@ -116,23 +127,40 @@ export function preprocessIPython(source: string): IPreprocessed {
   if (start < lines.length && lines[start].startsWith('%%')) {
     const name = /^%%([A-Za-z_][A-Za-z0-9_]*)/.exec(lines[start])?.[1] ?? '';
     if (!PYTHON_CELL_MAGICS.has(name)) {
-      return { code: lines.map(() => '').join('\n'), ignoredCellMagic: name || '%%' };
+      return {
+        code: lines.map(() => '').join('\n'),
+        ignoredCellMagic: name || '%%',
+        magicLines: [],
+        dynamic: false
+      };
     }
     const rest = preprocessIPython(lines.slice(start + 1).join('\n'));
     const head = lines.slice(0, start + 1).map(() => '');
-    return { code: [...head, rest.code].join('\n'), ignoredCellMagic: rest.ignoredCellMagic };
+    return {
+      code: [...head, rest.code].join('\n'),
+      ignoredCellMagic: rest.ignoredCellMagic,
+      magicLines: rest.magicLines.map(l => l + start + 1),
+      dynamic: rest.dynamic
+    };
   }
   const state: IScanState = { triple: '', depth: 0 };
   const out: string[] = [];
-  for (const line of lines) {
+  const magicLines: number[] = [];
+  let dynamic = false;
+  lines.forEach((line, i) => {
     let result = line;
     if (!state.triple && state.depth === 0) {
+      const magic = LINE_MAGIC.exec(line);
+      if (magic && !ASSIGN_SHELL.test(line) && !STATEMENT_LINE_MAGICS.has(magic[2])) {
+        magicLines.push(i + 1);
+        dynamic ||= DEFINING_LINE_MAGICS.has(magic[2]);
+      }
       result = transformLine(line);
     }
     scanLine(result, state);
     out.push(result);
-  }
-  return { code: out.join('\n'), ignoredCellMagic: null };
+  });
+  return { code: out.join('\n'), ignoredCellMagic: null, magicLines, dynamic };
 }
 
 function transformLine(line: string): string {

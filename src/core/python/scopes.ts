@@ -3,10 +3,11 @@
  * reads before binding them, which it binds, mutates in place and deletes, and what the
  * functions and classes it defines read and write when they are called.
  */
-import type { SyntaxNode } from '@lezer/common';
+import type { SyntaxNode, Tree } from '@lezer/common';
 import { parser } from '@lezer/python';
 import { completeTrailingDotFloats } from './floats.js';
 import { preprocessIPython } from './ipython.js';
+import { pythonSyntaxError } from './syntax.js';
 
 /** What calling (or instantiating) a function or class defined in the notebook does to globals. */
 export interface IFunctionInfo {
@@ -29,6 +30,10 @@ export interface ICellDiagnostic {
 export interface ICellAnalysis {
   /** Names read before the cell binds them, in order of first read. */
   reads: string[];
+  /** `readLines[i]`: the 1-based line where `reads[i]` is first read. */
+  readLines: number[];
+  /** Those of `reads` first read in a lambda body (which may never run), sorted. */
+  lazyReads: string[];
   /** Names bound by the cell and still bound at its end. */
   defines: string[];
   /** Names mutated in place (method calls, item/attribute assignment, `+=`, `inplace=True`). */
@@ -39,8 +44,13 @@ export interface ICellAnalysis {
   imports: string[];
   /** Functions and classes the cell defines at top level, in order. */
   functions: IFunctionInfo[];
-  /** Syntax errors and star imports. */
+  /** Syntax errors (worded and placed as CPython does) and star imports. */
   diagnostics: ICellDiagnostic[];
+  /**
+   * True when the cell may bind names Chard cannot see: a star import, `globals()`, `vars()`,
+   * `locals()`, `exec`, `eval`, `%run`, `%store`. No name is then reported as undefined after it.
+   */
+  dynamic: boolean;
   /** True when every statement of the cell is an import (or the cell is empty of code). */
   importsOnly: boolean;
   /** Name of a non-Python cell magic (`%%bash` ...) that made the cell opaque, else null. */
@@ -110,6 +120,13 @@ function emptyEffects(): IEffects {
 class ModuleScope extends Scope {
   readonly kind = 'module';
   readonly reads: string[] = [];
+  /** Source offset of the first read of each of `reads`. */
+  readonly readPositions: number[] = [];
+  /** Where the walker is: the source offset of the node being visited. */
+  pos = 0;
+  /** Names first read in a lambda's body. */
+  readonly lazy = new Set<string>();
+  private _deferring = false;
   private readonly _readSet = new Set<string>();
   readonly bound = new Set<string>();
   readonly deleted = new Set<string>();
@@ -126,6 +143,10 @@ class ModuleScope extends Scope {
     if (!this.bound.has(name) && !this._readSet.has(name)) {
       this._readSet.add(name);
       this.reads.push(name);
+      this.readPositions.push(this.pos);
+      if (this._deferring) {
+        this.lazy.add(name);
+      }
     }
     const fn = this.functions.get(name);
     if (fn && !this._applying.has(name)) {
@@ -161,9 +182,11 @@ class ModuleScope extends Scope {
 
   deferred(info: IEffects): void {
     // A lambda's body at module level: count its reads now (it is usually called right away).
+    this._deferring = true;
     for (const r of info.reads) {
       this.load(r);
     }
+    this._deferring = false;
     for (const w of info.writes) {
       this.store(w);
     }
@@ -424,9 +447,21 @@ namespace Private {
 /** Walks one cell's tree, feeding a scope chain. */
 class Walker {
   readonly diagnostics: ICellDiagnostic[] = [];
+  /** Offset of the first syntax error node the walk met, or null. */
+  firstError: number | null = null;
+  /** True once the code used a name that can bind names unseen (`globals`, `exec` ...). */
+  dynamic = false;
+  /** `from __future__ import annotations`: annotations are never evaluated. */
+  postponedAnnotations = false;
+  /** How many branches (if/try/while/for/with/match) enclose the statement being visited. */
+  private _branches = 0;
+
   private readonly _lineStarts: number[];
 
-  constructor(private readonly _text: string) {
+  constructor(
+    private readonly _text: string,
+    private readonly _module: ModuleScope | null = null
+  ) {
     this._lineStarts = [0];
     for (let i = 0; i < _text.length; i++) {
       if (_text.charCodeAt(i) === 10) {
@@ -460,15 +495,33 @@ class Walker {
   }
 
   visit(node: SyntaxNode, scope: Scope): void {
+    if (BRANCHES.has(node.name)) {
+      this._branches++;
+      this._visit(node, scope);
+      this._branches--;
+    } else {
+      this._visit(node, scope);
+    }
+  }
+
+  private _visit(node: SyntaxNode, scope: Scope): void {
+    if (this._module) {
+      this._module.pos = node.from;
+    }
     if (node.type.isError) {
       this._syntaxError(node);
       this.statements(node, scope);
       return;
     }
     switch (node.name) {
-      case 'VariableName':
-        scope.load(this._name(node));
+      case 'VariableName': {
+        const name = this._name(node);
+        if (DYNAMIC_NAMES.has(name)) {
+          this.dynamic = true;
+        }
+        scope.load(name);
         return;
+      }
       case 'AssignStatement':
         return this._assign(node, scope);
       case 'UpdateStatement':
@@ -519,20 +572,21 @@ class Walker {
     }
   }
 
+  /** Remember where the parser first gave up; `pythonSyntaxError` words it as CPython does. */
   private _syntaxError(node: SyntaxNode): void {
-    if (this.diagnostics.some(d => d.severity === 'error')) {
-      return; // the first syntax error is the one worth reading
+    if (!isParserError(node)) {
+      return;
     }
-    const line = this.lineOf(node.from);
-    const rest = this._text.slice(node.from).split('\n')[0].trim();
-    const near = rest.length > 24 ? `${rest.slice(0, 24)}...` : rest;
-    this.diagnostics.push({
-      severity: 'error',
-      line,
-      message: near
-        ? `syntax error near ${JSON.stringify(near)}`
-        : 'syntax error at the end of the line'
-    });
+    if (this.firstError === null || node.from < this.firstError) {
+      this.firstError = node.from;
+    }
+  }
+
+  /** An annotation is read where it stands, unless annotations are postponed (PEP 563). */
+  private _annotation(node: SyntaxNode, scope: Scope): void {
+    if (!this.postponedAnnotations) {
+      this.statements(node, scope);
+    }
   }
 
   /** Bind an assignment/for/with target. */
@@ -592,7 +646,7 @@ class Walker {
       }
     }
     if (annotation) {
-      this.statements(annotation, scope);
+      this._annotation(annotation, scope);
     }
     if (groups.length === 1) {
       return; // `x: int` declares, binds nothing
@@ -629,6 +683,8 @@ class Walker {
   private _delete(node: SyntaxNode, scope: Scope): void {
     const remove = (t: SyntaxNode): void => {
       if (t.name === 'VariableName') {
+        // `del x` needs `x` to exist: it reads it (NameError otherwise)
+        scope.load(this._name(t));
         scope.remove(this._name(t));
       } else if (
         t.name === 'TupleExpression' ||
@@ -696,6 +752,7 @@ class Walker {
     const importAt = kids.findIndex(c => c.name === 'import');
     const names = kids.slice(importAt + 1);
     if (isFrom && names.some(c => c.name === '*')) {
+      this.dynamic = true;
       const module = this._text
         .slice(kids[1]?.from ?? node.from, kids[importAt]?.from ?? node.to)
         .trim();
@@ -774,7 +831,7 @@ class Walker {
         this.visit(kids[i + 1], scope);
         i++;
       } else if (c.name === 'TypeDef') {
-        this.statements(c, scope);
+        this._annotation(c, scope);
       } else if (c.type.isError) {
         this._syntaxError(c);
       }
@@ -824,7 +881,7 @@ class Walker {
     );
     for (const c of kids) {
       if (c.name === 'TypeDef') {
-        this.statements(c, scope);
+        this._annotation(c, scope);
       }
     }
     const effects = this._runFunction(
@@ -842,6 +899,14 @@ class Walker {
   private _defineCallable(name: string, effects: IEffects, scope: Scope): void {
     if (scope instanceof ModuleScope) {
       effects.reads.delete(name);
+      const other = scope.functions.get(name);
+      if (other && this._branches > 0) {
+        // defined in another branch too (`if win: def f(): ... else: def f(): ...`): either
+        // definition may be the one that runs
+        other.freeReads.forEach(r => effects.reads.add(r));
+        other.globalWrites.forEach(w => effects.writes.add(w));
+        other.globalMutates.forEach(m => effects.mutates.add(m));
+      }
       scope.store(name);
       scope.functions.set(name, {
         name,
@@ -907,7 +972,11 @@ class Walker {
   }
 
   private _comprehension(node: SyntaxNode, scope: Scope): void {
-    const kids = Private.children(node);
+    this._comprehensionParts(Private.children(node), scope);
+  }
+
+  /** The parts of a comprehension (or of a generator expression that is a call's argument). */
+  private _comprehensionParts(kids: SyntaxNode[], scope: Scope): void {
     const comp = new ComprehensionScope(scope, new Set());
     const done = new Set<SyntaxNode>();
     let first = true;
@@ -998,9 +1067,19 @@ class Walker {
 
   private _args(node: SyntaxNode, scope: Scope): void {
     const kids = Private.children(node);
+    if (kids.some(c => c.name === 'for')) {
+      // `f(x for x in xs)`: the sole argument is a generator expression, with its own scope
+      return this._comprehensionParts(kids, scope);
+    }
     for (let i = 0; i < kids.length; i++) {
       const c = kids[i];
       if (c.name === 'VariableName' && kids[i + 1]?.name === 'AssignOp') {
+        if (this._name(kids[i + 1]) === ':=' && kids[i + 2]) {
+          // `f(n := len(xs))`: an assignment expression, which the parser leaves flat
+          this.visit(kids[i + 2], scope);
+          scope.walrusTarget().store(this._name(c));
+          i += 2;
+        }
         continue; // keyword argument name
       }
       if (c.name === 'AssignOp') {
@@ -1082,15 +1161,31 @@ class Walker {
   }
 }
 
-/** Node names that are plain import statements (for `importsOnly`). */
-function isImportOnly(top: SyntaxNode): boolean {
+/** Statements whose bodies may or may not run. */
+const BRANCHES: ReadonlySet<string> = new Set([
+  'IfStatement',
+  'TryStatement',
+  'WhileStatement',
+  'ForStatement',
+  'WithStatement',
+  'MatchStatement'
+]);
+
+/** Names whose use can bind names Chard cannot see. */
+const DYNAMIC_NAMES: ReadonlySet<string> = new Set(['globals', 'vars', 'locals', 'exec', 'eval']);
+
+/**
+ * True when every statement is an import (for `importsOnly`); `pass` statements that stand for
+ * session magics (`%matplotlib inline`, at `magicLines`) do not count.
+ */
+function isImportOnly(top: SyntaxNode, isMagic: (node: SyntaxNode) => boolean): boolean {
   let any = false;
   for (let c = top.firstChild; c; c = c.nextSibling) {
-    if (c.name === 'Comment') {
+    if (c.name === 'Comment' || (c.name === 'PassStatement' && isMagic(c))) {
       continue;
     }
     if (c.name === 'StatementGroup') {
-      if (!isImportOnly(c)) {
+      if (!isImportOnly(c, isMagic)) {
         return false;
       }
       any = true;
@@ -1107,25 +1202,103 @@ function isImportOnly(top: SyntaxNode): boolean {
   return any;
 }
 
+/**
+ * The text @lezer/python 1.1 reads in place of `code`, with the same lines: form feeds (which
+ * Python reads as whitespace) become spaces, and `with CM as (a, b):`, which it cannot parse,
+ * becomes `for (a, b) in CM:` (the same names read and bound).
+ */
+function parseableText(code: string): string {
+  let text = code.includes('\f') ? code.replace(/\f/g, ' ') : code;
+  if (/\bas[ \t]*\(/.test(text)) {
+    text = text.replace(
+      /^([ \t]*)((?:async[ \t]+)?)with\b([^:]*?)\bas[ \t]*(\([^()]*\))[ \t]*:/gm,
+      (whole, indent: string, async: string, manager: string, target: string) =>
+        /\bas\b/.test(manager) ? whole : `${indent}${async}for ${target} in${manager}:`
+    );
+  }
+  return text;
+}
+
+/**
+ * True for an error node that is a real syntax error: @lezer/python 1.1 also leaves an empty
+ * error node after a bare `yield` and in an empty class pattern `case Point():` (both of which
+ * Python accepts).
+ */
+function isParserError(node: SyntaxNode): boolean {
+  if (node.from !== node.to) {
+    return true;
+  }
+  const parent = node.parent;
+
+  if (parent?.name === 'YieldStatement' || parent?.name === 'YieldExpression') {
+    return false;
+  }
+  return !(parent?.name === 'LiteralPattern' && parent.from === parent.to);
+}
+
+/**
+ * Where the parser first gave up (its line, and whether only comments follow), or null when
+ * it parsed the code cleanly.
+ */
+function firstError(
+  tree: Tree,
+  walker: Walker,
+  code: string
+): { line: number; atEnd: boolean } | null {
+  let first = walker.firstError;
+  tree.iterate({
+    enter: node => {
+      if (first !== null && node.from >= first) {
+        return false;
+      }
+      if (node.type.isError && isParserError(node.node)) {
+        first = node.from;
+        return false;
+      }
+      return undefined;
+    }
+  });
+  if (first === null) {
+    return null;
+  }
+  const rest = code.slice(first).replace(/#.*$/gm, '').trim();
+  return { line: walker.lineOf(first), atEnd: rest === '' };
+}
+
 /** Analyse one cell's source (IPython syntax allowed). Never throws. */
 export function analyzeCell(source: string): ICellAnalysis {
   const pre = preprocessIPython(source);
   const code = completeTrailingDotFloats(pre.code);
-  const tree = parser.parse(code);
-  const walker = new Walker(code);
+  const text = parseableText(code);
+  const tree = parser.parse(text);
   const module = new ModuleScope();
+  const walker = new Walker(text, module);
+  walker.postponedAnnotations =
+    /^[ \t]*from[ \t]+__future__[ \t]+import[^\n]*\bannotations\b/m.test(text);
   const top = tree.topNode;
   walker.statements(top, module);
   const defines = [...module.bound].filter(n => !module.deleted.has(n)).sort();
+  const diagnostics = walker.diagnostics;
+  // Always: @lezer/python accepts some code CPython rejects (indentation, unterminated strings).
+  const error = pythonSyntaxError(code, firstError(tree, walker, text));
+  if (error) {
+    diagnostics.unshift({ severity: 'error', line: error.line, message: error.message });
+  }
+  const magicLines = new Set(pre.magicLines);
   return {
     reads: module.reads,
+    readLines: module.readPositions.map(p => walker.lineOf(p)),
+    lazyReads: [...module.lazy].sort(),
     defines,
     mutates: [...module.mutated].sort(),
     deletes: [...module.deleted].sort(),
     imports: [...module.imported].filter(n => module.bound.has(n)).sort(),
     functions: [...module.functions.values()],
-    diagnostics: walker.diagnostics,
-    importsOnly: pre.ignoredCellMagic === null && isImportOnly(top),
+    diagnostics,
+    dynamic: walker.dynamic || pre.dynamic,
+    importsOnly:
+      pre.ignoredCellMagic === null &&
+      isImportOnly(top, node => magicLines.has(walker.lineOf(node.from))),
     ignoredCellMagic: pre.ignoredCellMagic
   };
 }

@@ -54,6 +54,20 @@ describe('names a cell reads before defining them', () => {
     expect(io('d = {k: v for k, v in items}').reads).toEqual(['items']);
   });
 
+  it('keeps the variable of a generator expression passed as an argument local', () => {
+    expect(io('total = sum(i for i in xs)').reads).toEqual(['sum', 'xs']);
+    expect(io('counts = list(0. for i in range(10))').reads).toEqual(['list', 'range']);
+    expect(io('m = max(v * k for k, v in d.items() if v)').reads).toEqual(['d', 'max']);
+    expect(io('total = sum(i for i in xs)').defines).toEqual(['total']);
+  });
+
+  it('reads a name it deletes (del needs it to exist)', () => {
+    expect(io('del model').reads).toEqual(['model']);
+    expect(io('del model').deletes).toEqual(['model']);
+    expect(io('tmp = 1\ndel tmp').reads).toEqual([]);
+    expect(io('def f():\n    x = 1\n    del x\nf()').reads).toEqual([]);
+  });
+
   it('keeps lambda parameters local', () => {
     expect(io('f = lambda a, b=dflt: a + b + c').reads).toEqual(['c', 'dflt']);
   });
@@ -165,6 +179,13 @@ describe('IPython syntax', () => {
     expect(analyzeCell('%time y = f(x)\n!ls').diagnostics).toEqual([]);
   });
 
+  it('counts a cell of imports and session magics as imports only', () => {
+    expect(analyzeCell('%matplotlib inline\nimport numpy as np').importsOnly).toBe(true);
+    expect(analyzeCell('%load_ext autoreload\n%autoreload 2\nimport os').importsOnly).toBe(true);
+    expect(analyzeCell('!pip install x\nimport x').importsOnly).toBe(false);
+    expect(analyzeCell('%matplotlib inline').importsOnly).toBe(false);
+  });
+
   it('analyses Python cell magics and skips other cell magics', () => {
     expect(io('%%time\nz = w * 2').defines).toEqual(['z']);
     const bash = analyzeCell('%%bash\nfor f in *; do echo $f; done');
@@ -181,11 +202,27 @@ describe('IPython syntax', () => {
 });
 
 describe('diagnostics', () => {
-  it('reports a syntax error with its line', () => {
-    const a = analyzeCell('x = 1\ny = (2 +\nz = 3\ndef f(:\n  pass');
-    expect(a.diagnostics.filter(d => d.severity === 'error')).toHaveLength(1);
-    expect(a.diagnostics[0].line).toBeGreaterThanOrEqual(2);
-    expect(a.diagnostics[0].message).toMatch(/syntax error/);
+  it('reports one syntax error, where and as Python does', () => {
+    const a = analyzeCell('x = foo(1,\n        2\ny = 3');
+    expect(a.diagnostics).toEqual([
+      { severity: 'error', line: 1, message: "'(' was never closed" }
+    ]);
+    expect(analyzeCell('if ready\n    go()').diagnostics).toEqual([
+      { severity: 'error', line: 1, message: "expected ':'" }
+    ]);
+  });
+
+  it('gives the line of the first read of each name', () => {
+    const a = analyzeCell('x = 1\n\ny = x + z\nprint(w,\n      v)');
+    expect(a.reads).toEqual(['z', 'print', 'w', 'v']);
+    expect(a.readLines).toEqual([3, 4, 4, 5]);
+  });
+
+  it('flags cells that can bind names unseen', () => {
+    expect(analyzeCell('from pylab import *').dynamic).toBe(true);
+    expect(analyzeCell('globals()["x"] = 1').dynamic).toBe(true);
+    expect(analyzeCell('%run setup.py').dynamic).toBe(true);
+    expect(analyzeCell('x = 1\n%matplotlib inline').dynamic).toBe(false);
   });
 
   it('warns about star imports', () => {
