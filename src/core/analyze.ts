@@ -990,7 +990,7 @@ namespace Private {
           line: at.line,
           message:
             elsewhere >= 0
-              ? `\`${name}\` is defined only in cell ${elsewhere}, which does not run in the pipeline: the step would fail with NameError`
+              ? `\`${name}\` is defined only in cell ${elsewhere + 1}, which does not run in the pipeline: the step would fail with NameError`
               : `\`${name}\` is not defined: no earlier step, parameter, import or builtin provides it, so the step would fail with NameError`
         });
       }

@@ -2,6 +2,7 @@
  * The run model shared by the local runner and the cluster (Argo / KFP) monitor, so the CLI and
  * the UI show both the same way. Plain JSON data.
  */
+import { isRecord } from './notebook.js';
 
 /**
  * `cached`: a cluster backend reused the step's earlier result instead of running it (Argo
@@ -159,4 +160,36 @@ export function diffEvents(before: IRunRecord, after: IRunRecord, time: string):
     events.push({ event: 'run-finished', run, time, status: after.status, message: after.message });
   }
   return events;
+}
+
+/** The CHARD_ERROR line the runtime prints last on stderr when a cell fails. */
+export interface IStepError {
+  cell: number | null;
+  line: number | null;
+  type: string;
+  message: string;
+}
+
+/** The failure the step runtime reported in `lines` (its stderr, or a pod's log), if any. */
+export function parseStepError(lines: readonly string[]): IStepError | null {
+  for (let i = lines.length - 1; i >= 0; i -= 1) {
+    const line = lines[i];
+    if (!line.startsWith('CHARD_ERROR ')) {
+      continue;
+    }
+    try {
+      const data: unknown = JSON.parse(line.slice('CHARD_ERROR '.length));
+      if (isRecord(data)) {
+        return {
+          cell: typeof data.cell === 'number' ? data.cell : null,
+          line: typeof data.line === 'number' ? data.line : null,
+          type: typeof data.type === 'string' ? data.type : 'Error',
+          message: typeof data.message === 'string' ? data.message : ''
+        };
+      }
+    } catch {
+      return null;
+    }
+  }
+  return null;
 }

@@ -531,7 +531,7 @@ describe('issue 13: names that flow, and names nothing provides', () => {
       expect.objectContaining({
         cell: 2,
         line: 1,
-        message: expect.stringContaining('defined only in cell 1, which does not run')
+        message: expect.stringContaining('defined only in cell 2, which does not run')
       })
     ]);
   });

@@ -116,9 +116,9 @@ describe('planView', () => {
     ];
     const view = planView(analyzeNotebook(snapshotNotebook(fakeNotebook(cells))), english);
     expect(view.diagnostics.map(d => [d.location, d.step, d.message])).toEqual([
-      ['cell 2, line 2', 'right', expect.stringMatching(/^`missing` is not defined/)],
+      ['cell 3, line 2', 'right', expect.stringMatching(/^`missing` is not defined/)],
       [
-        'cell 2, line 2',
+        'cell 3, line 2',
         'right',
         expect.stringMatching(/^steps "left" and "right" both change `results`/)
       ]

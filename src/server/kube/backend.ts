@@ -230,8 +230,10 @@ export class ArgoBackend implements IRunBackend {
       context: access.context,
       kubeconfig: access.kubeconfig
     });
+    const onRetry = this._onRetry;
     const client = createKubeClient(config.kubeConfig, config.namespace, {
-      onRetry: this._onRetry
+      onRetry,
+      onWarning: message => onRetry(`warning from the API server: ${message}`)
     });
     return { config, client };
   }

@@ -19,7 +19,7 @@ import {
   type ResponseContext
 } from '@kubernetes/client-node';
 import type { IKubeOperation, KubeVerb } from './errors.js';
-import { failureOf, httpError, KubeApiError, transportError } from './errors.js';
+import { failureOf, httpError, KubeApiError, notInstalledError, transportError } from './errors.js';
 import type { IRetryPolicy } from '../common/retry.js';
 import { DEFAULT_RETRY, withRetry } from '../common/retry.js';
 
@@ -133,6 +133,8 @@ export namespace KubeClient {
     onRetry?: (message: string) => void;
     /** Called for every request actually sent (verb + resource), for audits and tests. */
     onRequest?: (op: IKubeOperation) => void;
+    /** Called with each warning the API server sends (`Warning` headers), once per text. */
+    onWarning?: (message: string) => void;
   }
 }
 
@@ -164,6 +166,7 @@ namespace Private {
     private readonly _custom: CustomObjectsApi;
     private readonly _policy: IRetryPolicy;
     private readonly _options: KubeClient.IOptions;
+    private readonly _warned = new Set<string>();
 
     constructor(kc: KubeConfig, namespace: string, options: KubeClient.IOptions) {
       this._kc = kc;
@@ -190,7 +193,10 @@ namespace Private {
           }
           return new Observable(Promise.resolve(context));
         },
-        post: context => new Observable(Promise.resolve(context))
+        post: context => {
+          this._warn(context.headers['warning']);
+          return new Observable(Promise.resolve(context));
+        }
       };
       // The object-parameter API passes options through `wrapOptions`, which expects
       // promise middleware at run time although its declaration says observable middleware.
@@ -200,8 +206,64 @@ namespace Private {
       } as unknown as ConfigurationOptions;
     }
 
-    /** The one place every call goes through. */
-    private async _call<T>(op: IKubeOperation, fn: () => Promise<T>): Promise<T> {
+    /** Report the server's `Warning` headers (RFC 7234: `299 - "text"`, comma-separated). */
+    private _warn(header: string | undefined): void {
+      if (!header || !this._options.onWarning) {
+        return;
+      }
+      for (const match of header.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) {
+        const text = match[1].replace(/\\(.)/g, '$1');
+        if (!this._warned.has(text)) {
+          this._warned.add(text);
+          this._options.onWarning(text);
+        }
+      }
+    }
+
+    /**
+     * The one place every call goes through. A 404 without a `Status` body for a custom
+     * `resource` is what a real API server answers for a resource it does not serve: discovery
+     * tells "not installed" from "no such object".
+     */
+    private async _call<T>(
+      op: IKubeOperation,
+      fn: () => Promise<T>,
+      resource?: IResource
+    ): Promise<T> {
+      try {
+        return await this._retried(op, fn);
+      } catch (error) {
+        if (
+          resource?.group &&
+          error instanceof KubeApiError &&
+          error.status === 404 &&
+          error.reason === null &&
+          !(await this._serves(resource))
+        ) {
+          throw notInstalledError(op, resource.group, resource.version, resource.plural);
+        }
+        throw error;
+      }
+    }
+
+    /** Whether the server serves `resource` (discovery of its group/version). */
+    private async _serves(resource: IResource): Promise<boolean> {
+      try {
+        const list = await this._custom.getAPIResources(
+          { group: resource.group, version: resource.version },
+          this._config()
+        );
+        return (list.resources ?? []).some(r => r.name === resource.plural);
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 404) {
+          return false;
+        }
+        // Discovery itself failed: do not guess.
+        return true;
+      }
+    }
+
+    private async _retried<T>(op: IKubeOperation, fn: () => Promise<T>): Promise<T> {
       return withRetry(
         async () => {
           this._options.onRequest?.(op);
@@ -242,17 +304,20 @@ namespace Private {
         throw new Error(`unsupported core resource ${resource.plural}`);
       }
       return plain(
-        await this._call(op, () =>
-          this._custom.getNamespacedCustomObject(
-            {
-              group: resource.group,
-              version: resource.version,
-              namespace,
-              plural: resource.plural,
-              name
-            },
-            this._config()
-          )
+        await this._call(
+          op,
+          () =>
+            this._custom.getNamespacedCustomObject(
+              {
+                group: resource.group,
+                version: resource.version,
+                namespace,
+                plural: resource.plural,
+                name
+              },
+              this._config()
+            ),
+          resource
         )
       );
     }
@@ -269,17 +334,20 @@ namespace Private {
           this._core.listNamespacedPod({ namespace, ...selector }, this._config())
         );
       } else {
-        result = await this._call(op, () =>
-          this._custom.listNamespacedCustomObject(
-            {
-              group: resource.group,
-              version: resource.version,
-              namespace,
-              plural: resource.plural,
-              ...selector
-            },
-            this._config()
-          )
+        result = await this._call(
+          op,
+          () =>
+            this._custom.listNamespacedCustomObject(
+              {
+                group: resource.group,
+                version: resource.version,
+                namespace,
+                plural: resource.plural,
+                ...selector
+              },
+              this._config()
+            ),
+          resource
         );
       }
       const data = plain(result);
@@ -309,17 +377,22 @@ namespace Private {
         );
       }
       return plain(
-        await this._call(op, () =>
-          this._custom.createNamespacedCustomObject(
-            {
-              group: resource.group,
-              version: resource.version,
-              namespace,
-              plural: resource.plural,
-              body: full
-            },
-            this._config()
-          )
+        await this._call(
+          op,
+          () =>
+            this._custom.createNamespacedCustomObject(
+              {
+                group: resource.group,
+                version: resource.version,
+                namespace,
+                plural: resource.plural,
+                body: full,
+                // Unknown fields are an error, not silently pruned.
+                fieldValidation: 'Strict'
+              },
+              this._config()
+            ),
+          resource
         )
       );
     }
@@ -334,18 +407,21 @@ namespace Private {
         throw new Error(`unsupported core patch ${resource.plural}`);
       }
       return plain(
-        await this._call(op, () =>
-          this._custom.patchNamespacedCustomObject(
-            {
-              group: resource.group,
-              version: resource.version,
-              namespace: this.namespace,
-              plural: resource.plural,
-              name,
-              body: patch
-            },
-            this._config(['Content-Type', PatchStrategy.MergePatch])
-          )
+        await this._call(
+          op,
+          () =>
+            this._custom.patchNamespacedCustomObject(
+              {
+                group: resource.group,
+                version: resource.version,
+                namespace: this.namespace,
+                plural: resource.plural,
+                name,
+                body: patch
+              },
+              this._config(['Content-Type', PatchStrategy.MergePatch])
+            ),
+          resource
         )
       );
     }
@@ -362,17 +438,20 @@ namespace Private {
         );
         return;
       }
-      await this._call(op, () =>
-        this._custom.deleteNamespacedCustomObject(
-          {
-            group: resource.group,
-            version: resource.version,
-            namespace,
-            plural: resource.plural,
-            name
-          },
-          this._config()
-        )
+      await this._call(
+        op,
+        () =>
+          this._custom.deleteNamespacedCustomObject(
+            {
+              group: resource.group,
+              version: resource.version,
+              namespace,
+              plural: resource.plural,
+              name
+            },
+            this._config()
+          ),
+        resource
       );
     }
 

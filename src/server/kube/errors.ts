@@ -139,6 +139,36 @@ export function httpError(
   return new KubeApiError(message, op, status, reason, null, retryAfter);
 }
 
+/** What to install for the custom resources Chard uses, by API group. */
+const PROVIDERS: Record<string, string> = {
+  'argoproj.io': 'Argo Workflows',
+  'snapshot.storage.k8s.io': 'the CSI external-snapshotter (VolumeSnapshot CRDs)',
+  'tensorboard.kubeflow.org': "Kubeflow's Tensorboard controller"
+};
+
+/**
+ * The error for a custom resource the API server does not serve (its CRD is not installed): a
+ * real server answers such a request with a plain-text `404 page not found`, which says nothing
+ * about the object, so this is only used once discovery confirmed it.
+ */
+export function notInstalledError(
+  op: IKubeOperation,
+  group: string,
+  version: string,
+  plural: string
+): KubeApiError {
+  const provider = PROVIDERS[group] ?? `the CRD of ${plural}.${group}`;
+  const what = group === 'argoproj.io' ? 'Argo Workflows is' : `${provider} is`;
+  return new KubeApiError(
+    `${what} not installed in the cluster: the API server does not serve ${group}/${version} ` +
+      `${plural} (needed to ${op.verb} ${where(op)}); install ${provider} in the cluster, ` +
+      'or ask its administrator to',
+    op,
+    404,
+    'NotInstalled'
+  );
+}
+
 /** Build the error for a transport failure (no HTTP response). */
 export function transportError(op: IKubeOperation, error: unknown): KubeApiError {
   const rec = isRecord(error) ? error : {};

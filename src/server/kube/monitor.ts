@@ -5,7 +5,13 @@
  */
 import { isRecord } from '../../core/notebook.js';
 import type { IRunRecord, IStepRecord, RunEvent, RunStatus, StepStatus } from '../../core/runs.js';
-import { diffEvents, isFinished, isSuccess, runStartedEvent } from '../../core/runs.js';
+import {
+  diffEvents,
+  isFinished,
+  isSuccess,
+  parseStepError,
+  runStartedEvent
+} from '../../core/runs.js';
 import type { IKubeClient, IKubeObject, IWatchHandle, WatchEnd } from './client.js';
 import { PODS, WORKFLOWS } from './client.js';
 import { KubeApiError } from './errors.js';
@@ -231,7 +237,7 @@ export async function cancelWorkflow(client: IKubeClient, name: string): Promise
   try {
     await client.patch(WORKFLOWS, name, { spec: { shutdown: 'Terminate' } });
   } catch (error) {
-    if (error instanceof KubeApiError && error.status === 404) {
+    if (error instanceof KubeApiError && error.status === 404 && error.reason !== 'NotInstalled') {
       throw new KubeApiError(
         `no run "${name}" in namespace "${client.namespace}"`,
         error.operation,
@@ -298,6 +304,8 @@ export async function workflowPods(
 }
 
 namespace Private {
+  type StepFinished = Extract<RunEvent, { event: 'step-finished' }>;
+
   /** Where a follow stands between watches. */
   interface IWatchState {
     /** The resourceVersion to watch from; null: list first. */
@@ -371,17 +379,26 @@ namespace Private {
       this._record = after;
       const time = new Date().toISOString();
       const events = diffEvents(before, after, time);
-      // Logs of newly finished steps are fetched before run-finished is reported.
+      // Logs of newly finished steps are fetched before run-finished is reported. A failed
+      // step is reported once its log is read: the runtime's last line there says which cell
+      // and line failed.
       const finishedRun = events.find(e => e.event === 'run-finished');
+      const failed = new Map<string, StepFinished>();
       for (const e of events) {
-        if (e.event !== 'run-finished') {
+        if (e.event === 'step-finished' && e.status === 'failed') {
+          failed.set(e.step, e);
+        } else if (e.event !== 'run-finished') {
           this._emit(e);
         }
       }
       for (const step of after.steps) {
         if (isFinished(step.status) && step.status !== 'skipped' && !this._logged.has(step.id)) {
-          this._queueLog(step.id);
+          this._queueLog(step.id, failed.get(step.name));
+          failed.delete(step.name);
         }
+      }
+      for (const e of failed.values()) {
+        this._emit(e);
       }
       this._save();
       if (finishedRun) {
@@ -389,8 +406,30 @@ namespace Private {
       }
     }
 
-    private _queueLog(stepId: string): void {
+    /** Where the runtime says a failed step failed (its CHARD_ERROR line), into the record. */
+    private _locate(step: IStepRecord, lines: string[], finished: StepFinished): StepFinished {
+      const error = parseStepError(lines);
+      if (!error) {
+        return finished;
+      }
+      const where = {
+        cell: error.cell,
+        line: error.line,
+        message: `${error.type}: ${error.message}`
+      };
+      this._record = {
+        ...this._record,
+        steps: this._record.steps.map(s => (s.id === step.id ? { ...s, ...where } : s))
+      };
+      this._save();
+      return { ...finished, ...where };
+    }
+
+    private _queueLog(stepId: string, finished?: StepFinished): void {
       if (this._options.logs === false) {
+        if (finished) {
+          this._emit(finished);
+        }
         return;
       }
       const wf = this._wf;
@@ -402,9 +441,13 @@ namespace Private {
             .pop()
         : undefined;
       if (!node || !step) {
+        if (finished) {
+          this._emit(finished);
+        }
         return;
       }
       this._logged.add(stepId);
+      let report = finished;
       this._logs = this._logs.then(async () => {
         try {
           const pods = await workflowPods(this._client, this._name);
@@ -416,6 +459,9 @@ namespace Private {
           await this._options.store?.writeLog(this._record.id, step.id, text);
           const time = new Date().toISOString();
           const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+          if (report) {
+            report = this._locate(step, lines, report);
+          }
           for (const line of lines) {
             this._emit({
               event: 'log',
@@ -428,6 +474,10 @@ namespace Private {
           }
         } catch (error) {
           this._progress(`cannot fetch the log of step "${step.name}": ${errorText(error)}`);
+        } finally {
+          if (report) {
+            this._emit(report);
+          }
         }
       });
     }

@@ -127,6 +127,46 @@ export function planWithWorkspace(
   return { ...plan, pipeline: { ...plan.pipeline, volumes: [...others, ...ws] } };
 }
 
+/** Whether the Workflow was told to stop (`chard cancel`, or a failed start). */
+function shutDown(workflow: IKubeObject): boolean {
+  const spec = isRecord(workflow.spec) ? workflow.spec : {};
+  return typeof spec.shutdown === 'string' && spec.shutdown !== '';
+}
+
+/**
+ * Start the suspended Workflow now that its snapshots are ready, unless it was cancelled while it
+ * waited: the resume is conditional on the resourceVersion that showed no `shutdown`, so a cancel
+ * that lands in between makes it fail (409) and is seen on the next look.
+ */
+async function resumeUnlessCancelled(
+  client: IKubeClient,
+  name: string,
+  progress: (message: string) => void
+): Promise<IKubeObject> {
+  for (let attempt = 0; ; attempt++) {
+    const current = await client.get(WORKFLOWS, name);
+    if (shutDown(current)) {
+      throw new KubeApiError(
+        `run "${name}" was cancelled while it waited for its snapshots: it was not started`,
+        { verb: 'patch', resource: 'workflows.argoproj.io', namespace: client.namespace, name },
+        null,
+        'Cancelled'
+      );
+    }
+    progress(`snapshots ready; starting Workflow "${name}"`);
+    try {
+      return await client.patch(WORKFLOWS, name, {
+        metadata: { resourceVersion: current.metadata?.resourceVersion },
+        spec: { suspend: null }
+      });
+    } catch (error) {
+      if (!(error instanceof KubeApiError) || error.status !== 409 || attempt >= 5) {
+        throw error;
+      }
+    }
+  }
+}
+
 /** Submit (or attach to) the run of `plan` as an Argo Workflow. */
 export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.IResult> {
   const { client, plan } = options;
@@ -165,7 +205,9 @@ export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.I
   const latest = existing.items.sort((a, b) => attemptOf(a) - attemptOf(b)).pop();
   let attempt = latest ? attemptOf(latest) + 1 : 1;
   let live: IKubeObject | null = null;
-  if (latest && !isFinished(workflowStatus(latest).status)) {
+  // A run being shut down (cancelled, or stopped because its snapshots failed before it ever
+  // started) is not one to attach to, even before a controller has written its final status.
+  if (latest && !isFinished(workflowStatus(latest).status) && !shutDown(latest)) {
     live = latest;
     attempt = attemptOf(latest);
   }
@@ -267,8 +309,7 @@ export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.I
       }
       throw error;
     }
-    progress(`snapshots ready; starting Workflow "${name}"`);
-    workflow = await client.patch(WORKFLOWS, name, { spec: { suspend: null } });
+    workflow = await resumeUnlessCancelled(client, name, progress);
   }
   const record = newRunRecord(plan, name, options.notebook, {
     namespace: client.namespace,

@@ -12,6 +12,7 @@ import type {
   IPlan,
   IRunRecord,
   IStep,
+  IStepError,
   IStepRecord,
   ParameterValue,
   RunEvent,
@@ -21,6 +22,7 @@ import {
   buildStepSpec,
   isCompilable,
   isRecord,
+  parseStepError,
   runStartedEvent,
   stepFinishedEvent
 } from '../../core/index.js';
@@ -117,37 +119,6 @@ export class RunError extends Error {
     super(message);
     this.name = 'RunError';
   }
-}
-
-/** The CHARD_ERROR line the runtime prints last on stderr when a cell fails. */
-export interface IStepError {
-  cell: number | null;
-  line: number | null;
-  type: string;
-  message: string;
-}
-
-export function parseStepError(lines: readonly string[]): IStepError | null {
-  for (let i = lines.length - 1; i >= 0; i -= 1) {
-    const line = lines[i];
-    if (!line.startsWith('CHARD_ERROR ')) {
-      continue;
-    }
-    try {
-      const data: unknown = JSON.parse(line.slice('CHARD_ERROR '.length));
-      if (isRecord(data)) {
-        return {
-          cell: typeof data.cell === 'number' ? data.cell : null,
-          line: typeof data.line === 'number' ? data.line : null,
-          type: typeof data.type === 'string' ? data.type : 'Error',
-          message: typeof data.message === 'string' ? data.message : ''
-        };
-      }
-    } catch {
-      return null;
-    }
-  }
-  return null;
 }
 
 /** Run a plan locally. Resolves when the run is over (succeeded, failed or cancelled). */
