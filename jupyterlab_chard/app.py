@@ -1,13 +1,15 @@
 """The Jupyter server extension: starts the backend with the server and stops it with it."""
 
 import os
+import sys
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode
+from traitlets import Float, Unicode
 
 from .handlers import ChardApiHandler, backend_client
 from .node import find_node
 from .supervisor import Backend
+from .tensorboard import TensorBoardProxyHandler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -28,6 +30,19 @@ class ChardExtension(ExtensionApp):
         help="The bundled backend script (built by `npm run build`).",
     )
 
+    tensorboard_python = Unicode(
+        sys.executable,
+        config=True,
+        help="The Python that has the `tensorboard` package (PyPI), for TensorBoard panels. "
+        "Default: the Python of this Jupyter server.",
+    )
+    tensorboard_idle_timeout = Float(
+        900.0,
+        config=True,
+        help="Stop a TensorBoard that no request reached for this many seconds (its panels are "
+        "closed anyway when their last one closes).",
+    )
+
     def initialize_settings(self):
         root_dir = os.path.abspath(os.path.expanduser(self.serverapp.root_dir))
         self.backend = Backend(
@@ -35,11 +50,17 @@ class ChardExtension(ExtensionApp):
             script=self.backend_script,
             root_dir=root_dir,
             log=self.log,
+            env={
+                "CHARD_BASE_URL": self.serverapp.base_url,
+                "CHARD_TENSORBOARD_PYTHON": self.tensorboard_python,
+                "CHARD_TENSORBOARD_IDLE_SECONDS": repr(self.tensorboard_idle_timeout),
+            },
         )
         self.client = backend_client(self.backend.socket_path)
 
     def initialize_handlers(self):
         self.handlers.append((r"/chard/api/(.*)", ChardApiHandler))
+        self.handlers.append((r"/chard/tensorboard/([A-Za-z0-9_-]+)/(.*)", TensorBoardProxyHandler))
 
     async def _start_jupyter_server_extension(self, serverapp):
         self.backend.start()

@@ -20,10 +20,10 @@ const common = {
   minify: false,
   legalComments: 'none',
   logLevel: 'warning',
-  // The run service's CommonJS dependencies (yaml, @kubernetes/client-node ...) require Node's
-  // built-in modules: give the ES module bundle a `require` that can.
+  // CommonJS dependencies (@kubernetes/client-node's node-fetch, ...) `require` Node's built-in
+  // modules, which an ES module bundle can only do through a real `require`.
   banner: {
-    js: "import { createRequire as __chardCreateRequire } from 'node:module';\nconst require = __chardCreateRequire(import.meta.url);"
+    js: "import { createRequire as __chardCreateRequire } from 'node:module'; const require = __chardCreateRequire(import.meta.url);"
   }
 };
 await build({

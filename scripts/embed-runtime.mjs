@@ -185,8 +185,9 @@ writeGenerated(
 );
 writeGenerated(
   join(root, 'src/server/generated/local.ts'),
-  generated('src/runtime/launcher.py, zygote.py and lifetime.py') +
+  generated('src/runtime/launcher.py, zygote.py, tensorboard_launcher.py and lifetime.py') +
     `export const LAUNCHER_SOURCE: string = ${JSON.stringify(localProgram('launcher'))};\n` +
-    `export const ZYGOTE_SOURCE: string = ${JSON.stringify(localProgram('zygote'))};\n`
+    `export const ZYGOTE_SOURCE: string = ${JSON.stringify(localProgram('zygote'))};\n` +
+    `export const TENSORBOARD_LAUNCHER_SOURCE: string = ${JSON.stringify(localProgram('tensorboard_launcher'))};\n`
 );
 writeGenerated(join(root, 'lib/runtime/chard_runtime.py'), runtime);

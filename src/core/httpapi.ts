@@ -38,7 +38,10 @@ export const SECRET_HEADER = 'x-chard-secret';
  * - `bad-request`, `invalid-notebook`, `method-not-allowed`, `too-large`, `internal`;
  * - `conflict` (409): the run is not in a state that allows it (still running, not local ...);
  * - `backend-starting`, `backend-restarting`, `backend-down`: answered by the server extension
- *   while the backend cannot answer (HTTP 503).
+ *   while the backend cannot answer (HTTP 503);
+ * - TensorBoard: `tensorboard-not-installed` (the message has the install command),
+ *   `tensorboard-not-in-cluster` (no Kubeflow Tensorboard CRD), `tensorboard-failed`,
+ *   `tensorboard-timeout`, `no-logs` (no event files in the runs), `no-such-run`.
  */
 export type ApiErrorCode =
   | 'not-found'
@@ -53,7 +56,13 @@ export type ApiErrorCode =
   | 'internal'
   | 'backend-starting'
   | 'backend-restarting'
-  | 'backend-down';
+  | 'backend-down'
+  | 'tensorboard-not-installed'
+  | 'tensorboard-not-in-cluster'
+  | 'tensorboard-failed'
+  | 'tensorboard-timeout'
+  | 'no-logs'
+  | 'no-such-run';
 
 export interface IApiError {
   error: { code: ApiErrorCode; message: string };
@@ -160,7 +169,13 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ApiErrorCode>([
   'internal',
   'backend-starting',
   'backend-restarting',
-  'backend-down'
+  'backend-down',
+  'tensorboard-not-installed',
+  'tensorboard-not-in-cluster',
+  'tensorboard-failed',
+  'tensorboard-timeout',
+  'no-logs',
+  'no-such-run'
 ]);
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -15,4 +15,6 @@ export namespace CommandIDs {
   export const skipCells = 'chard:skip-cells';
   /** Remove the step-definition tags of the selected cells (they join the step above). */
   export const clearTags = 'chard:clear-tags';
+  /** Open TensorBoard on runs: `{notebook?, runs?, logdirs?, target?}`; without runs: a picker. */
+  export const openTensorBoard = 'chard:open-tensorboard';
 }

@@ -8,6 +8,7 @@ import { dagPlugin } from './dagpanel.js';
 import { pipelinePlugin } from './pipeline.js';
 import { plansPlugin } from './plans.js';
 import { stepEditorPlugin } from './stepeditor.js';
+import { tensorBoardPlugin } from './tensorboard.js';
 
 const plugins: JupyterFrontEndPlugin<unknown>[] = [
   backendPlugin,
@@ -15,7 +16,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   pipelinePlugin,
   dagPlugin,
   stepEditorPlugin,
-  chipsPlugin
+  chipsPlugin,
+  tensorBoardPlugin
 ];
 
 export default plugins;

@@ -8,13 +8,19 @@
  *   CHARD_BACKEND_SOCKET       the Unix socket to listen on (made 0600), or
  *   CHARD_BACKEND_PORT         a port on 127.0.0.1 (0: any free port)
  *   CHARD_EXIT_ON_STDIN_EOF=1  exit when standard input closes (the parent died)
+ *   CHARD_BASE_URL             the Jupyter server's base URL (default /): TensorBoard's path prefix
+ *   CHARD_TENSORBOARD_PYTHON   the Python that has `tensorboard` (default python3 on PATH)
+ *   CHARD_TENSORBOARD_IDLE_SECONDS  stop a TensorBoard no request reached for this long (900)
  * Once listening it prints one JSON line on stdout: {"listening": {"socket": ...} | {"port": N}}.
  */
 import { chmod, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { CellAnalysisPool } from './analysis/pool.js';
-import { apiRoutes, createApiServer } from './http/index.js';
+import { apiRoutes, createApiServer, tensorBoardRoutes } from './http/index.js';
+import { createKubeClient } from './kube/client.js';
+import { loadClusterConfig } from './kube/config.js';
+import { ClusterTensorBoards, LocalTensorBoards, servesTensorboards } from './tensorboard/index.js';
 import { createRunService } from './service/service.js';
 
 /**
@@ -28,6 +34,9 @@ interface IBackendConfig {
   rootDir: string;
   listen: { socket: string } | { port: number };
   exitOnStdinEof: boolean;
+  baseUrl: string;
+  tensorBoardPython: string;
+  tensorBoardIdleSeconds: number;
 }
 
 function fail(message: string): never {
@@ -53,7 +62,16 @@ function readConfig(env: NodeJS.ProcessEnv): IBackendConfig {
   } else {
     fail('set CHARD_BACKEND_SOCKET (a path) or CHARD_BACKEND_PORT (a number)');
   }
-  return { secret, rootDir, listen, exitOnStdinEof: env.CHARD_EXIT_ON_STDIN_EOF === '1' };
+  const idle = Number(env.CHARD_TENSORBOARD_IDLE_SECONDS ?? '900');
+  return {
+    secret,
+    rootDir,
+    listen,
+    exitOnStdinEof: env.CHARD_EXIT_ON_STDIN_EOF === '1',
+    baseUrl: env.CHARD_BASE_URL || '/',
+    tensorBoardPython: env.CHARD_TENSORBOARD_PYTHON || 'python3',
+    tensorBoardIdleSeconds: Number.isFinite(idle) && idle > 0 ? idle : 900
+  };
 }
 
 async function main(): Promise<void> {
@@ -70,19 +88,38 @@ async function main(): Promise<void> {
         `chard backend: recovering runs failed: ${error instanceof Error ? error.message : String(error)}\n`
       )
     );
+  const tensorboards = new LocalTensorBoards({
+    python: config.tensorBoardPython,
+    pathPrefix: `${config.baseUrl.replace(/\/+$/, '')}/chard/tensorboard`,
+    idleTimeoutMs: config.tensorBoardIdleSeconds * 1000,
+    log: message => process.stderr.write(`${message}\n`)
+  });
   const server = createApiServer({
     secret: config.secret,
     counters,
-    routes: apiRoutes({
-      rootDir: config.rootDir,
-      version: bundled?.version ?? process.env.npm_package_version ?? 'dev',
-      analysis,
-      startedAt: Date.now(),
-      counters,
-      service
-    })
+    routes: [
+      ...apiRoutes({
+        rootDir: config.rootDir,
+        version: bundled?.version ?? process.env.npm_package_version ?? 'dev',
+        analysis,
+        startedAt: Date.now(),
+        counters,
+        service
+      }),
+      ...tensorBoardRoutes({
+        rootDir: config.rootDir,
+        local: tensorboards,
+        cluster: async () => {
+          const cluster = loadClusterConfig();
+          const client = createKubeClient(cluster.kubeConfig, cluster.namespace);
+          const served = () => servesTensorboards(cluster.kubeConfig);
+          return { client, boards: new ClusterTensorBoards({ client, served }) };
+        }
+      })
+    ]
   });
   const stop = (code: number): void => {
+    void tensorboards.stopAll();
     server.close();
     server.closeAllConnections();
     if ('socket' in config.listen) {

@@ -76,6 +76,70 @@ async function openNotebook(page, file) {
   );
 }
 
+/** Step 8: the TensorBoard panel on the runs written by tests/fixtures/tensorboard/write_runs.py. */
+async function tensorBoard(page) {
+  const runs = JSON.parse(fs.readFileSync(process.env.TENSORBOARD_RUNS, 'utf8'));
+  const t = clock();
+  await page.evaluate(
+    r => window.jupyterapp.commands.execute('chard:open-tensorboard', { notebook: 'train.ipynb', runs: [r.runA, r.runB] }),
+    runs
+  );
+  const panel = page.locator('.jp-chard-TensorBoard[data-state="ready"]');
+  await panel.waitFor({ timeout: 90000 });
+  const src = await page.locator('.jp-chard-TensorBoard-frame').getAttribute('src');
+  check('the panel shows TensorBoard at its proxied path below the Jupyter server', /\/chard\/tensorboard\/[\w-]+\/$/.test(src), src);
+  const frame = page.frameLocator('.jp-chard-TensorBoard-frame');
+  // TensorBoard's time-series dashboard: one card per tag, with a line chart once data arrived.
+  const wanted = ['accuracy', 'loss'];
+  const cards = frame.locator('scalar-card');
+  await cards.first().waitFor({ timeout: 60000 });
+  await frame.locator('scalar-card line-chart, scalar-card .line-chart').first().waitFor({ timeout: 60000 });
+  await page.waitForTimeout(1500); // let the charts draw
+  console.log(`     TensorBoard shows its first scalar chart ${t()} after "Open TensorBoard"`);
+  const titles = await frame.locator('scalar-card').allTextContents();
+  check(
+    'TensorBoard shows the scalar charts of the runs (loss, accuracy)',
+    wanted.every(w => titles.some(x => x.includes(w))),
+    titles
+  );
+  const runNames = await frame.locator('runs-selector, tb-data-table, runs-data-table').first().textContent({ timeout: 10000 }).catch(() => '');
+  check(
+    'the runs of both Chard runs are listed (a folder per step of the first)',
+    [`${runs.runA}/train`, `${runs.runA}/evaluate`, runs.runB].every(r => runNames.includes(r)),
+    runNames.slice(0, 300)
+  );
+  await page.mouse.move(1, 1);
+  await page.screenshot({ path: path.join(OUT, '5-tensorboard-light.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 30000 });
+  await frame.locator('scalar-card line-chart, scalar-card .line-chart').first().waitFor({ timeout: 60000 });
+  await page.waitForTimeout(2500);
+  const dark = await frame.locator('body').evaluate(b => b.classList.contains('dark-mode') || getComputedStyle(b).backgroundColor);
+  check('in the dark theme TensorBoard is dark too', dark === true || /rgb\((\d{1,2}), (\d{1,2}), (\d{1,2})\)/.test(String(dark)), dark);
+  await page.mouse.move(1, 1);
+  await page.screenshot({ path: path.join(OUT, '6-tensorboard-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 30000 });
+
+  // Closing the panel stops TensorBoard: its path answers 404 (asked from Node, not the page).
+  const id = /\/chard\/tensorboard\/([\w-]+)\//.exec(src)[1];
+  const tags = `${BASE}/chard/tensorboard/${id}/data/plugin/scalars/tags`;
+  const before = await fetch(tags);
+  check('TensorBoard answers through the Jupyter server while the panel is open', before.status === 200, before.status);
+  await page.evaluate(() => {
+    const w = window.jupyterapp.shell.currentWidget;
+    if (w && w.hasClass('jp-MainAreaWidget') && w.content.hasClass('jp-chard-TensorBoard')) {
+      w.close();
+    }
+  });
+  let after = 0;
+  for (let i = 0; i < 50 && after !== 404; i++) {
+    await page.waitForTimeout(100);
+    after = (await fetch(tags)).status;
+  }
+  check('closing the panel stops TensorBoard (its path answers 404)', after === 404, after);
+}
+
 /** The notebook as saved on the server (the contents API). */
 async function readSaved(page, file) {
   return page.evaluate(async p => {
@@ -281,7 +345,7 @@ async function renameStep(page) {
   );
 }
 
-/** Opens large.ipynb (made by make-large-notebook.mjs) with probes in the page; see step 8. */
+/** Opens large.ipynb (made by make-large-notebook.mjs) with probes in the page; see step 9. */
 async function largeNotebook(page) {
   const STEPS = 150;
   const CELLS = 1501;
@@ -474,7 +538,10 @@ async function backendStates(ctx) {
   const consoleProblems = [];
   const httpProblems = [];
   page.on('console', m => {
-    if (m.type() === 'error' || m.type() === 'warning') {
+    // TensorBoard's own bundle warns that it loads Three.js twice (its code, not Chard's).
+    const tensorBoardsOwn =
+      m.location().url.includes('/chard/tensorboard/') && m.text().includes('Multiple instances of Three.js');
+    if ((m.type() === 'error' || m.type() === 'warning') && !tensorBoardsOwn) {
       consoleProblems.push(`[${m.type()}] ${m.text()}`);
     }
   });
@@ -490,9 +557,14 @@ async function backendStates(ctx) {
       healthAnswers.push(r.status());
     }
   });
-  page.on('requestfailed', r =>
-    httpProblems.push(`FAILED ${r.url()} ${r.failure() && r.failure().errorText}`)
-  );
+  page.on('requestfailed', r => {
+    const error = r.failure() && r.failure().errorText;
+    // The TensorBoard frame is reloaded on a theme change and removed with its panel: what it
+    // was still loading is aborted.
+    if (!(error === 'net::ERR_ABORTED' && r.url().includes('/chard/tensorboard/'))) {
+      httpProblems.push(`FAILED ${r.url()} ${error}`);
+    }
+  });
 
   try {
     // 1. A tagged notebook opens; the extension is loaded.
@@ -518,10 +590,11 @@ async function backendStates(ctx) {
         'jupyterlab-chard:pipeline',
         'jupyterlab-chard:dag',
         'jupyterlab-chard:step-editor',
-        'jupyterlab-chard:step-chips'
+        'jupyterlab-chard:step-chips',
+        'jupyterlab-chard:tensorboard'
       ].filter(id => window.jupyterapp.isPluginActivated(id))
     );
-    check('the six Chard plugins are active', plugins.length === 6, plugins);
+    check('the seven Chard plugins are active', plugins.length === 7, plugins);
     const savedBefore = await readSaved(page, 'churn.ipynb');
 
     // 2. The Pipeline sidebar lists the steps with their cells, inputs, outputs, parents.
@@ -793,11 +866,15 @@ async function backendStates(ctx) {
       )
     );
 
-    // 8. A large notebook (1,500 code cells of ~20 lines, 150 steps): its cells are parsed in
+    // 8. TensorBoard: two runs of train.ipynb (one with a folder per step) in one panel, with
+    // real curves, in the light and the dark theme; closing the panel stops TensorBoard.
+    await tensorBoard(page);
+
+    // 9. A large notebook (1,500 code cells of ~20 lines, 150 steps): its cells are parsed in
     // Web Workers while the sidebar says so, and the page keeps responding meanwhile.
     await largeNotebook(page);
 
-    // 9. The server extension's backend answers its health check; the sidebar says nothing of it.
+    // 10. The server extension's backend answers its health check; the sidebar says nothing of it.
     check(
       'the backend answered /chard/api/health with 200',
       healthAnswers.includes(200),

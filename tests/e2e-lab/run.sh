@@ -23,6 +23,8 @@ rm -rf "$STATE/notebooks" "$STATE/workspaces" "$STATE/user-settings" "$STATE/run
 mkdir -p "$STATE/notebooks" "$STATE/out"
 cp "$HERE"/notebooks/*.ipynb "$STATE/notebooks/"
 node "$HERE/make-large-notebook.mjs" "$STATE/notebooks/large.ipynb" 1500
+# Two runs of train.ipynb with real event files (tensorboardX), for the TensorBoard panel.
+"$VENV/bin/python" "$ROOT/tests/fixtures/tensorboard/write_runs.py" "$STATE/notebooks" > "$STATE/out/tensorboard-runs.json"
 PORT=${PORT:-$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 say "starting JupyterLab on port $PORT (log: $STATE/out/server.log)"
 # No token: the page is driven by the test alone, on 127.0.0.1 (the security tests, in
@@ -46,6 +48,6 @@ done
 
 say "running lab.test.mjs"
 status=0
-OUT_DIR="$STATE/out" node "$HERE/lab.test.mjs" "http://127.0.0.1:$PORT" || status=$?
+OUT_DIR="$STATE/out" TENSORBOARD_RUNS="$STATE/out/tensorboard-runs.json" node "$HERE/lab.test.mjs" "http://127.0.0.1:$PORT" || status=$?
 say "done (exit $status)"
 exit $status

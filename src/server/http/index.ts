@@ -12,3 +12,5 @@ export type {
   IServerSentEvent
 } from './router.js';
 export { resolveInsideRoot } from './paths.js';
+export { tensorBoardRoutes } from './tensorboard.js';
+export type { ITensorBoardRoutesOptions } from './tensorboard.js';

@@ -1,0 +1,97 @@
+/**
+ * TensorBoard: the time from "Open TensorBoard" (the backend's `open`) to the first scalar series
+ * answered by TensorBoard's data API, on the two runs of tests/fixtures/tensorboard/write_runs.py
+ * (three TensorBoard runs, real event files). Cold: TensorBoard is started (goal <= 5 s on a
+ * 2-core machine); warm: a second panel on the same runs reuses it (goal <= 1 s). The browser's
+ * own rendering is not included (the browser e2e prints its figure). Uses the test virtualenv's
+ * Python (scripts/setup-venv.sh), which has tensorboard and tensorboardX from PyPI.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { LocalTensorBoards } from '../src/server/tensorboard/local.js';
+import { runLogDirs } from '../src/server/tensorboard/logdirs.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const PYTHON = path.join(process.env.CHARD_VENV ?? path.join(ROOT, '.venv'), 'bin', 'python');
+
+function get(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, res => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() })
+        );
+      })
+      .on('error', reject);
+  });
+}
+
+/** Poll until TensorBoard answers the first scalar series with points (ms since `start`). */
+async function firstSeries(base: string, run: string, start: number): Promise<number> {
+  const url = `${base}data/plugin/scalars/scalars?run=${encodeURIComponent(run)}&tag=loss`;
+  for (;;) {
+    const answer = await get(url).catch(() => ({ status: 0, text: '' }));
+    if (answer.status === 200 && answer.text.startsWith('[[')) {
+      return performance.now() - start;
+    }
+    await new Promise(r => setTimeout(r, 20));
+  }
+}
+
+export async function run(): Promise<void> {
+  if (!fs.existsSync(PYTHON)) {
+    console.log(`skipped: ${PYTHON} is missing (bash scripts/setup-venv.sh)`);
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-bench-tb-'));
+  const written = JSON.parse(
+    execFileSync(PYTHON, [path.join(ROOT, 'tests/fixtures/tensorboard/write_runs.py'), dir], {
+      encoding: 'utf8'
+    })
+  ) as { runA: string; runB: string };
+  const ws = (id: string): string => path.join(dir, '.chard', 'runs', id, 'workspace');
+  const logdirs = await runLogDirs([
+    { name: written.runA, workspace: ws(written.runA) },
+    { name: written.runB, workspace: ws(written.runB) }
+  ]);
+  const boards = new LocalTensorBoards({ python: PYTHON, pathPrefix: '/chard/tensorboard' });
+  const cold: number[] = [];
+  const warm: number[] = [];
+  try {
+    for (let round = 0; round < 3; round++) {
+      let start = performance.now();
+      const board = await boards.open(logdirs);
+      const base = `http://127.0.0.1:${board.port}/chard/tensorboard/${board.id}/`;
+      cold.push(await firstSeries(base, `${written.runA}/train`, start));
+      start = performance.now();
+      const again = await boards.open(logdirs);
+      warm.push(
+        await firstSeries(
+          `http://127.0.0.1:${again.port}/chard/tensorboard/${again.id}/`,
+          `${written.runA}/train`,
+          start
+        )
+      );
+      await boards.release(board.id);
+      await boards.release(board.id);
+    }
+  } finally {
+    await boards.stopAll();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const med = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  console.log(
+    `open -> first scalar series, cold (TensorBoard started): median ${(med(cold) / 1000).toFixed(2)} s ` +
+      `of ${cold.map(v => (v / 1000).toFixed(2)).join(', ')} (goal <= 5 s)`
+  );
+  console.log(
+    `open -> first scalar series, warm (reused): median ${med(warm).toFixed(0)} ms ` +
+      `of ${warm.map(v => v.toFixed(0)).join(', ')} (goal <= 1000 ms)`
+  );
+}
