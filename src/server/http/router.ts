@@ -22,12 +22,12 @@ export class HttpError extends Error {
 export interface IRequestContext {
   body: unknown;
   query: URLSearchParams;
-  /** Values of the route's `{name}` segments. */
-  params: Record<string, string>;
+  /** Values of the route's `{name}` segments (the server always sets them). */
+  params?: Record<string, string>;
   /** Request headers (lower-case names). */
-  headers: Record<string, string | string[] | undefined>;
+  headers?: Record<string, string | string[] | undefined>;
   /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  signal?: AbortSignal;
 }
 
 /** One server-sent event. */
@@ -39,8 +39,12 @@ export interface IServerSentEvent {
 }
 
 /** What a handler returns: a JSON body (status 200 unless given), or a stream of events. */
-export type IRouteResult =
-  { status?: number; body: unknown } | { events: AsyncIterable<IServerSentEvent> };
+export interface IRouteResult {
+  status?: number;
+  body?: unknown;
+  /** A text/event-stream answer instead of a JSON body. */
+  events?: AsyncIterable<IServerSentEvent>;
+}
 
 export interface IRoute {
   method: HttpMethod;

@@ -110,14 +110,14 @@ class RunApi {
   }
 
   async get({ params }: IRequestContext): Promise<{ body: IRunDetails }> {
-    return { body: this._details(await this._run(params.id)) };
+    return { body: this._details(await this._run(params?.id)) };
   }
 
   async events({ params, query, headers, signal }: IRequestContext): Promise<{
     events: AsyncIterable<IServerSentEvent>;
   }> {
-    const run = await this._run(params.id);
-    const lastEventId = headers['last-event-id'];
+    const run = await this._run(params?.id);
+    const lastEventId = headers?.['last-event-id'];
     const after = Private.sequence(
       typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : query.get('after')
     );
@@ -137,7 +137,7 @@ class RunApi {
   }: IRequestContext): Promise<
     { body: ILogsResponse } | { events: AsyncIterable<IServerSentEvent> }
   > {
-    const run = await this._run(params.id);
+    const run = await this._run(params?.id);
     const step = query.get('step') ?? undefined;
     if (step !== undefined && !run.record.steps.some(s => s.name === step)) {
       throw new HttpError(
@@ -164,7 +164,7 @@ class RunApi {
   }
 
   async cancel({ params }: IRequestContext): Promise<{ body: ICancelRunResponse }> {
-    const run = await this._run(params.id);
+    const run = await this._run(params?.id);
     const result = await this._call(() => this._service.cancel(run.record.id));
     return {
       body: {
@@ -179,7 +179,7 @@ class RunApi {
     if (!isResumeRunHttpRequest(request)) {
       throw Private.usage('expected {"local"?: {...}, "from"?: "<step name>"}');
     }
-    const run = await this._run(params.id);
+    const run = await this._run(params?.id);
     if (run.record.backend !== 'local') {
       throw new HttpError(409, 'conflict', `run ${run.record.id} is not a local run`);
     }
@@ -216,7 +216,7 @@ class RunApi {
   }
 
   async outputs({ params }: IRequestContext): Promise<{ body: IRunOutputsResponse }> {
-    const run = await this._run(params.id);
+    const run = await this._run(params?.id);
     return { body: { outputs: await this._call(() => this._service.outputs(run.record.id)) } };
   }
 
@@ -234,14 +234,14 @@ class RunApi {
         );
       }
     }
-    const run = await this._run(params.id);
+    const run = await this._run(params?.id);
     const result = await this._call(() => this._service.copyOutputs(run.record.id, request));
     return { body: { copied: result.copied, target: this._rel(result.target) } };
   }
 
   /** A run by id (or unique prefix) whose folder is inside the root; 404 otherwise. */
-  private async _run(id: string): Promise<IRunDetails> {
-    if (!/^[0-9A-Za-z][0-9A-Za-z.-]*$/.test(id) || id.includes('..')) {
+  private async _run(id: string | undefined): Promise<IRunDetails> {
+    if (id === undefined || !/^[0-9A-Za-z][0-9A-Za-z.-]*$/.test(id) || id.includes('..')) {
       throw new HttpError(400, 'bad-request', `${JSON.stringify(id)} is not a run id`);
     }
     let details: IRunDetails;

@@ -57,7 +57,7 @@ export function createApiServer(options: IApiServerOptions): http.Server {
     res.on('close', () => gone.abort());
     Private.answer(req, expected, maxBody, options.routes, gone.signal).then(
       result => {
-        if ('events' in result) {
+        if (result.events) {
           Private.stream(res, result.events, gone, heartbeatMs).catch((error: unknown) =>
             fail(res, error)
           );
