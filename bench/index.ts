@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark in bench/, one after the other, printing figures.
  * `npm run bench -- NAME...` runs only the named ones.
  */
-const ALL = ['analyze', 'compile', 'marshal', 'localrun'];
+const ALL = ['analyze', 'compile', 'dag', 'marshal', 'localrun'];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

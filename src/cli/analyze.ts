@@ -37,7 +37,10 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   return isCompilable(plan) ? 0 : 1;
 }
 
-/** The human-readable report: a table of steps, then parameters, metrics and diagnostics. */
+/**
+ * The human-readable report: a table of steps, then parameters, metrics and diagnostics. Cells
+ * are numbered from 1, as JupyterLab shows them (`--json` keeps the plan's 0-based indices).
+ */
 export function formatPlan(plan: IPlan, file: string): string {
   const lines: string[] = [];
   lines.push(
@@ -50,7 +53,7 @@ export function formatPlan(plan: IPlan, file: string): string {
       ['step', 'cells', 'inputs', 'outputs', 'parents'],
       plan.steps.map(s => [
         s.name,
-        s.cells.join(','),
+        s.cells.map(c => c + 1).join(','),
         [...s.inputs, ...s.parameters.map(p => `${p} (param)`)].join(', ') || '-',
         s.outputs.join(', ') || '-',
         s.parents.join(', ') || '-'

@@ -12,10 +12,10 @@ export class CommandError extends Error {
   }
 }
 
-/** `FILE: cell N, line L: error: message` */
+/** `FILE: cell N, line L: error: message`, cells numbered from 1 as JupyterLab shows them. */
 export function formatDiagnostic(file: string, d: IDiagnostic): string {
   const where = [
-    d.cell !== null ? `cell ${d.cell}` : null,
+    d.cell !== null ? `cell ${d.cell + 1}` : null,
     d.line !== null ? `line ${d.line}` : null
   ]
     .filter(Boolean)

@@ -529,7 +529,9 @@ export class NotebookAnalyzer {
 
     const cycle = findCycle(parents);
     if (cycle) {
-      const names = cycle.map(i => `"${steps[i].name}" (cell ${steps[i].cells[0]})`).join(' -> ');
+      const names = cycle
+        .map(i => `"${steps[i].name}" (cell ${steps[i].cells[0] + 1})`)
+        .join(' -> ');
       diagnostics.push({
         severity: 'error',
         cell: steps[cycle[0]].cells[0],

@@ -79,12 +79,12 @@ export function readNotebook(data: unknown, fileName = 'notebook'): INotebook {
   const metadata = isRecord(data.metadata) ? data.metadata : {};
   const cells: ICell[] = data.cells.map((raw: unknown, index: number) => {
     if (!isRecord(raw)) {
-      throw new NotebookError(`${fileName}: cell ${index} is not a JSON object`);
+      throw new NotebookError(`${fileName}: cell ${index + 1} is not a JSON object`);
     }
     const type = raw.cell_type;
     if (type !== 'code' && type !== 'markdown' && type !== 'raw') {
       throw new NotebookError(
-        `${fileName}: cell ${index} has unknown cell_type ${JSON.stringify(type)}`
+        `${fileName}: cell ${index + 1} has unknown cell_type ${JSON.stringify(type)}`
       );
     }
     const cellMeta = isRecord(raw.metadata) ? raw.metadata : {};

@@ -3,6 +3,8 @@
  */
 import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { backendPlugin } from './backend.js';
+import { chipsPlugin } from './chips.js';
+import { dagPlugin } from './dagpanel.js';
 import { pipelinePlugin } from './pipeline.js';
 import { plansPlugin } from './plans.js';
 import { stepEditorPlugin } from './stepeditor.js';
@@ -11,7 +13,9 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   backendPlugin,
   plansPlugin,
   pipelinePlugin,
-  stepEditorPlugin
+  dagPlugin,
+  stepEditorPlugin,
+  chipsPlugin
 ];
 
 export default plugins;

@@ -19,6 +19,7 @@ import type { ICellAnalysis } from '../core/python/scopes.js';
 import type { IAnalysisProgress, IAnalyzeCellsOptions } from './analysisworkers.js';
 import { snapshotNotebook } from './snapshot.js';
 import type { INotebookModelLike } from './snapshot.js';
+import { StepStates } from './stepstates.js';
 import type { IParsedCounts, INotebookPlan } from './tokens.js';
 
 export class NotebookPlan implements INotebookPlan {
@@ -32,6 +33,8 @@ export class NotebookPlan implements INotebookPlan {
 
   /** Milliseconds to wait after a change before re-analysing. */
   debounce: number;
+
+  readonly states = new StepStates();
 
   get plan(): IPlan | null {
     return this._plan;

@@ -1,8 +1,10 @@
 /**
  * The "Pipeline" sidebar: the plan of the active notebook as Chard computes it in the browser.
- * Steps (cells, inputs, outputs, parents), parameters, metrics and diagnostics; a click on a
- * step or a diagnostic selects its cell and scrolls to it. While a large notebook is parsed in
- * Web Workers, a line says so above the last plan.
+ * Two sections: the DAG drawn as a graph (a click on a step selects its first cell), and the
+ * details: steps (cells, inputs, outputs, parents; the selected step highlighted and scrolled
+ * to), parameters, metrics and diagnostics; a click on a step or a diagnostic selects its cell
+ * and scrolls to it. While a large notebook is parsed in Web Workers, a line says so above the
+ * last plan.
  */
 import { PathExt } from '@jupyterlab/coreutils';
 import type { NotebookPanel } from '@jupyterlab/notebook';
@@ -13,7 +15,11 @@ import { h, VirtualDOM } from '@lumino/virtualdom';
 import type { ElementAttrs, VirtualElement } from '@lumino/virtualdom';
 import { Widget } from '@lumino/widgets';
 import type { IPlan } from '../core/plan.js';
+import { DagModel } from './dagmodel.js';
+import { DagView } from './dagview.js';
+import type { ICellRequest } from './dagview.js';
 import { pipelineIcon } from './icons.js';
+import { PipelineSettingsView } from './settingsview.js';
 import { planView, progressLabel, stepOfCell } from './planview.js';
 import type { IDiagnosticView, IPlanView, IStepView } from './planview.js';
 import type { IBackendStatus, IChardBackend, IChardPlans, INotebookPlan } from './tokens.js';
@@ -33,6 +39,11 @@ export class PipelinePanel extends SidePanel {
     heading.addClass('jp-chard-Pipeline-title');
     heading.node.textContent = this._bundle.__('Pipeline');
     this.header.addWidget(heading);
+    this._dag = new DagView({ translator });
+    this._dag.model = this._dagModel;
+    this._dag.title.label = this._bundle.__('Graph');
+    this._dag.cellRequested.connect(this._onCellRequested, this);
+    this.addWidget(this._dag);
     this._body.addClass('jp-chard-Pipeline-body');
     this._statusNode.className = 'jp-chard-Pipeline-status';
     this._backendNode.className = 'jp-chard-Pipeline-backend';
@@ -40,6 +51,9 @@ export class PipelinePanel extends SidePanel {
     this.addWidget(this._body);
     this._backend = options.backend ?? null;
     this._backend?.statusChanged.connect(this._renderBackend, this);
+    this._settings = new PipelineSettingsView(this._bundle);
+    this._settings.title.label = this._bundle.__('Settings');
+    this.addWidget(this._settings);
     this._render();
     this._renderBackend();
   }
@@ -66,6 +80,7 @@ export class PipelinePanel extends SidePanel {
       live.analysingChanged.connect(this._renderStatus, this);
       panel.content.activeCellChanged.connect(this._onActiveCell, this);
       panel.context.pathChanged.connect(this._onActiveCell, this);
+      this._dagModel.states = live.states;
       if (!live.plan) {
         void panel.context.ready.then(() => {
           if (this._live === live && !live.isDisposed && !live.plan) {
@@ -75,6 +90,11 @@ export class PipelinePanel extends SidePanel {
       }
     }
     this._render();
+  }
+
+  /** The DAG section (its model holds the shown notebook's plan and step states). */
+  get dag(): DagView {
+    return this._dag;
   }
 
   /** Select cell `index` of the shown notebook and scroll it into view. */
@@ -100,11 +120,17 @@ export class PipelinePanel extends SidePanel {
     }
     this._backend?.statusChanged.disconnect(this._renderBackend, this);
     this.notebook = null;
+    this._dagModel.dispose();
     super.dispose();
   }
 
   private _onPlan(): void {
     this._render();
+  }
+
+  /** A step (or the prelude) was clicked in the graph: select its cell. */
+  private _onCellRequested(_: DagView, request: ICellRequest): void {
+    this.revealCell(request.cell);
   }
 
   /** The active cell or the file name changed. */
@@ -114,6 +140,8 @@ export class PipelinePanel extends SidePanel {
 
   private _render(): void {
     const plan = this._live?.plan ?? null;
+    this._dagModel.plan = plan;
+    this._settings.setSource(plan, this._notebook?.content.model ?? null);
     // The section header names the notebook whose plan is shown.
     this._body.title.label = this._notebook
       ? PathExt.basename(this._notebook.context.path)
@@ -128,6 +156,14 @@ export class PipelinePanel extends SidePanel {
     }
     VirtualDOM.render(content, this._planNode);
     this._renderStatus();
+    // The detail of the selected step: scrolled into view when the selection moves to it.
+    const selected = this._dagModel.selected;
+    if (selected !== this._shownSelected) {
+      this._shownSelected = selected;
+      this._planNode
+        .querySelector('.jp-chard-Step.jp-mod-active')
+        ?.scrollIntoView?.({ block: 'nearest' });
+    }
   }
 
   /** The progress line of an analysis in Web Workers, and the parse counts of the notebook. */
@@ -180,6 +216,7 @@ export class PipelinePanel extends SidePanel {
     const view = planView(plan, trans);
     const active = this._notebook?.content.activeCellIndex ?? -1;
     const activeStep = stepOfCell(plan).get(active) ?? null;
+    this._dagModel.selected = activeStep;
     const out: VirtualElement[] = [h.div({ className: 'jp-chard-Pipeline-summary' }, view.summary)];
     if (view.proposed) {
       out.push(
@@ -349,6 +386,10 @@ export class PipelinePanel extends SidePanel {
   }
 
   private readonly _bundle: TranslationBundle;
+  private readonly _dag: DagView;
+  private readonly _settings: PipelineSettingsView;
+  private readonly _dagModel = new DagModel();
+  private _shownSelected: string | null = null;
   private readonly _plans: IChardPlans;
   private readonly _body = new Widget();
   /** The progress line (or the note before the first plan) above the plan. */

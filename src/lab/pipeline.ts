@@ -1,7 +1,7 @@
 /**
  * `jupyterlab-chard:pipeline`: the Pipeline sidebar, following the active notebook.
  */
-import { ILabShell, ILayoutRestorer } from '@jupyterlab/application';
+import { ILayoutRestorer } from '@jupyterlab/application';
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
@@ -15,13 +15,13 @@ export const pipelinePlugin: JupyterFrontEndPlugin<void> = {
   description:
     'The Pipeline sidebar: steps, inputs, outputs, parameters, metrics and diagnostics of the active notebook.',
   autoStart: true,
-  requires: [IChardPlans, INotebookTracker, ILabShell],
+  // No ILabShell: the sidebar works in Jupyter Notebook 7's shell too.
+  requires: [IChardPlans, INotebookTracker],
   optional: [ILayoutRestorer, ICommandPalette, ITranslator, IChardBackend],
   activate: (
     app: JupyterFrontEnd,
     plans: IChardPlans,
     tracker: INotebookTracker,
-    shell: ILabShell,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     translator: ITranslator | null,
@@ -33,6 +33,7 @@ export const pipelinePlugin: JupyterFrontEndPlugin<void> = {
       translator: translator ?? undefined,
       backend: backend ?? undefined
     });
+    const { shell } = app;
     shell.add(panel, 'left', { rank: 650, type: 'Chard Pipeline' });
     restorer?.add(panel, PipelinePanel.ID);
 

@@ -13,9 +13,9 @@ export interface ITranslate {
 
 export interface IStepView {
   name: string;
-  /** 0-based notebook cell indices, as `chard analyze` prints them. */
+  /** 0-based notebook cell indices (the plan's). */
   cells: number[];
-  /** e.g. "cells 2–4, 7". */
+  /** e.g. "cells 2–4, 7": numbered from 1, as JupyterLab and `chard analyze` show cells. */
   cellsLabel: string;
   /** The cell a click on the step selects (its first cell), or null for an empty step. */
   firstCell: number | null;
@@ -45,7 +45,7 @@ export interface IMetricView {
 }
 
 export interface IDiagnosticView extends IDiagnostic {
-  /** e.g. "cell 3, line 2" or "notebook". */
+  /** e.g. "cell 3, line 2" (cells numbered from 1) or "notebook". */
   location: string;
   /** The step the cell belongs to, if any. */
   step: string | null;
@@ -65,9 +65,14 @@ export interface IPlanView {
   warnings: number;
 }
 
-/** "0–2, 5" for [0, 1, 2, 5]. */
+/** Cell numbers as users see them, from 1 (cell index 0 is "cell 1"). */
+export function cellNumber(index: number): number {
+  return index + 1;
+}
+
+/** "1–3, 6" for the 0-based indices [0, 1, 2, 5]: numbered from 1, as JupyterLab shows cells. */
 export function cellRanges(cells: readonly number[]): string {
-  const sorted = [...new Set(cells)].sort((a, b) => a - b);
+  const sorted = [...new Set(cells)].sort((a, b) => a - b).map(cellNumber);
   const parts: string[] = [];
   for (let i = 0; i < sorted.length;) {
     let j = i;
@@ -151,9 +156,9 @@ export function planView(plan: IPlan, trans: ITranslate): IPlanView {
       if (d.cell === null) {
         location = trans.__('notebook');
       } else if (d.line === null) {
-        location = trans.__('cell %1', d.cell);
+        location = trans.__('cell %1', cellNumber(d.cell));
       } else {
-        location = trans.__('cell %1, line %2', d.cell, d.line);
+        location = trans.__('cell %1, line %2', cellNumber(d.cell), d.line);
       }
       return { ...d, location, step: d.cell === null ? null : (owner.get(d.cell) ?? null) };
     });
@@ -187,4 +192,73 @@ export function planView(plan: IPlan, trans: ITranslate): IPlanView {
 export function progressLabel(progress: IAnalysisProgress, trans: ITranslate): string {
   const percent = progress.cells > 0 ? Math.floor((100 * progress.done) / progress.cells) : 100;
   return trans._n('Analysing %1 cell… %2%', 'Analysing %1 cells… %2%', progress.cells, percent);
+}
+
+/** What a code cell's chip shows: its step, or the kind of cell it is. */
+export interface ICellChip {
+  kind:
+    'step' | 'imports' | 'functions' | 'pipeline-parameters' | 'pipeline-metrics' | 'skip' | 'none';
+  /** For `step`: the step's name. */
+  step: string | null;
+  /** For `step`: the step's colour (its position in the plan). */
+  colour: number | null;
+  /** The cell's own tags say so (else it joins the step or block above, or is proposed). */
+  tagged: boolean;
+}
+
+/**
+ * The chip of every cell (null for markdown and raw cells), from the plan and the cells' roles
+ * (`roles[i]` from the cell's tags, see `parseCellTags`). An untagged cell shows what it joins.
+ */
+export function cellChips(
+  plan: IPlan,
+  cells: readonly { type: string; role: string }[],
+  colours: number
+): (ICellChip | null)[] {
+  const owner = stepOfCell(plan);
+  const index = new Map(plan.steps.map((s, i) => [s.name, i]));
+  const imports = new Set(plan.imports.map(b => b.cell));
+  const functions = new Set(plan.functions.map(b => b.cell));
+  let block: ICellChip['kind'] | null = null;
+  return cells.map((cell, i): ICellChip | null => {
+    if (cell.type !== 'code') {
+      return null;
+    }
+    const step = owner.get(i) ?? null;
+    const stepChip = (tagged: boolean): ICellChip => ({
+      kind: 'step',
+      step,
+      colour: step === null ? null : (index.get(step) ?? 0) % colours,
+      tagged
+    });
+    switch (cell.role) {
+      case 'skip':
+        return { kind: 'skip', step: null, colour: null, tagged: true };
+      case 'imports':
+      case 'functions':
+      case 'pipeline-parameters':
+      case 'pipeline-metrics':
+        block = cell.role;
+        return { kind: cell.role, step: null, colour: null, tagged: true };
+      case 'step':
+        block = 'step';
+        return step === null
+          ? { kind: 'none', step: null, colour: null, tagged: true }
+          : stepChip(true);
+      default:
+        if (step !== null) {
+          return stepChip(false);
+        }
+        if (imports.has(i)) {
+          return { kind: 'imports', step: null, colour: null, tagged: false };
+        }
+        if (functions.has(i)) {
+          return { kind: 'functions', step: null, colour: null, tagged: false };
+        }
+        if (block !== null && block !== 'step') {
+          return { kind: block, step: null, colour: null, tagged: false };
+        }
+        return { kind: 'none', step: null, colour: null, tagged: false };
+    }
+  });
 }

@@ -14,8 +14,31 @@ export interface IParsedCounts {
   inWorkers: number;
 }
 
+/** The state of a step in a run of the pipeline. */
+export type StepState =
+  'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'cached';
+
+/**
+ * The step states of the run shown for a notebook (none: the plan has not run). The run
+ * monitor feeds them; the DAG and the step chips colour themselves from them.
+ */
+export interface IStepStates {
+  /** The state of a step, or undefined when it has none. */
+  get(step: string): StepState | undefined;
+  /** Every step with a state. */
+  readonly all: ReadonlyMap<string, StepState>;
+  /** Set states (`null` removes a step's state); emits `changed` once with the steps changed. */
+  set(states: Readonly<Record<string, StepState | null>>): void;
+  /** Remove every state (a new plan, no run shown). */
+  clear(): void;
+  /** The names of the steps whose state changed. */
+  readonly changed: ISignal<IStepStates, readonly string[]>;
+}
+
 /** The live pipeline plan of one open notebook, re-analysed as the notebook changes. */
 export interface INotebookPlan {
+  /** The step states of the run shown for this notebook. */
+  readonly states: IStepStates;
   /** The latest plan, or null before the first analysis. */
   readonly plan: IPlan | null;
   /** Emitted after every analysis with the new plan (`analysing` is null by then). */

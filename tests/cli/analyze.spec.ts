@@ -19,8 +19,9 @@ describe('chard analyze', () => {
     const r = chard('analyze', join(NOTEBOOKS, 'tabular.ipynb'));
     expect(r.code).toBe(0);
     const row = r.stdout.split('\n').find(l => l.startsWith('train_gbm'));
+    // Cell index 10 is "11" in the table: cells are numbered from 1, as JupyterLab shows them.
     expect(row).toMatch(
-      /^train_gbm\s+10\s+X_test, X_train, y_test, y_train, SEED \(param\)\s+acc_gbm\s+preprocess$/
+      /^train_gbm\s+11\s+X_test, X_train, y_test, y_train, SEED \(param\)\s+acc_gbm\s+preprocess$/
     );
     expect(r.stdout).toContain(
       'Metrics: best_accuracy (from results), acc_logreg (from train_logreg)'
@@ -68,7 +69,8 @@ describe('chard analyze', () => {
     );
     const r = chard('analyze', file);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`${file}: cell 1, line 1: error: syntax error`);
+    // The second cell is "cell 2" to the user (numbered from 1), index 1 in the JSON plan.
+    expect(r.stdout).toContain(`${file}: cell 2, line 1: error: syntax error`);
     const json = JSON.parse(chard('analyze', file, '--json').stdout);
     expect(json.diagnostics).toEqual([
       expect.objectContaining({ severity: 'error', cell: 1, line: 1 })

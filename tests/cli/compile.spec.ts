@@ -187,7 +187,7 @@ describe('chard compile', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(
-      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cell 0(, line \\d+)?: error: `)
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cell 1(, line \\d+)?: error: `)
     );
   });
 

@@ -217,7 +217,7 @@ describe('errors name the cells involved', () => {
     expect(errors(plan)).toEqual([
       expect.objectContaining({
         message: expect.stringMatching(
-          /cycle: "a" \(cell 0\) -> "b" \(cell 1\) -> "a"|cycle: "b" \(cell 1\) -> "a" \(cell 0\) -> "b"/
+          /cycle: "a" \(cell 1\) -> "b" \(cell 2\) -> "a"|cycle: "b" \(cell 2\) -> "a" \(cell 1\) -> "b"/
         )
       })
     ]);

@@ -31,7 +31,7 @@ describe('reading notebooks', () => {
     [JSON.stringify([1, 2]), /not a notebook/],
     [
       JSON.stringify({ nbformat: 4, cells: [{ cell_type: 'weird' }] }),
-      /cell 0 has unknown cell_type "weird"/
+      /cell 1 has unknown cell_type "weird"/
     ]
   ])('gives a one-line error for %s', (text, message) => {
     let caught: unknown;

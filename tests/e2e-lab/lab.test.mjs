@@ -1,4 +1,4 @@
-/* global console, document, MutationObserver, performance, PerformanceObserver, process, window */
+/* global console, document, fetch, getComputedStyle, MutationObserver, performance, PerformanceObserver, process, requestAnimationFrame, window */
 // End-to-end test of Chard's JupyterLab extension in a real JupyterLab 4 (headless Chromium
 // through playwright-core). Started by run.sh, which builds everything and starts the server.
 // usage: node lab.test.mjs BASE_URL   (the server's root dir must hold notebooks/*.ipynb)
@@ -73,6 +73,211 @@ async function openNotebook(page, file) {
     },
     file,
     { timeout: TIMEOUT }
+  );
+}
+
+/** The notebook as saved on the server (the contents API). */
+async function readSaved(page, file) {
+  return page.evaluate(async p => {
+    const r = await fetch(`${window.jupyterapp.serviceManager.serverSettings.baseUrl}api/contents/${p}?content=1`);
+    return (await r.json()).content;
+  }, file);
+}
+
+/** The sidebar widget (found through the shell, as an extension would). */
+const SIDEBAR_WIDGET = () => [...window.jupyterapp.shell.widgets('left')].find(w => w.id === 'jp-chard-pipeline');
+
+/** The DAG in the sidebar, the step states recolouring its nodes, and the chips on the cells. */
+async function dagAndChips(page) {
+  await page.waitForSelector(`${SIDEBAR} .jp-chard-DagNode`, { timeout: 15000 });
+  const dag = await page.evaluate(sel => {
+    const nodes = [...document.querySelectorAll(`${sel} .jp-chard-DagNode`)].map(g => g.dataset.step);
+    const edges = [...document.querySelectorAll(`${sel} .jp-chard-DagEdge`)].map(
+      g => g.querySelector('title').textContent
+    );
+    const prelude = document.querySelector(`${sel} .jp-chard-Dag-preludeLine`);
+    return { nodes, edges, prelude: prelude && prelude.textContent };
+  }, SIDEBAR);
+  check(
+    'the DAG has a node per step and edges naming the variables they carry',
+    same(dag.nodes, ['load_data', 'split', 'train_model']) &&
+      same(dag.edges.sort(), ['load_data → split: df', 'split → train_model: test, train']),
+    dag
+  );
+  check('the imports prelude is shown once, above the graph', dag.prelude === 'Before every step: imports (2)', dag);
+  // (A vertical edge has an empty bounding box, so point at its middle rather than use hover().)
+  const box = await page.locator(`${SIDEBAR} .jp-chard-DagEdge[data-to="train_model"] .jp-chard-DagEdge-hit`).boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  const info = await page.textContent(`${SIDEBAR} .jp-chard-Dag-info`);
+  check('hovering an edge shows the variables it carries', info === 'split → train_model: test, train', info);
+  await page.locator(`${SIDEBAR} .jp-chard-DagNode[data-step="train_model"]`).click();
+  const jumped = await page
+    .waitForFunction(() => window.jupyterapp.shell.currentWidget.content.activeCellIndex === 5, null, {
+      timeout: 10000
+    })
+    .then(() => true)
+    .catch(() => false);
+  check('clicking the train_model node selects its first cell (cell 6)', jumped);
+
+  // Step states (what the run monitor will feed): a state change recolours only that node.
+  const repaint = await page.evaluate(async find => {
+    const panel = eval(find)();
+    const fill = step =>
+      getComputedStyle(document.querySelector(`#jp-chard-pipeline .jp-chard-DagNode[data-step="${step}"] .jp-chard-DagNode-box`)).fill;
+    const before = { split: fill('split'), train: fill('train_model') };
+    const start = performance.now();
+    panel.dag.model.states.set({ split: 'running' });
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const ms = performance.now() - start;
+    const running = { split: fill('split'), train: fill('train_model') };
+    panel.dag.model.states.set({ split: 'failed', load_data: 'succeeded', train_model: 'pending' });
+    await new Promise(r => requestAnimationFrame(r));
+    const classes = [...document.querySelectorAll('#jp-chard-pipeline .jp-chard-DagNode')].map(g => g.getAttribute('class'));
+    return { before, running, ms, classes };
+  }, `(${SIDEBAR_WIDGET.toString()})`);
+  check(
+    'setting a step state recolours its node, and only it',
+    repaint.before.split !== repaint.running.split &&
+      repaint.before.train === repaint.running.train &&
+      repaint.classes.some(c => /jp-mod-failed/.test(c)) &&
+      repaint.classes.some(c => /jp-mod-succeeded/.test(c)),
+    repaint
+  );
+  console.log(`     state change → repainted node (two animation frames): ${repaint.ms.toFixed(1)} ms (goal ≤ 50 ms)`);
+
+  const chips = await page.evaluate(() =>
+    window.jupyterapp.shell.currentWidget.content.widgets.map(w => {
+      const c = w.node.querySelector('.jp-chard-Chip');
+      return c ? c.textContent : null;
+    })
+  );
+  check(
+    'each code cell has a chip with its step or kind',
+    same(chips, [null, 'imports', 'parameters', 'load_data', 'split', 'train_model', null, 'train_model', 'metrics']),
+    chips
+  );
+  // The pipeline's settings: a bare Python image for imports that need numpy and pandas.
+  const image = page.locator(`${SIDEBAR} .jp-chard-Settings [data-key="image"]`);
+  await image.fill('python:3.12');
+  await image.press('Enter');
+  await image.blur();
+  const settings = await page
+    .waitForFunction(
+      () => {
+        const kale = window.jupyterapp.shell.currentWidget.content.model.getMetadata('kubeflow_notebook');
+        return kale && kale.docker_image === 'python:3.12';
+      },
+      null,
+      { timeout: 10000 }
+    )
+    .then(() => true)
+    .catch(() => false);
+  check("the image set in the sidebar's settings is written to kubeflow_notebook.docker_image", settings);
+  const advice = await page.textContent(`${SIDEBAR} .jp-chard-Settings-advice`);
+  check(
+    'the settings say a bare Python image lacks numpy and pandas, which the imports cells need',
+    /python:3\.12 is a bare Python image.*numpy, pandas/.test(advice),
+    advice
+  );
+
+  // Layout and drawing of larger plans in this browser (the figures `npm run bench -- dag`
+  // measures in Node and jsdom): the sidebar's DAG model is handed synthetic plans.
+  const timings = await page.evaluate(find => {
+    const panel = eval(find)();
+    const model = panel.dag.model;
+    const real = model.plan;
+    const out = {};
+    for (const steps of [50, 200]) {
+      const width = 5;
+      const name = i => `stage_${i}_${'x'.repeat(i % 7)}`;
+      const list = [];
+      const edges = [];
+      for (let i = 0; i < steps; i++) {
+        const row = i === 0 ? 0 : Math.floor((i - 1) / width) + 1;
+        let parents = [];
+        if (i === steps - 1) {
+          parents = list.map((_, k) => k).filter(k => k > 0 && Math.floor((k - 1) / width) + 1 === row - 1);
+        } else if (row === 1) {
+          parents = [0];
+        } else if (row > 1) {
+          const base = (row - 2) * width + 1;
+          const col = (i - 1) % width;
+          parents = [base + col, base + ((col + 1) % width)].filter(k => k < i);
+        }
+        parents.forEach(p => edges.push({ from: name(p), to: name(i), names: [`v_${p}`] }));
+        list.push({ ...real.steps[0], name: name(i), cells: [i], parents: [...new Set(parents)].map(name) });
+      }
+      const rounds = [];
+      for (let r = 0; r < 5; r++) {
+        model.plan = { ...real, steps: list, edges: [...edges] };
+        const m = performance.getEntriesByName('chard:dag-render', 'measure').pop();
+        rounds.push({ total: m.duration, layout: m.detail.layoutMs });
+        model.plan = real;
+      }
+      rounds.sort((a, b) => a.total - b.total);
+      out[steps] = rounds[2];
+    }
+    return out;
+  }, `(${SIDEBAR_WIDGET.toString()})`);
+  console.log(
+    `     DAG layout + draw in Chromium (median of 5): 50 steps ${timings[50].total.toFixed(1)} ms ` +
+      `(layout ${timings[50].layout.toFixed(1)}; goal ≤ 100 ms), 200 steps ${timings[200].total.toFixed(1)} ms ` +
+      `(layout ${timings[200].layout.toFixed(1)}; goal ≤ 300 ms)`
+  );
+  await page.screenshot({ path: path.join(OUT, '1b-dag-chips-light.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, '1c-dag-chips-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('chard:show-dag'));
+  await page.waitForSelector('.jp-chard-DagPanel .jp-chard-DagNode', { timeout: 15000 });
+  await page.screenshot({ path: path.join(OUT, '1d-dag-main-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, '1e-dag-main-light.png') });
+  await page.evaluate(() => {
+    const main = [...window.jupyterapp.shell.widgets('main')].find(w => w.id === 'jp-chard-dag-main');
+    if (main) {
+      main.close();
+    }
+  });
+  await page.evaluate(find => eval(find)().dag.model.states.clear(), `(${SIDEBAR_WIDGET.toString()})`);
+  // Back to the notebook (closing the graph's tab may activate another).
+  await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
+}
+
+/** Rename load_data to load in its chip's step editor: split's prev:load_data follows. */
+async function renameStep(page) {
+  await page.locator('.jp-NotebookPanel .jp-Cell').nth(3).locator('.jp-chard-Chip').click();
+  const input = page.locator('.jp-Dialog .jp-chard-StepForm-name');
+  await input.waitFor({ timeout: 10000 });
+  check('the chip opens the step editor on its step', (await input.inputValue()) === 'load_data');
+  await input.fill('load');
+  await page.locator('.jp-Dialog .jp-mod-accept').click();
+  await waitForStepNames(page, ['load', 'split', 'train_model', 'evaluate']);
+  const tags = await page.evaluate(() =>
+    window.jupyterapp.shell.currentWidget.content.widgets.map(w => w.model.getMetadata('tags') || null)
+  );
+  check(
+    "renaming load_data to load rewrote split's prev:load_data to prev:load",
+    same(tags[3], ['step:load']) && same(tags[4], ['step:split', 'prev:load']),
+    tags.slice(3, 5)
+  );
+  const diags = await page.locator(`${SIDEBAR} .jp-chard-Diagnostic.jp-mod-error`).count();
+  check('the renamed plan has no error', diags === 0, diags);
+  await page.evaluate(() => {
+    const nb = window.jupyterapp.shell.currentWidget.content;
+    nb.model.sharedModel.undo();
+  });
+  await waitForStepNames(page, ['load_data', 'split', 'train_model', 'evaluate']);
+  const undone = await page.evaluate(() =>
+    window.jupyterapp.shell.currentWidget.content.widgets.slice(3, 5).map(w => w.model.getMetadata('tags'))
+  );
+  check(
+    'one undo restores both cells (the rename was one transaction)',
+    same(undone, [['step:load_data'], ['step:split', 'prev:load_data']]),
+    undone
   );
 }
 
@@ -311,10 +516,13 @@ async function backendStates(ctx) {
         'jupyterlab-chard:backend',
         'jupyterlab-chard:plans',
         'jupyterlab-chard:pipeline',
-        'jupyterlab-chard:step-editor'
+        'jupyterlab-chard:dag',
+        'jupyterlab-chard:step-editor',
+        'jupyterlab-chard:step-chips'
       ].filter(id => window.jupyterapp.isPluginActivated(id))
     );
-    check('the four Chard plugins are active', plugins.length === 4, plugins);
+    check('the six Chard plugins are active', plugins.length === 6, plugins);
+    const savedBefore = await readSaved(page, 'churn.ipynb');
 
     // 2. The Pipeline sidebar lists the steps with their cells, inputs, outputs, parents.
     t = clock();
@@ -334,8 +542,8 @@ async function backendStates(ctx) {
     );
     const split = steps.find(s => s.name === 'split') || {};
     check(
-      'split: cell 4, reads df from load_data, writes train and test, reads both parameters',
-      split.cells === 'cell 4' &&
+      'split: cell 5 (numbered from 1, as JupyterLab shows it), reads df from load_data, writes train and test, reads both parameters',
+      split.cells === 'cell 5' &&
         same(split.inputs, ['df']) &&
         same(split.outputs, ['test', 'train']) &&
         same(split.parents, ['load_data']) &&
@@ -344,10 +552,8 @@ async function backendStates(ctx) {
     );
     const train = steps.find(s => s.name === 'train_model') || {};
     check(
-      'train_model: cells 5 and 7 (the untagged cell joins it), inputs test and train',
-      train.cells === 'cells 5, 7' &&
-        same(train.inputs, ['test', 'train']) &&
-        same(train.parents, ['split']),
+      'train_model: cells 6 and 8 (the untagged cell joins it), inputs test and train',
+      train.cells === 'cells 6, 8' && same(train.inputs, ['test', 'train']) && same(train.parents, ['split']),
       train
     );
     const summary = await page.textContent(`${SIDEBAR} .jp-chard-Pipeline-summary`);
@@ -361,14 +567,52 @@ async function backendStates(ctx) {
       (await page.locator(`${SIDEBAR} .jp-chard-Badge`).count()) === 0
     );
     await page.screenshot({ path: path.join(OUT, '1-pipeline-sidebar.png') });
+    const opened = await page.evaluate(async () => {
+      const w = window.jupyterapp.shell.currentWidget;
+      const r = await fetch(`${window.jupyterapp.serviceManager.serverSettings.baseUrl}api/contents/churn.ipynb?content=1`);
+      const saved = (await r.json()).content;
+      const now = w.context.model.toJSON();
+      // JSON with sorted keys: the model writes the keys of a cell in another order.
+      const canon = v =>
+        JSON.stringify(v, (_, x) =>
+          x && typeof x === 'object' && !Array.isArray(x)
+            ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)))
+            : x
+        );
+      const diff = [];
+      for (const k of new Set([...Object.keys(saved.metadata), ...Object.keys(now.metadata)])) {
+        if (canon(saved.metadata[k]) !== canon(now.metadata[k])) {
+          diff.push({ metadata: k, saved: saved.metadata[k], now: now.metadata[k] });
+        }
+      }
+      now.cells.forEach((c, i) => {
+        if (canon(c) !== canon(saved.cells[i])) {
+          diff.push({ cell: i, saved: saved.cells[i], now: c });
+        }
+      });
+      return { dirty: w.context.model.dirty, diff, nbformat: [now.nbformat, now.nbformat_minor] };
+    });
+    // JupyterLab itself rewrites `kernelspec` (and a short `language_info`) from the kernel it
+    // connects to, which marks the model modified; Chard must change nothing.
+    const byChard = opened.diff.filter(d => d.metadata !== 'kernelspec' && d.metadata !== 'language_info');
+    check(
+      'opening the notebook, its analysis, DAG and chips changed nothing in it (the model equals the saved file)',
+      byChard.length === 0 && (opened.dirty === false || opened.diff.length > 0),
+      opened
+    );
+    console.log(
+      `     after open: model.dirty ${opened.dirty}; differences from the saved file: ${
+        opened.diff.map(d => (d.metadata ? `metadata.${d.metadata}` : `cell ${d.cell}`)).join(', ') || 'none'
+      }`
+    );
+    await dagAndChips(page);
 
     // 3. Clicking a diagnostic selects its cell.
     const diagnostic = page.locator(`${SIDEBAR} .jp-chard-Diagnostic`);
     const diagText = (await diagnostic.allTextContents()).join(' | ');
     check(
-      'the star import is listed as a warning on cell 5, line 1',
-      (await diagnostic.count()) === 1 &&
-        /warning.*cell 5, line 1.*from math import \*/.test(diagText),
+      'the star import is listed as a warning on cell 6, line 1',
+      (await diagnostic.count()) === 1 && /warning.*cell 6, line 1.*from math import \*/.test(diagText),
       diagText
     );
     await page.evaluate(() => {
@@ -386,7 +630,7 @@ async function backendStates(ctx) {
       )
       .then(() => true)
       .catch(() => false);
-    check('clicking the diagnostic selects cell 5', selected);
+    check('clicking the diagnostic selects cell 6 (index 5)', selected);
     const inView = await page.evaluate(() => {
       const nb = window.jupyterapp.shell.currentWidget.content;
       const cell = nb.widgets[5].node.getBoundingClientRect();
@@ -410,25 +654,50 @@ async function backendStates(ctx) {
       )
       .then(() => true)
       .catch(() => false);
-    check('clicking step "split" selects cell 4', stepSelected);
+    check('clicking step "split" selects cell 5 (index 4)', stepSelected);
 
-    // 5. "Make Step…" from the cell context menu tags the cell and the sidebar updates.
+    // 5. "Make Step…" from the context menu of a right-click inside the code of a cell that
+    // is not selected (cell 4 is): it applies to that cell, and only to it.
     t = clock();
     const cell7 = page.locator('.jp-NotebookPanel .jp-Notebook .jp-Cell').nth(7);
-    // (Right-clicking the prompt selects the cell; in JupyterLab 4.6 a right-click inside the
-    // editor of an unselected cell leaves the selection where it was.)
-    await cell7.locator('.jp-InputPrompt').click({ button: 'right' });
+    await cell7.locator('.jp-InputArea-editor .cm-content').click({ button: 'right' });
     check(
-      'right-clicking cell 7 selects it',
-      (await page.evaluate(() => window.jupyterapp.shell.currentWidget.content.activeCellIndex)) ===
-        7
+      'right-clicking inside the code of cell 8 (index 7) selects it, and only it',
+      same(
+        await page.evaluate(() => {
+          const nb = window.jupyterapp.shell.currentWidget.content;
+          return nb.widgets.map((w, i) => (nb.isSelectedOrActive(w) ? i : -1)).filter(i => i >= 0);
+        }),
+        [7]
+      )
     );
     await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: 'Pipeline Step' }).hover();
     await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: 'Make Step…' }).click();
-    const input = page.locator('.jp-Dialog input');
+    const input = page.locator('.jp-Dialog .jp-chard-StepForm-name');
     await input.waitFor({ timeout: 10000 });
+    // A name with spaces: the dialog says what it will be used as, and how Kale would take it.
+    await input.fill('my step');
+    const feedback = await page.textContent('.jp-Dialog .jp-chard-StepForm-feedback');
+    check(
+      'the dialog shows the name a spaced name is used as ("my-step") and the Kale-compatible one',
+      /runs as "my-step"/.test(feedback) && /"my_step"/.test(feedback),
+      feedback
+    );
+    await input.fill(' ');
+    check(
+      'an empty name disables Apply',
+      await page.locator('.jp-Dialog .jp-mod-accept').isDisabled(),
+      await page.textContent('.jp-Dialog .jp-chard-StepForm-feedback')
+    );
     await input.fill('evaluate');
     await page.locator('.jp-Dialog .jp-mod-accept').click();
+    const toast = await page
+      .locator('.Toastify__toast', { hasText: 'Cell 8 is now step "evaluate"' })
+      .first()
+      .waitFor({ timeout: 10000 })
+      .then(() => true)
+      .catch(() => false);
+    check('a message says which cell changed ("Cell 8 is now step "evaluate"")', toast);
     await waitForStepNames(page, ['load_data', 'split', 'train_model', 'evaluate']);
     const tags7 = await page.evaluate(() =>
       window.jupyterapp.shell.currentWidget.content.widgets[7].model.getMetadata('tags')
@@ -441,8 +710,8 @@ async function backendStates(ctx) {
     const after = await readSteps(page);
     const evaluate = after.find(s => s.name === 'evaluate') || {};
     check(
-      'the sidebar shows the new step evaluate (cell 7, inputs test and threshold, parents split and train_model)',
-      evaluate.cells === 'cell 7' &&
+      'the sidebar shows the new step evaluate (cell 8, inputs test and threshold, parents split and train_model)',
+      evaluate.cells === 'cell 8' &&
         same(evaluate.inputs, ['test', 'threshold']) &&
         same(evaluate.parents, ['split', 'train_model']),
       evaluate
@@ -451,10 +720,26 @@ async function backendStates(ctx) {
     check('train_model now outputs threshold', same(trainAfter.outputs, ['threshold']), trainAfter);
     console.log(`     Make Step… round trip ${t()}`);
     await page.screenshot({ path: path.join(OUT, '2-after-make-step.png') });
+    await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:save'));
+    const savedAfter = await readSaved(page, 'churn.ipynb');
+    const changedCells = savedAfter.cells
+      .map((c, i) => (same(c.metadata.tags, savedBefore.cells[i].metadata.tags) ? -1 : i))
+      .filter(i => i >= 0);
+    check(
+      'in the saved .ipynb, cell 8 (index 7) and only it has new tags: step:evaluate, hide-input',
+      same(changedCells, [7]) && same(savedAfter.cells[7].metadata.tags, ['step:evaluate', 'hide-input']),
+      { changedCells, tags: savedAfter.cells[7].metadata.tags }
+    );
 
-    // 6. The palette commands: "Skip" then "Clear" on cell 7.
+    // 5b. Renaming a step in its chip's editor: the prev: references follow, in one undo step.
+    await renameStep(page);
+
+    // 6. The palette commands: "Skip" then "Clear" on the selected cell 8 (index 7).
     await page.evaluate(async () => {
       const app = window.jupyterapp;
+      const nb = app.shell.currentWidget.content;
+      nb.deselectAll();
+      nb.activeCellIndex = 7;
       await app.commands.execute('chard:skip-cells');
     });
     await waitForStepNames(page, ['load_data', 'split', 'train_model']);
@@ -469,9 +754,8 @@ async function backendStates(ctx) {
     );
     const clearedSteps = await readSteps(page);
     check(
-      'Clear leaves only hide-input and cell 7 joins train_model again',
-      same(cleared, ['hide-input']) &&
-        (clearedSteps.find(s => s.name === 'train_model') || {}).cells === 'cells 5, 7',
+      'Clear leaves only hide-input and cell 8 joins train_model again',
+      same(cleared, ['hide-input']) && (clearedSteps.find(s => s.name === 'train_model') || {}).cells === 'cells 6, 8',
       { cleared, clearedSteps }
     );
 

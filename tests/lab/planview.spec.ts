@@ -1,12 +1,15 @@
 import { analyzeNotebook } from '../../src/core/analyze.js';
 import { snapshotNotebook } from '../../src/lab/snapshot.js';
 import {
+  cellChips,
   cellRanges,
   planView,
   progressLabel,
   pythonLiteral,
   stepOfCell
 } from '../../src/lab/planview.js';
+import { parseCellTags } from '../../src/core/tags.js';
+import { cellTags } from '../../src/lab/snapshot.js';
 import { english, FakeCell, fakeNotebook } from './support.js';
 
 /** A tagged churn notebook with a star import (warning) and a bad parameter (error). */
@@ -43,7 +46,7 @@ describe('planView', () => {
     ).toEqual([
       {
         name: 'load_data',
-        cells: 'cell 3',
+        cells: 'cell 4',
         first: 3,
         inputs: [],
         outputs: ['df'],
@@ -51,7 +54,7 @@ describe('planView', () => {
       },
       {
         name: 'split',
-        cells: 'cells 4–5',
+        cells: 'cells 5–6',
         first: 4,
         inputs: ['df'],
         outputs: ['test', 'train'],
@@ -59,7 +62,7 @@ describe('planView', () => {
       },
       {
         name: 'train_model',
-        cells: 'cell 6',
+        cells: 'cell 7',
         first: 6,
         inputs: ['train'],
         outputs: ['model'],
@@ -67,7 +70,7 @@ describe('planView', () => {
       },
       {
         name: 'evaluate',
-        cells: 'cell 7',
+        cells: 'cell 8',
         first: 7,
         inputs: ['model', 'test'],
         outputs: [],
@@ -95,7 +98,7 @@ describe('planView', () => {
       severity: 'warning',
       cell: 6,
       line: 1,
-      location: 'cell 6, line 1',
+      location: 'cell 7, line 1', // index 6, numbered from 1 as JupyterLab shows it
       step: 'train_model'
     });
     expect(view.steps.find(s => s.name === 'train_model')).toMatchObject({
@@ -116,9 +119,9 @@ describe('planView', () => {
     const view = planView(plan, english);
     expect(view.diagnostics.map(d => [d.message, d.location])).toEqual([
       ['notebook-wide', 'notebook'],
-      ['e4', 'cell 4'],
-      ['e7', 'cell 7, line 3'],
-      ['w2', 'cell 2, line 1']
+      ['e4', 'cell 5'],
+      ['e7', 'cell 8, line 3'],
+      ['w2', 'cell 3, line 1']
     ]);
     expect(view.errors).toBe(3);
     expect(view.steps.find(s => s.name === 'evaluate')?.errors).toBe(1);
@@ -147,14 +150,14 @@ describe('planView', () => {
     };
     const view = planView(churnPlan(), upper);
     expect(view.summary).toBe('4 STEPS · 3 PARAMETERS · 1 METRIC · 0 ERRORS · 1 WARNING');
-    expect(view.steps[1].cellsLabel).toBe('CELLS 4–5');
-    expect(view.diagnostics[0].location).toBe('CELL 6, LINE 1');
+    expect(view.steps[1].cellsLabel).toBe('CELLS 5–6');
+    expect(view.diagnostics[0].location).toBe('CELL 7, LINE 1');
   });
 });
 
 describe('helpers', () => {
-  it('cellRanges compresses consecutive cells', () => {
-    expect(cellRanges([7, 0, 1, 2, 5, 2])).toBe('0–2, 5, 7');
+  it('cellRanges compresses consecutive cells and numbers them from 1', () => {
+    expect(cellRanges([7, 0, 1, 2, 5, 2])).toBe('1–3, 6, 8');
     expect(cellRanges([])).toBe('');
   });
 
@@ -184,5 +187,46 @@ describe('helpers', () => {
     expect(progressLabel({ cells: 1, done: 0, inWorkers: 0 }, english)).toBe(
       'Analysing 1 cell… 0%'
     );
+  });
+});
+
+describe('cellChips', () => {
+  const chipsOf = (cells: FakeCell[]): unknown[] => {
+    const plan = analyzeNotebook(snapshotNotebook(fakeNotebook(cells)));
+    const roles = cells.map(c => ({ type: c.type, role: parseCellTags(cellTags(c)).role }));
+    return cellChips(plan, roles, 6).map(c => c && [c.kind, c.step, c.colour, c.tagged]);
+  };
+
+  it("names each code cell's step (in the step's colour) or its kind; untagged cells show what they join", () => {
+    const cells = [
+      new FakeCell('markdown', '# Title'),
+      new FakeCell('code', 'import os', ['imports']),
+      new FakeCell('code', 'import sys'),
+      new FakeCell('code', 'N = 3', ['pipeline-parameters']),
+      new FakeCell('code', 'x = N', ['step:load']),
+      new FakeCell('code', 'y = x + 1'),
+      new FakeCell('code', 'print(y)', ['skip']),
+      new FakeCell('code', 'z = y * 2', ['step:double']),
+      new FakeCell('code', 'print(z)', ['pipeline-metrics'])
+    ];
+    expect(chipsOf(cells)).toEqual([
+      null,
+      ['imports', null, null, true],
+      ['imports', null, null, false],
+      ['pipeline-parameters', null, null, true],
+      ['step', 'load', 0, true],
+      ['step', 'load', 0, false],
+      ['skip', null, null, true],
+      ['step', 'double', 1, true],
+      ['pipeline-metrics', null, null, true]
+    ]);
+  });
+
+  it('a cell before the first tag is in no step', () => {
+    const cells = [new FakeCell('code', 'x = 1'), new FakeCell('code', 'y = x', ['step:a'])];
+    expect(chipsOf(cells)).toEqual([
+      ['none', null, null, false],
+      ['step', 'a', 0, true]
+    ]);
   });
 });
