@@ -152,6 +152,15 @@ export interface ICompileRequest {
   valueDigest?: 'crc32' | 'sha256';
 }
 
+/** `compile`'s answer: the manifest and what the target could not express. */
+export interface ICompileResponse {
+  /** The manifest as YAML. */
+  text: string;
+  target: 'argo' | 'kfp';
+  /** Settings the target ignored, modules the image may lack ..., one line each. */
+  warnings: string[];
+}
+
 /** A problem the service reports: exit code 2 for a request that is wrong, 1 otherwise. */
 export interface IServiceErrorBody {
   error: string;

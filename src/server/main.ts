@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { CellAnalysisPool } from './analysis/pool.js';
 import { apiRoutes, createApiServer } from './http/index.js';
+import { createRunService } from './service/service.js';
 
 /**
  * Set by scripts/build-backend.mjs in the bundled backend (undefined when run from lib/). The
@@ -60,6 +61,13 @@ async function main(): Promise<void> {
   const bundled = typeof CHARD_BUNDLE !== 'undefined' ? CHARD_BUNDLE : undefined;
   const analysis = new CellAnalysisPool(bundled ? { workerUrl: new URL(import.meta.url) } : {});
   const counters = { requests: 0 };
+  const service = createRunService({ root: config.rootDir });
+  // Runs whose runner died with an earlier backend are settled before anyone asks.
+  await service.recover().catch((error: unknown) =>
+    process.stderr.write(
+      `chard backend: recovering runs failed: ${error instanceof Error ? error.message : String(error)}\n`
+    )
+  );
   const server = createApiServer({
     secret: config.secret,
     counters,
@@ -68,7 +76,8 @@ async function main(): Promise<void> {
       version: bundled?.version ?? process.env.npm_package_version ?? 'dev',
       analysis,
       startedAt: Date.now(),
-      counters
+      counters,
+      service
     })
   });
   const stop = (code: number): void => {

@@ -18,35 +18,83 @@ export class HttpError extends Error {
   }
 }
 
-/** What a handler gets: the parsed JSON body (undefined for none) and the query. */
+/** What a handler gets: the parsed JSON body (undefined for none), the query, the path's `{names}`. */
 export interface IRequestContext {
   body: unknown;
   query: URLSearchParams;
+  /** Values of the route's `{name}` segments. */
+  params: Record<string, string>;
+  /** Request headers (lower-case names). */
+  headers: Record<string, string | string[] | undefined>;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
 }
 
-/** What a handler returns: a JSON body (status 200 unless given). */
-export interface IRouteResult {
-  status?: number;
-  body: unknown;
+/** One server-sent event. */
+export interface IServerSentEvent {
+  id?: string;
+  event: string;
+  /** JSON-encoded data (one line). */
+  data: string;
 }
+
+/** What a handler returns: a JSON body (status 200 unless given), or a stream of events. */
+export type IRouteResult =
+  { status?: number; body: unknown } | { events: AsyncIterable<IServerSentEvent> };
 
 export interface IRoute {
   method: HttpMethod;
-  /** The path below `/chard/api`, e.g. `/health`. */
+  /** The path below `/chard/api`, e.g. `/health` or `/runs/{id}` (a `{name}` is one segment). */
   path: string;
   handle(context: IRequestContext): Promise<IRouteResult> | IRouteResult;
 }
 
+/** The route matched, with its path parameters. */
+export interface IRouteMatch {
+  route: IRoute;
+  params: Record<string, string>;
+}
+
+/** The values of `pattern`'s `{name}` segments in `path`, or null when it does not match. */
+function matchPath(pattern: string, path: string): Record<string, string> | null {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) {
+    return null;
+  }
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const name = /^\{(\w+)\}$/.exec(want[i]);
+    if (name) {
+      let value: string;
+      try {
+        value = decodeURIComponent(got[i]);
+      } catch {
+        return null;
+      }
+      if (value === '') {
+        return null;
+      }
+      params[name[1]] = value;
+    } else if (want[i] !== got[i]) {
+      return null;
+    }
+  }
+  return params;
+}
+
 /** Finds the route for a method and a path below the API prefix; 404/405 as HttpErrors. */
-export function findRoute(routes: readonly IRoute[], method: string, path: string): IRoute {
-  const forPath = routes.filter(r => r.path === path);
+export function findRoute(routes: readonly IRoute[], method: string, path: string): IRouteMatch {
+  const forPath = routes
+    .map(route => ({ route, params: matchPath(route.path, path) }))
+    .filter((m): m is IRouteMatch => m.params !== null);
   if (forPath.length === 0) {
     throw new HttpError(404, 'not-found', `no such endpoint: ${method} ${path}`);
   }
-  const route = forPath.find(r => r.method === method);
-  if (!route) {
-    const allowed = forPath.map(r => r.method).join(', ');
+  const match = forPath.find(m => m.route.method === method);
+  if (!match) {
+    const allowed = [...new Set(forPath.map(m => m.route.method))].join(', ');
     throw new HttpError(405, 'method-not-allowed', `${path} accepts ${allowed}, not ${method}`);
   }
-  return route;
+  return match;
 }

@@ -1,6 +1,6 @@
 /**
- * The endpoints of Chard's HTTP API, one row each. The run service's endpoints (runs, events,
- * logs, cancel, resume) join this table when it lands.
+ * The endpoints of Chard's HTTP API, one row each: health and analyze here, the run service's
+ * (compile, runs, events, logs, cancel, resume, outputs) in runs.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { isAnalyzeRequest } from '../../core/httpapi.js';
@@ -11,6 +11,8 @@ import { NotebookError, parseNotebook } from '../../core/notebook.js';
 import { resolveInsideRoot } from './paths.js';
 import type { IRequestCounters } from './server.js';
 import { HttpError } from './router.js';
+import { runRoutes } from './runs.js';
+import type { RunService } from '../service/service.js';
 import type { IRoute } from './router.js';
 
 export interface IRoutesOptions {
@@ -24,6 +26,8 @@ export interface IRoutesOptions {
   startedAt: number;
   /** The server's request counter (shared with createApiServer). */
   counters: IRequestCounters;
+  /** The run service (without it, only health and analyze are served). */
+  service?: RunService;
 }
 
 export function apiRoutes(options: IRoutesOptions): IRoute[] {
@@ -45,7 +49,8 @@ export function apiRoutes(options: IRoutesOptions): IRoute[] {
       method: 'POST',
       path: '/analyze',
       handle: async ({ body }) => ({ body: await analyze(options, body) })
-    }
+    },
+    ...(options.service ? runRoutes({ rootDir: options.rootDir, service: options.service }) : [])
   ];
 }
 

@@ -9,7 +9,7 @@ import http from 'node:http';
 import { API_PREFIX, SECRET_HEADER } from '../../core/httpapi.js';
 import type { IApiError } from '../../core/httpapi.js';
 import { HttpError, findRoute } from './router.js';
-import type { IRoute, IRouteResult } from './router.js';
+import type { IRoute, IRouteResult, IServerSentEvent } from './router.js';
 
 export interface IApiServerOptions {
   /** The secret every request must present. */
@@ -21,6 +21,8 @@ export interface IApiServerOptions {
   counters?: IRequestCounters;
   /** Where unexpected errors are reported (default: stderr). */
   log?: (message: string) => void;
+  /** Milliseconds between `: ping` comments on an event stream (default 15 s). */
+  heartbeatMs?: number;
 }
 
 export interface IRequestCounters {
@@ -30,28 +32,40 @@ export interface IRequestCounters {
 export function createApiServer(options: IApiServerOptions): http.Server {
   const expected = Private.digest(options.secret);
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const fail = (res: http.ServerResponse, error: unknown): void => {
+    if (error instanceof HttpError) {
+      Private.send(res, error.status, Private.errorBody(error));
+      return;
+    }
+    log(
+      `chard backend: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`
+    );
+    Private.send(res, 500, {
+      error: {
+        code: 'internal',
+        message: 'internal error in the Chard backend (see the Jupyter server log)'
+      }
+    } satisfies IApiError);
+  };
   const server = http.createServer((req, res) => {
     if (options.counters) {
       options.counters.requests += 1;
     }
-    Private.answer(req, expected, maxBody, options.routes).then(
-      result => Private.send(res, result.status ?? 200, result.body),
-      (error: unknown) => {
-        if (error instanceof HttpError) {
-          Private.send(res, error.status, Private.errorBody(error));
-          return;
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    Private.answer(req, expected, maxBody, options.routes, gone.signal).then(
+      result => {
+        if ('events' in result) {
+          Private.stream(res, result.events, gone, heartbeatMs).catch((error: unknown) =>
+            fail(res, error)
+          );
+        } else {
+          Private.send(res, result.status ?? 200, result.body);
         }
-        log(
-          `chard backend: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`
-        );
-        Private.send(res, 500, {
-          error: {
-            code: 'internal',
-            message: 'internal error in the Chard backend (see the Jupyter server log)'
-          }
-        } satisfies IApiError);
-      }
+      },
+      (error: unknown) => fail(res, error)
     );
   });
   // A request Node cannot parse gets a JSON answer too.
@@ -85,7 +99,8 @@ namespace Private {
     req: http.IncomingMessage,
     expected: Buffer,
     maxBody: number,
-    routes: readonly IRoute[]
+    routes: readonly IRoute[],
+    signal: AbortSignal
   ): Promise<IRouteResult> {
     if (!secretMatches(req.headers[SECRET_HEADER], expected)) {
       // Do not read the body of an unauthenticated request.
@@ -96,9 +111,15 @@ namespace Private {
     if (url.pathname !== API_PREFIX && !url.pathname.startsWith(`${API_PREFIX}/`)) {
       throw new HttpError(404, 'not-found', `no such endpoint: ${url.pathname}`);
     }
-    const route = findRoute(routes, req.method ?? 'GET', url.pathname.slice(API_PREFIX.length));
+    const match = findRoute(routes, req.method ?? 'GET', url.pathname.slice(API_PREFIX.length));
     const body = await readJson(req, maxBody);
-    return route.handle({ body, query: url.searchParams });
+    return match.route.handle({
+      body,
+      query: url.searchParams,
+      params: match.params,
+      headers: req.headers,
+      signal
+    });
   }
 
   async function readJson(req: http.IncomingMessage, maxBody: number): Promise<unknown> {
@@ -125,7 +146,57 @@ namespace Private {
     return { error: { code: error.code, message: error.message } };
   }
 
+  /**
+   * A text/event-stream answer: each event as `id:`/`event:`/`data:` lines, a `: ping` comment
+   * every `heartbeatMs` (so proxies keep the connection and clients notice a dead one), the end
+   * when the events end. An error after the headers went out ends the stream (the client
+   * reconnects with Last-Event-ID).
+   */
+  export async function stream(
+    res: http.ServerResponse,
+    events: AsyncIterable<IServerSentEvent>,
+    gone: AbortController,
+    heartbeatMs: number
+  ): Promise<void> {
+    const iterator = events[Symbol.asyncIterator]();
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Accel-Buffering': 'no'
+    });
+    res.write(': chard\n\n');
+    const ping = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
+    try {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        if (gone.signal.aborted) {
+          break;
+        }
+        res.write(format(next.value));
+      }
+    } catch (error) {
+      if (!gone.signal.aborted) {
+        const message = error instanceof Error ? error.message : String(error);
+        res.write(
+          format({ event: 'error', data: JSON.stringify({ error: { code: 'internal', message } }) })
+        );
+      }
+    } finally {
+      clearInterval(ping);
+      await iterator.return?.(undefined);
+      res.end();
+    }
+  }
+
+  function format(event: IServerSentEvent): string {
+    const id = event.id === undefined ? '' : `id: ${event.id}\n`;
+    return `${id}event: ${event.event}\ndata: ${event.data}\n\n`;
+  }
+
   export function send(res: http.ServerResponse, status: number, body: unknown): void {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
     const text = JSON.stringify(body);
     res.writeHead(status, {
       'Content-Type': 'application/json; charset=utf-8',

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 
 import type {
   ICompileRequest,
+  ICompileResponse,
   ICopyOutputsRequest,
   ICopyOutputsResult,
   IResumeRunRequest,
@@ -139,6 +140,11 @@ export class RunService {
 
   /** A notebook's manifest for a cluster target (YAML text). */
   async compile(request: ICompileRequest): Promise<string> {
+    return (await this.compileManifest(request)).text;
+  }
+
+  /** A notebook's manifest for a cluster target, with what the target could not express. */
+  async compileManifest(request: ICompileRequest): Promise<ICompileResponse> {
     const plan = await this.analyze(request.notebook);
     Private.refuseErrors(request.notebook, plan, 'nothing was compiled');
     const values = parameterValues(plan, request.parameters ?? {});
@@ -147,10 +153,11 @@ export class RunService {
       parameters: plan.parameters.map(p => (p.name in values ? { ...p, value: values[p.name] } : p))
     };
     try {
-      return compilePlan(withValues, request.target, {
+      const result = compilePlan(withValues, request.target, {
         ...(request.image ? { image: request.image } : {}),
         ...(request.valueDigest ? { valueDigest: request.valueDigest } : {})
-      }).text;
+      });
+      return { text: result.text, target: result.target, warnings: result.warnings };
     } catch (error) {
       throw Private.serviceError(error);
     }
