@@ -15,31 +15,18 @@ import type {
   IResumeRunRequest,
   IStartRunRequest
 } from '../core/api.js';
-import type { ParameterValue } from '../core/plan.js';
 import type { IRunRecord, IStepRecord, RunBackend, RunEvent } from '../core/runs.js';
 import { requestAPI } from './request.js';
 
-/** A piece of a step's log. */
-export interface ILogChunk {
-  step: string;
-  text: string;
-  /** No more text follows for this step. */
-  final: boolean;
-}
+import type {
+  ICancelRunResponse,
+  ICompileHttpRequest,
+  ICompileResponse,
+  ILogChunk
+} from '../core/httpapi.js';
+import { isApiError, SSE_LOG_EVENT, SSE_RUN_EVENT } from '../core/httpapi.js';
 
-export interface ICompileResult {
-  text: string;
-  target: 'argo' | 'kfp';
-  warnings: string[];
-}
-
-export interface ICompileOptions {
-  path: string;
-  target: 'argo' | 'kfp';
-  parameters?: Record<string, ParameterValue>;
-  image?: string;
-  valueDigest?: 'crc32' | 'sha256';
-}
+export type { ICompileResponse, ILogChunk };
 
 /** The smallest part of EventSource the stream uses (a fake in tests). */
 export interface IEventSourceLike {
@@ -60,7 +47,7 @@ export class RunClient {
       ((url: string) => new EventSource(url, { withCredentials: true }) as IEventSourceLike);
   }
 
-  compile(options: ICompileOptions): Promise<ICompileResult> {
+  compile(options: ICompileHttpRequest): Promise<ICompileResponse> {
     return requestAPI(
       'compile',
       isCompileResult,
@@ -83,7 +70,7 @@ export class RunClient {
     return requestAPI(`runs/${encodeURIComponent(id)}`, isRunDetails, {}, this._settings);
   }
 
-  cancel(id: string): Promise<{ record: IRunRecord; how: string }> {
+  cancel(id: string): Promise<ICancelRunResponse> {
     return requestAPI(
       `runs/${encodeURIComponent(id)}/cancel`,
       isCancelAnswer,
@@ -132,7 +119,7 @@ export class RunClient {
       closed = true;
       source.close();
     };
-    source.addEventListener('log', message => {
+    source.addEventListener(SSE_LOG_EVENT, message => {
       const chunk = Private.parse(message.data);
       if (!closed && isLogChunk(chunk)) {
         onChunk(chunk);
@@ -153,13 +140,14 @@ export class RunClient {
     id: string,
     after: number,
     onEvent: (envelope: IRunEventEnvelope) => void,
-    options: { retryMs?: number } = {}
+    options: { retryMs?: number; onError?: (message: string) => void } = {}
   ): IStream {
     let last = after;
     let closed = false;
     let source: IEventSourceLike | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
-    const retryMs = options.retryMs ?? 1000;
+    const firstRetryMs = options.retryMs ?? 1000;
+    let retryMs = firstRetryMs;
     const close = () => {
       closed = true;
       source?.close();
@@ -172,30 +160,40 @@ export class RunClient {
         this._url(`runs/${encodeURIComponent(id)}/events`, { after: String(last) })
       );
       source = current;
-      current.addEventListener('run-event', message => {
+      current.addEventListener(SSE_RUN_EVENT, message => {
         const envelope = Private.parse(message.data);
         if (closed || current !== source || !isEventEnvelope(envelope) || envelope.seq <= last) {
           return;
         }
         last = envelope.seq;
+        retryMs = firstRetryMs;
         onEvent(envelope);
         if (envelope.event.event === 'run-finished') {
           close();
         }
       });
-      current.onerror = () => {
-        // EventSource retries by itself with Last-Event-ID; when it gives up (or the server
-        // ended the stream early), open a new one after the last event received.
+      current.onerror = (event: unknown) => {
+        // A drop, the server's `error` event (data: an API error), or a refused connection:
+        // open a new stream after the last event received, waiting longer each time in a row.
         if (closed || current !== source) {
           return;
         }
         current.close();
+        const data =
+          typeof event === 'object' && event !== null && 'data' in event
+            ? Private.parse(String(event.data))
+            : undefined;
+        if (isApiError(data)) {
+          options.onError?.(data.error.message);
+        }
+        const wait = retryMs;
+        retryMs = Math.min(retryMs * 2, 30_000);
         timer = setTimeout(() => {
           timer = null;
           if (!closed) {
             open();
           }
-        }, retryMs);
+        }, wait);
       };
     };
     open();
@@ -311,8 +309,12 @@ function isRunList(value: unknown): value is { runs: IRunSummary[] } {
   return isObject(value) && Array.isArray(value.runs) && value.runs.every(isRunSummary);
 }
 
-function isCancelAnswer(value: unknown): value is { record: IRunRecord; how: string } {
-  return isObject(value) && isRunRecord(value.record) && typeof value.how === 'string';
+function isCancelAnswer(value: unknown): value is ICancelRunResponse {
+  return (
+    isObject(value) &&
+    (value.record === null || isRunRecord(value.record)) &&
+    ['already-finished', 'requested', 'stopped'].includes(String(value.how))
+  );
 }
 
 function isOutputs(value: unknown): value is { outputs: IRunOutput[] } {
@@ -338,7 +340,7 @@ function isLogChunks(value: unknown): value is { chunks: ILogChunk[] } {
   return isObject(value) && Array.isArray(value.chunks) && value.chunks.every(isLogChunk);
 }
 
-function isCompileResult(value: unknown): value is ICompileResult {
+function isCompileResult(value: unknown): value is ICompileResponse {
   return (
     isObject(value) &&
     typeof value.text === 'string' &&

@@ -7,6 +7,7 @@ import { chipsPlugin } from './chips.js';
 import { dagPlugin } from './dagpanel.js';
 import { pipelinePlugin } from './pipeline.js';
 import { plansPlugin } from './plans.js';
+import { runPlugin } from './runplugin.js';
 import { stepEditorPlugin } from './stepeditor.js';
 
 const plugins: JupyterFrontEndPlugin<unknown>[] = [
@@ -15,7 +16,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   pipelinePlugin,
   dagPlugin,
   stepEditorPlugin,
-  chipsPlugin
+  chipsPlugin,
+  runPlugin
 ];
 
 export default plugins;
