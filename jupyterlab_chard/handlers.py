@@ -44,8 +44,19 @@ def backend_client(socket_path):
     )
 
 
+class ClientGone(Exception):
+    """The browser closed its connection: the forwarded request to the backend is dropped."""
+
+
 class ChardApiHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = "chard"
+    client_gone = False
+
+    def on_connection_close(self):
+        # An event stream whose browser went away must not stay open on the backend: the next
+        # chunk from the backend (at the latest its `: ping` every 15 s) closes the request.
+        self.client_gone = True
+        super().on_connection_close()
 
     @web.authenticated
     @authorized
@@ -92,7 +103,11 @@ class ChardApiHandler(ExtensionHandlerMixin, APIHandler):
         )
         try:
             await self.extensionapp.client.fetch(request, raise_error=False)
+        except ClientGone:
+            return
         except (OSError, HTTPClientError) as error:
+            if self.client_gone:
+                return
             # Refused or reset: the backend died and the supervisor has not yet noticed.
             if not self._headers_written:
                 return self._unavailable(backend, str(error))
@@ -109,6 +124,8 @@ class ChardApiHandler(ExtensionHandlerMixin, APIHandler):
                 self.set_header(name.strip(), value.strip())
 
     def _on_chunk(self, chunk):
+        if self.client_gone:
+            raise ClientGone()
         self.write(chunk)
         self.flush()
 

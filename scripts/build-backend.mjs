@@ -19,7 +19,12 @@ const common = {
   target: 'node20',
   minify: false,
   legalComments: 'none',
-  logLevel: 'warning'
+  logLevel: 'warning',
+  // The run service's CommonJS dependencies (yaml, @kubernetes/client-node ...) require Node's
+  // built-in modules: give the ES module bundle a `require` that can.
+  banner: {
+    js: "import { createRequire as __chardCreateRequire } from 'node:module';\nconst require = __chardCreateRequire(import.meta.url);"
+  }
 };
 await build({
   ...common,

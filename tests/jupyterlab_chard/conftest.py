@@ -68,6 +68,8 @@ class JupyterServer:
             JUPYTER_DATA_DIR=str(self.tmp / "data"),
             JUPYTER_RUNTIME_DIR=str(self.tmp / "runtime"),
             PATH=bindir + os.pathsep + self.env.get("PATH", ""),
+            # The backend's run index: this server's, never the user's.
+            CHARD_STATE_DIR=str(self.tmp / "state"),
         )
         self.env.update(env or {})
         self.args = [
