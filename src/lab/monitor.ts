@@ -117,9 +117,19 @@ export class RunMonitor extends Widget {
     if (!id || this.model.finished) {
       return;
     }
-    this._stream = this._client.events(id, after, e => this.model.apply(e), {
-      onError: message => this._say(message)
-    });
+    this._stream = this._client.events(
+      id,
+      after,
+      e => {
+        this.model.apply(e);
+        if (e.event.event === 'run-finished') {
+          void this.refreshHistory();
+        }
+      },
+      {
+        onError: message => this._say(message)
+      }
+    );
   }
 
   private _build(): void {
@@ -134,6 +144,7 @@ export class RunMonitor extends Widget {
     this._rerun = this._button(t.__('Re-run from'), () => void this._do(() => this._rerunFrom()));
     bar.append(this._statusNode, this._cancel, this._resume, this._rerun, this._fromSelect);
     this._messageNode.className = 'jp-chard-Monitor-message';
+    this._progressNode.className = 'jp-chard-Monitor-progress';
     this._failuresNode.className = 'jp-chard-Monitor-failures';
     this._stepsNode.className = 'jp-chard-Monitor-steps';
     const log = document.createElement('section');
@@ -213,9 +224,7 @@ export class RunMonitor extends Widget {
     this._resume.disabled = !m.finished || !local || m.status === 'succeeded';
     this._rerun.disabled = !m.finished || !local;
     this._fromSelect.disabled = this._rerun.disabled;
-    if (m.message && !this._messageNode.textContent) {
-      this._messageNode.textContent = m.message;
-    }
+    this._progressNode.textContent = m.message ?? '';
     this._renderSteps();
     this._renderFailures(m.failures);
     this._tick();
@@ -452,6 +461,7 @@ export class RunMonitor extends Widget {
   private readonly _fromSelect = document.createElement('select');
   private readonly _statusNode = document.createElement('div');
   private readonly _messageNode = document.createElement('div');
+  private readonly _progressNode = document.createElement('div');
   private readonly _failuresNode = document.createElement('div');
   private readonly _stepsNode = document.createElement('div');
   private readonly _logTitle = document.createElement('h3');
