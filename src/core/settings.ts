@@ -17,12 +17,15 @@ import { isRecord } from './notebook.js';
 import { isDnsLabel, isDnsSubdomain, isImageReference, isQuantity } from './compile/names.js';
 import type { ValueDigest } from './stepspec.js';
 import { VALUE_DIGESTS } from './stepspec.js';
+import type { RunBackend } from './runs.js';
 
 export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 export type AccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod';
 export type PodGCStrategy =
   'OnPodCompletion' | 'OnPodSuccess' | 'OnWorkflowCompletion' | 'OnWorkflowSuccess';
 
+/** The places a notebook's pipeline can run. */
+export const RUN_TARGETS: readonly RunBackend[] = ['local', 'argo', 'kfp'];
 export const PULL_POLICIES: readonly ImagePullPolicy[] = ['Always', 'IfNotPresent', 'Never'];
 export const ACCESS_MODES: ReadonlySet<string> = new Set<AccessMode>([
   'ReadWriteOnce',
@@ -86,6 +89,10 @@ export interface IChardSettings {
   snapshotClass?: string;
   /** Kubeflow Pipelines API of `chard submit --via kfp`. */
   kfpEndpoint?: string;
+  /** Where "Run as pipeline" runs: this machine (`local`, the default), Argo or KFP. */
+  target?: RunBackend;
+  /** The kubeconfig context of an Argo run. */
+  kubeContext?: string;
 }
 
 /** Parse a size such as `2GiB`, `500M`, `1024` (bytes); null when it is not one. */
@@ -151,7 +158,9 @@ export const CHARD_KEYS: readonly IChardKey[] = [
     doc: 'size such as "2GiB": the largest local snapshot'
   },
   { key: 'snapshotClass', deprecated: 'snapshot_class', doc: 'a VolumeSnapshotClass' },
-  { key: 'kfpEndpoint', deprecated: 'kfp_endpoint', doc: 'URL of the KFP API' }
+  { key: 'kfpEndpoint', deprecated: 'kfp_endpoint', doc: 'URL of the KFP API' },
+  { key: 'target', doc: '"local", "argo" or "kfp": where Run as pipeline runs' },
+  { key: 'kubeContext', doc: 'the kubeconfig context of an Argo run' }
 ];
 
 /**
@@ -338,7 +347,9 @@ namespace Private {
     snapshotExclude: patterns,
     snapshotMaxSize: size,
     snapshotClass: kubernetesName(isDnsSubdomain, 253),
-    kfpEndpoint: text(v => /^https?:\/\/\S+$/.test(v), 'an http(s) URL')
+    kfpEndpoint: text(v => /^https?:\/\/\S+$/.test(v), 'an http(s) URL'),
+    target: oneOf(RUN_TARGETS),
+    kubeContext: text()
   };
 
   /** The known key closest to `name` (same letters ignoring case and `_`), if any. */

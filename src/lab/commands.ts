@@ -17,4 +17,16 @@ export namespace CommandIDs {
   export const clearTags = 'chard:clear-tags';
   /** Open TensorBoard on runs: `{notebook?, runs?, logdirs?, target?}`; without runs: a picker. */
   export const openTensorBoard = 'chard:open-tensorboard';
+  /** Run the notebook as a pipeline on its saved target ("Run as pipeline"). */
+  export const runPipeline = 'chard:run-pipeline';
+  /** Choose the target and parameters, then run ("Run with…"). */
+  export const runPipelineWith = 'chard:run-pipeline-with';
+  /** Compile the notebook (`target`: argo or kfp) and show the manifest. */
+  export const compilePipeline = 'chard:compile-pipeline';
+  /** Run the notebook on a cluster (Argo or KFP), choosing in the dialog. */
+  export const submitPipeline = 'chard:submit-pipeline';
+  /** Cancel the run shown in the run monitor. */
+  export const cancelRun = 'chard:cancel-run';
+  /** Open the run monitor of the notebook (`notebook`, `run` optional). */
+  export const openRuns = 'chard:open-runs';
 }

@@ -7,6 +7,7 @@ import { chipsPlugin } from './chips.js';
 import { dagPlugin } from './dagpanel.js';
 import { pipelinePlugin } from './pipeline.js';
 import { plansPlugin } from './plans.js';
+import { runPlugin } from './runplugin.js';
 import { stepEditorPlugin } from './stepeditor.js';
 import { tensorBoardPlugin } from './tensorboard.js';
 
@@ -17,7 +18,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   dagPlugin,
   stepEditorPlugin,
   chipsPlugin,
-  tensorBoardPlugin
+  tensorBoardPlugin,
+  runPlugin
 ];
 
 export default plugins;

@@ -247,3 +247,17 @@ describe('one label domain', () => {
     expect(keys.filter(k => !k.startsWith('chard.dev/'))).toEqual([]);
   });
 });
+
+describe('the run target', () => {
+  it('reads where Run as pipeline runs, and refuses a place Chard cannot run', () => {
+    expect(analyze({ target: 'argo', kubeContext: 'kind-dev' }).pipeline.chard).toEqual({
+      target: 'argo',
+      kubeContext: 'kind-dev'
+    });
+    const diagnostics: IDiagnostic[] = [];
+    expect(parseChardSettings({ target: 'lambda' }, diagnostics).target).toBeUndefined();
+    expect(diagnostics.map(d => d.message).join('\n')).toMatch(
+      /target.*"local", "argo", "kfp"|target.*local.*argo.*kfp/
+    );
+  });
+});

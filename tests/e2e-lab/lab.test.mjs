@@ -311,6 +311,238 @@ async function dagAndChips(page) {
   await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
 }
 
+/** Run status, steps and failures as the monitor shows them. */
+function readMonitor(page) {
+  return page.evaluate(() => {
+    const m = document.querySelector('.jp-chard-Monitor');
+    if (!m) {
+      return null;
+    }
+    return {
+      status: m.querySelector('.jp-chard-Monitor-status').dataset.status,
+      steps: Object.fromEntries(
+        [...m.querySelectorAll('tr[data-step]')].map(r => [
+          r.dataset.step,
+          r.querySelector('.jp-chard-Monitor-state').textContent
+        ])
+      ),
+      failures: [...m.querySelectorAll('.jp-chard-Monitor-failure')].map(f => f.textContent),
+      history: m.querySelectorAll('.jp-chard-Monitor-run').length
+    };
+  });
+}
+
+async function waitForStatus(page, want, timeout = 120000) {
+  return page
+    .waitForFunction(
+      w => {
+        const s = document.querySelector('.jp-chard-Monitor .jp-chard-Monitor-status');
+        return s && w.includes(s.dataset.status);
+      },
+      want,
+      { timeout }
+    )
+    .then(() => true)
+    .catch(() => false);
+}
+
+/** The run as the API has it (the steps' start times tell which ran again). */
+function runRecord(page, id) {
+  return page.evaluate(async runId => {
+    const base = window.jupyterapp.serviceManager.serverSettings.baseUrl;
+    const r = await fetch(`${base}chard/api/runs/${runId}`);
+    return (await r.json()).record;
+  }, id);
+}
+
+async function setSourceAndSave(page, cell, source) {
+  await page.evaluate(
+    async ([i, src]) => {
+      const w = window.jupyterapp.shell.currentWidget;
+      w.content.widgets[i].model.sharedModel.setSource(src);
+      await w.context.save();
+    },
+    [cell, source]
+  );
+}
+
+/**
+ * Issue 11, items 1 and 4: Run as pipeline from the toolbar, the DAG and the monitor following
+ * the run live, a step's log, a failure on its cell and line, resume, cancel; screenshots of the
+ * panel, DAG and monitor in both themes.
+ */
+async function runMonitor(page) {
+  await openNotebook(page, 'runs.ipynb');
+  await page.evaluate(() => window.jupyterapp.commands.execute('chard:show-plan'));
+  await page.waitForSelector(`${SIDEBAR} .jp-chard-DagNode[data-step="load_data"]`, { timeout: 20000 });
+  // Every class the load_data node takes in the sidebar's DAG, as it happens.
+  await page.evaluate(sel => {
+    window.chardNodeStates = [];
+    const node = document.querySelector(`${sel} .jp-chard-DagNode[data-step="load_data"]`);
+    const record = () => {
+      const m = /jp-mod-(pending|running|succeeded|failed|cancelled|skipped|cached)/.exec(
+        node.getAttribute('class')
+      );
+      const s = m ? m[1] : null;
+      if (s && window.chardNodeStates[window.chardNodeStates.length - 1] !== s) {
+        window.chardNodeStates.push(s);
+      }
+    };
+    new MutationObserver(record).observe(node, { attributes: true, subtree: true });
+  }, SIDEBAR);
+
+  // 1. The toolbar button; the first time, the dialog asks where (this machine) and says what runs.
+  const button = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="chard-run-pipeline"]');
+  check('the notebook toolbar has "Run as pipeline"', (await button.count()) === 1);
+  await button.locator('jp-button, button').first().click();
+  await page.waitForSelector('.jp-Dialog .jp-chard-RunDialog', { timeout: 10000 });
+  const dialog = await page.textContent('.jp-Dialog .jp-chard-RunDialog');
+  const params = await page.$$eval('.jp-Dialog .jp-chard-RunDialog-field span', s => s.map(x => x.textContent));
+  check(
+    'the dialog says the saved file runs, and asks the parameters typed as the notebook declares them',
+    dialog.includes('Runs the saved file runs.ipynb') &&
+      params.includes('ROWS (int)') &&
+      params.includes('PAUSE (float)'),
+    { dialog, params }
+  );
+  await page.screenshot({ path: path.join(OUT, '7-run-dialog-light.png') });
+  // JupyterLab marks a notebook modified as it opens (it records the kernel it connected to):
+  // the dialog offers to save first.
+  const saveAndRun = page.locator('.jp-Dialog .jp-mod-accept', { hasText: 'Save and Run' });
+  await ((await saveAndRun.count()) > 0 ? saveAndRun : page.locator('.jp-Dialog .jp-mod-accept').last()).click();
+  const first = await waitForStatus(page, ['succeeded', 'failed']);
+  const done = await readMonitor(page);
+  check(
+    'the run monitor shows the run succeed, every step succeeded with its duration',
+    first &&
+      done.status === 'succeeded' &&
+      same(done.steps, { load_data: 'succeeded', split: 'succeeded', train_model: 'succeeded' }),
+    done
+  );
+  const nodeStates = await page.evaluate(() => window.chardNodeStates);
+  const i = nodeStates.indexOf('running');
+  check(
+    'the DAG node of load_data went running → succeeded, live',
+    i >= 0 && nodeStates.indexOf('succeeded', i) > i,
+    nodeStates
+  );
+  const saved = (await readSaved(page, 'runs.ipynb')).metadata.chard;
+  check('the chosen target is saved in the notebook (chard.target)', saved && saved.target === 'local', saved);
+
+  // 2. A step's log, with its ANSI colour.
+  await page.locator('.jp-chard-Monitor-stepName', { hasText: 'load_data' }).click();
+  const logged = await page
+    .waitForFunction(() => /loaded 200 rows/.test(document.querySelector('.jp-chard-Monitor-logBody').textContent), null, {
+      timeout: 15000
+    })
+    .then(() => true)
+    .catch(() => false);
+  const green = await page.$$eval('.jp-chard-Monitor-logBody span', s =>
+    s.filter(x => x.textContent === 'loaded').map(x => x.className)
+  );
+  check(
+    "load_data's log shows its output, the ANSI green kept as JupyterLab's colour class",
+    logged && green.some(c => /ansi-green/.test(c)),
+    { green }
+  );
+  await page.screenshot({ path: path.join(OUT, '8-monitor-light.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, '8-monitor-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+
+  // 3. Break train_model (cell 6) on its line 2, run: the failure names the step, the cell, the line.
+  await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'runs.ipynb' }));
+  await setSourceAndSave(page, 5, 'time.sleep(PAUSE)\ntotal = sum(half) + undefined_thing\nprint("total", total)\n');
+  await page.evaluate(() => window.jupyterapp.commands.execute('chard:run-pipeline'));
+  const failed = await waitForStatus(page, ['failed', 'succeeded']);
+  const broken = await readMonitor(page);
+  check(
+    'the broken step fails and the monitor says where: train_model, cell 6, line 2',
+    failed &&
+      broken.status === 'failed' &&
+      broken.steps.train_model === 'failed' &&
+      broken.steps.load_data === 'succeeded' &&
+      broken.failures.length === 1 &&
+      /train_model failed: .*undefined_thing/.test(broken.failures[0]) &&
+      /Go to cell 6, line 2/.test(broken.failures[0]),
+    broken
+  );
+  const failedNode = await page.getAttribute(`${SIDEBAR} .jp-chard-DagNode[data-step="train_model"]`, 'class');
+  check("the DAG shows train_model's node failed", /jp-mod-failed/.test(failedNode), failedNode);
+  await page.screenshot({ path: path.join(OUT, '9-failed-light.png') });
+  await page.locator('.jp-chard-Monitor-jump').click();
+  const at = await page
+    .waitForFunction(
+      () => {
+        const w = window.jupyterapp.shell.currentWidget;
+        const nb = w && w.content;
+        const cell = nb && nb.activeCell;
+        return nb && nb.activeCellIndex === 5 && cell.editor.getCursorPosition().line === 1 && w.context.path === 'runs.ipynb';
+      },
+      null,
+      { timeout: 10000 }
+    )
+    .then(() => true)
+    .catch(() => false);
+  check('"Go to cell 6, line 2" shows the notebook with cell 6 active, the cursor on line 2', at);
+
+  // 4. Fix it and resume: only the failed step runs again.
+  const runId = await page.evaluate(() => {
+    const w = [...window.jupyterapp.shell.widgets('main')].find(x => x.content && x.content.model && x.content.notebook);
+    return w.content.model.id;
+  });
+  const before = await runRecord(page, runId);
+  await setSourceAndSave(page, 5, 'time.sleep(PAUSE)\ntotal = sum(half)\nprint("total", total)\n');
+  await page.evaluate(() => window.jupyterapp.commands.execute('chard:open-runs'));
+  await page.locator('.jp-chard-Monitor-button', { hasText: 'Resume' }).click();
+  const resumed = await waitForStatus(page, ['succeeded'], 60000);
+  const message = await page.textContent('.jp-chard-Monitor-message');
+  const after = await runRecord(page, runId);
+  const startOf = (rec, name) => rec.steps.find(s => s.name === name).startedAt;
+  check(
+    'fixed and resumed: the run succeeds, and only train_model ran again',
+    resumed &&
+      after.status === 'succeeded' &&
+      startOf(after, 'load_data') === startOf(before, 'load_data') &&
+      startOf(after, 'split') === startOf(before, 'split') &&
+      startOf(after, 'train_model') !== startOf(before, 'train_model'),
+    { message, before: before.steps.map(s => [s.name, s.status, s.startedAt]), after: after.steps.map(s => [s.name, s.status, s.startedAt]) }
+  );
+
+  // 5. Run with a long pause and cancel midway: the steps end cancelled.
+  await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'runs.ipynb' }));
+  await page.evaluate(() => window.jupyterapp.commands.execute('chard:run-pipeline-with'));
+  await page.waitForSelector('.jp-Dialog .jp-chard-RunDialog', { timeout: 10000 });
+  await page.locator('.jp-Dialog .jp-chard-RunDialog-field', { hasText: 'PAUSE (float)' }).locator('input').fill('60');
+  await page.locator('.jp-Dialog .jp-mod-accept').last().click();
+  const running = await page
+    .waitForFunction(() => {
+      const row = document.querySelector('.jp-chard-Monitor tr[data-step="train_model"]');
+      return row && row.classList.contains('jp-mod-running');
+    }, null, { timeout: 60000 })
+    .then(() => true)
+    .catch(() => false);
+  await page.screenshot({ path: path.join(OUT, '10-running-light.png') });
+  await page.locator('.jp-chard-Monitor-button', { hasText: 'Cancel' }).click();
+  const cancelled = await waitForStatus(page, ['cancelled', 'failed', 'succeeded'], 60000);
+  const stopped = await readMonitor(page);
+  check(
+    'a run cancelled while train_model runs ends cancelled, train_model cancelled',
+    running && cancelled && stopped.status === 'cancelled' && stopped.steps.train_model === 'cancelled',
+    stopped
+  );
+  check('the history lists the three runs of this notebook', stopped.history === 3, stopped.history);
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, '11-cancelled-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+}
+
 /** Rename load_data to load in its chip's step editor: split's prev:load_data follows. */
 async function renameStep(page) {
   await page.locator('.jp-NotebookPanel .jp-Cell').nth(3).locator('.jp-chard-Chip').click();
@@ -591,10 +823,11 @@ async function backendStates(ctx) {
         'jupyterlab-chard:dag',
         'jupyterlab-chard:step-editor',
         'jupyterlab-chard:step-chips',
-        'jupyterlab-chard:tensorboard'
+        'jupyterlab-chard:tensorboard',
+        'jupyterlab-chard:run'
       ].filter(id => window.jupyterapp.isPluginActivated(id))
     );
-    check('the seven Chard plugins are active', plugins.length === 7, plugins);
+    check('the eight Chard plugins are active', plugins.length === 8, plugins);
     const savedBefore = await readSaved(page, 'churn.ipynb');
 
     // 2. The Pipeline sidebar lists the steps with their cells, inputs, outputs, parents.
@@ -866,11 +1099,14 @@ async function backendStates(ctx) {
       )
     );
 
-    // 8. TensorBoard: two runs of train.ipynb (one with a folder per step) in one panel, with
+    // 8. Run as pipeline and the run monitor (issue 11, items 1 and 4).
+    await runMonitor(page);
+
+    // 9. TensorBoard: two runs of train.ipynb (one with a folder per step) in one panel, with
     // real curves, in the light and the dark theme; closing the panel stops TensorBoard.
     await tensorBoard(page);
 
-    // 9. A large notebook (1,500 code cells of ~20 lines, 150 steps): its cells are parsed in
+    // 10. A large notebook (1,500 code cells of ~20 lines, 150 steps): its cells are parsed in
     // Web Workers while the sidebar says so, and the page keeps responding meanwhile.
     await largeNotebook(page);
 

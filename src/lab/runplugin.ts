@@ -1,0 +1,399 @@
+/**
+ * `jupyterlab-chard:run`: "Run as pipeline" on the notebook toolbar (declared in the schema) and
+ * the palette commands to run, compile, submit, cancel and open the runs, with the "Run with…"
+ * dialog, and the live run monitor in the main area (tracked and restored with the layout).
+ */
+import { ILayoutRestorer } from '@jupyterlab/application';
+import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  Dialog,
+  ICommandPalette,
+  MainAreaWidget,
+  showDialog,
+  showErrorMessage,
+  WidgetTracker
+} from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { runIcon, stopIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+import type { IPlan } from '../core/plan.js';
+import { RunClient } from './client.js';
+import { CommandIDs } from './commands.js';
+import { RunMonitor } from './monitor.js';
+import { RunDialogBody } from './rundialog.js';
+import type { IFailure } from './runmodel.js';
+import { hasSavedTarget, saveChoice, savedChoice, startRequest } from './runtarget.js';
+import type { IRunChoice } from './runtarget.js';
+import { IChardPlans } from './tokens.js';
+
+export const runPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-chard:run',
+  description:
+    'Run as pipeline: run, compile and submit the notebook, and the live run monitor with logs, history and metrics.',
+  autoStart: true,
+  requires: [IChardPlans, INotebookTracker, IRenderMimeRegistry],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    plans: IChardPlans,
+    notebooks: INotebookTracker,
+    rendermime: IRenderMimeRegistry,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab-chard');
+    const client = new RunClient({ settings: app.serviceManager.serverSettings });
+    const tracker = new WidgetTracker<MainAreaWidget<RunMonitor>>({ namespace: 'chard-runs' });
+    const runner = new Runner(app, plans, notebooks, rendermime, client, tracker, trans);
+    const { commands } = app;
+    const hasNotebook = () => notebooks.currentWidget !== null;
+
+    commands.addCommand(CommandIDs.runPipeline, {
+      label: trans.__('Run as Pipeline'),
+      caption: trans.__(
+        'Run the saved notebook as a pipeline on its target (this machine by default)'
+      ),
+      icon: args => (args.toolbar ? runIcon : undefined),
+      isEnabled: hasNotebook,
+      execute: () => runner.run(false)
+    });
+    commands.addCommand(CommandIDs.runPipelineWith, {
+      label: trans.__('Run as Pipeline With…'),
+      caption: trans.__('Choose where the pipeline runs and its parameters, then run it'),
+      isEnabled: hasNotebook,
+      execute: () => runner.run(true)
+    });
+    commands.addCommand(CommandIDs.compilePipeline, {
+      label: args =>
+        args.target === 'kfp'
+          ? trans.__('Compile Pipeline (Kubeflow Pipelines)')
+          : trans.__('Compile Pipeline (Argo Workflow)'),
+      caption: trans.__('Compile the saved notebook into a manifest and open it'),
+      isEnabled: hasNotebook,
+      execute: args => runner.compile(args.target === 'kfp' ? 'kfp' : 'argo')
+    });
+    commands.addCommand(CommandIDs.submitPipeline, {
+      label: trans.__('Submit Pipeline to a Cluster…'),
+      caption: trans.__('Run the saved notebook on Argo or Kubeflow Pipelines'),
+      isEnabled: hasNotebook,
+      execute: () => runner.run(true, true)
+    });
+    commands.addCommand(CommandIDs.cancelRun, {
+      label: trans.__('Cancel Pipeline Run'),
+      icon: args => (args.toolbar ? stopIcon : undefined),
+      isEnabled: () => runner.current?.content.model.finished === false,
+      execute: () => runner.cancel()
+    });
+    commands.addCommand(CommandIDs.openRuns, {
+      label: trans.__('Open Pipeline Runs'),
+      caption: trans.__("Open the run monitor: this notebook's runs, logs and metrics"),
+      execute: args =>
+        runner.openRuns(
+          typeof args.notebook === 'string' ? args.notebook : undefined,
+          typeof args.run === 'string' ? args.run : undefined
+        )
+    });
+    for (const command of [
+      CommandIDs.runPipeline,
+      CommandIDs.runPipelineWith,
+      CommandIDs.compilePipeline,
+      CommandIDs.submitPipeline,
+      CommandIDs.cancelRun,
+      CommandIDs.openRuns
+    ]) {
+      palette?.addItem({ command, category: 'Chard' });
+    }
+    palette?.addItem({
+      command: CommandIDs.compilePipeline,
+      category: 'Chard',
+      args: { target: 'kfp' }
+    });
+    tracker.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.cancelRun));
+    notebooks.currentChanged.connect(() => {
+      for (const c of [
+        CommandIDs.runPipeline,
+        CommandIDs.runPipelineWith,
+        CommandIDs.compilePipeline,
+        CommandIDs.submitPipeline
+      ]) {
+        commands.notifyCommandChanged(c);
+      }
+    });
+    void restorer?.restore(tracker, {
+      command: CommandIDs.openRuns,
+      args: w => ({ notebook: w.content.notebook, run: w.content.model.id ?? '' }),
+      name: w => w.content.notebook
+    });
+  }
+};
+
+/** What the commands do. */
+class Runner {
+  constructor(
+    private readonly _app: JupyterFrontEnd,
+    private readonly _plans: IChardPlans,
+    private readonly _notebooks: INotebookTracker,
+    private readonly _rendermime: IRenderMimeRegistry,
+    private readonly _client: RunClient,
+    private readonly _tracker: WidgetTracker<MainAreaWidget<RunMonitor>>,
+    private readonly _trans: TranslationBundle
+  ) {}
+
+  /** The monitor in front (the current one, or the last used). */
+  get current(): MainAreaWidget<RunMonitor> | null {
+    return this._tracker.currentWidget;
+  }
+
+  /** Run the current notebook: on its saved target, or after the dialog (`ask`). */
+  async run(ask: boolean, clusterOnly = false): Promise<void> {
+    const panel = this._notebooks.currentWidget;
+    if (!panel) {
+      return;
+    }
+    try {
+      const plan = await this._plan(panel);
+      let choice = savedChoice(plan);
+      if (clusterOnly && choice.target === 'local') {
+        choice = { ...choice, target: 'argo' };
+      }
+      if (ask || !hasSavedTarget(plan) || panel.context.model.dirty) {
+        const asked = await this._ask(panel, plan, choice);
+        if (!asked) {
+          return;
+        }
+        choice = asked;
+      }
+      const monitor = await this._monitorFor(panel.context.path, panel);
+      const details = await this._client.start(startRequest(panel.context.path, choice));
+      await monitor.content.follow(details);
+    } catch (error) {
+      await showErrorMessage(this._trans.__('The pipeline did not start'), Private.message(error));
+    }
+  }
+
+  async compile(target: 'argo' | 'kfp'): Promise<void> {
+    const panel = this._notebooks.currentWidget;
+    if (!panel) {
+      return;
+    }
+    try {
+      if (panel.context.model.dirty && !(await this._offerSave(panel))) {
+        return;
+      }
+      const result = await this._client.compile({ path: panel.context.path, target });
+      const name = `${PathExt.basename(panel.context.path, '.ipynb')}.${target}.yaml`;
+      const body = document.createElement('div');
+      body.className = 'jp-chard-Manifest';
+      for (const w of result.warnings) {
+        const p = document.createElement('p');
+        p.className = 'jp-chard-Manifest-warning';
+        p.textContent = w;
+        body.append(p);
+      }
+      const pre = document.createElement('pre');
+      pre.className = 'jp-chard-Manifest-text';
+      pre.textContent = result.text;
+      body.append(pre);
+      const download = Dialog.okButton({ label: this._trans.__('Download') });
+      const answer = await showDialog({
+        title: this._trans.__('%1 (compiled from the saved file)', name),
+        body: new WidgetOf(body),
+        buttons: [Dialog.cancelButton({ label: this._trans.__('Close') }), download]
+      });
+      if (answer.button.accept) {
+        Private.download(name, result.text);
+      }
+    } catch (error) {
+      await showErrorMessage(
+        this._trans.__('The pipeline did not compile'),
+        Private.message(error)
+      );
+    }
+  }
+
+  async cancel(): Promise<void> {
+    const id = this.current?.content.model.id;
+    if (!id) {
+      return;
+    }
+    try {
+      await this._client.cancel(id);
+    } catch (error) {
+      await showErrorMessage(this._trans.__('The run was not cancelled'), Private.message(error));
+    }
+  }
+
+  async openRuns(notebook?: string, run?: string): Promise<void> {
+    const panel = this._notebooks.currentWidget;
+    const path = notebook ?? panel?.context.path;
+    if (!path) {
+      return;
+    }
+    const monitor = await this._monitorFor(path, panel?.context.path === path ? panel : null);
+    try {
+      if (run) {
+        await monitor.content.open(run);
+      } else {
+        await monitor.content.refreshHistory();
+      }
+    } catch (error) {
+      await showErrorMessage(this._trans.__('The runs could not be read'), Private.message(error));
+    }
+  }
+
+  private async _plan(panel: NotebookPanel): Promise<IPlan | null> {
+    const live = this._plans.planFor(panel);
+    return live.plan ?? (await live.update());
+  }
+
+  private async _ask(
+    panel: NotebookPanel,
+    plan: IPlan | null,
+    choice: IRunChoice
+  ): Promise<IRunChoice | null> {
+    const dirty = panel.context.model.dirty;
+    const body = new RunDialogBody({
+      trans: this._trans,
+      path: panel.context.path,
+      dirty,
+      choice,
+      parameters: plan?.parameters ?? []
+    });
+    const buttons = [
+      Dialog.cancelButton({ label: this._trans.__('Cancel') }),
+      ...(dirty
+        ? [
+            Dialog.okButton({
+              label: this._trans.__('Save and Run'),
+              ariaLabel: this._trans.__('Save the notebook, then run it'),
+              actions: ['save']
+            })
+          ]
+        : []),
+      Dialog.okButton({
+        label: dirty ? this._trans.__('Run the Saved File') : this._trans.__('Run')
+      })
+    ];
+    const answer = await showDialog({
+      title: this._trans.__('Run %1 as a pipeline', PathExt.basename(panel.context.path)),
+      body,
+      buttons,
+      focusNodeSelector: 'select'
+    });
+    if (!answer.button.accept) {
+      return null;
+    }
+    const value = body.getValue();
+    // The target is remembered in the notebook (an edit the user asked for); saved with it
+    // when the user chose to save.
+    saveChoice(panel.context.model, value);
+    if (answer.button.actions.includes('save') || !dirty) {
+      await panel.context.save();
+    }
+    return value;
+  }
+
+  private async _offerSave(panel: NotebookPanel): Promise<boolean> {
+    const answer = await showDialog({
+      title: this._trans.__('Unsaved changes'),
+      body: this._trans.__(
+        '%1 has unsaved changes. Chard compiles the saved file: save it first?',
+        PathExt.basename(panel.context.path)
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: this._trans.__('Cancel') }),
+        Dialog.okButton({ label: this._trans.__('Use the Saved File'), actions: ['nosave'] }),
+        Dialog.okButton({ label: this._trans.__('Save and Compile') })
+      ]
+    });
+    if (!answer.button.accept) {
+      return false;
+    }
+    if (!answer.button.actions.includes('nosave')) {
+      await panel.context.save();
+    }
+    return true;
+  }
+
+  private async _monitorFor(
+    path: string,
+    panel: NotebookPanel | null
+  ): Promise<MainAreaWidget<RunMonitor>> {
+    let widget = this._tracker.find(w => w.content.notebook === path) ?? null;
+    if (!widget) {
+      const content = new RunMonitor({
+        client: this._client,
+        trans: this._trans,
+        rendermime: this._rendermime,
+        notebook: path,
+        onJump: failure => this._jump(path, failure)
+      });
+      widget = new MainAreaWidget({ content });
+      widget.id = `jp-chard-runs-${Private.counter()}`;
+      widget.title.label = this._trans.__('Runs: %1', PathExt.basename(path));
+      widget.title.icon = runIcon;
+      widget.title.closable = true;
+      await this._tracker.add(widget);
+      this._app.shell.add(widget, 'main', { mode: 'split-right' });
+    }
+    if (panel) {
+      widget.content.states = this._plans.planFor(panel).states;
+    }
+    this._app.shell.activateById(widget.id);
+    return widget;
+  }
+
+  /** Show the notebook with the failed cell active, the cursor on the failing line. */
+  private _jump(path: string, failure: IFailure): void {
+    const panel = this._notebooks.find(p => p.context.path === path);
+    if (!panel || failure.cell === null) {
+      void this._app.commands.execute('docmanager:open', { path });
+      return;
+    }
+    this._app.shell.activateById(panel.id);
+    const notebook = panel.content;
+    notebook.activeCellIndex = failure.cell;
+    notebook.mode = 'edit';
+    const cell = notebook.activeCell;
+    if (cell && failure.line !== null) {
+      cell.editor?.setCursorPosition({ line: Math.max(0, failure.line - 1), column: 0 });
+    }
+    if (cell) {
+      void notebook.scrollToItem(failure.cell);
+      cell.editor?.focus();
+    }
+  }
+}
+
+/** A plain node as a dialog body. */
+class WidgetOf extends Widget {
+  constructor(node: HTMLElement) {
+    super({ node });
+  }
+}
+
+namespace Private {
+  let count = 0;
+  export function counter(): number {
+    return ++count;
+  }
+
+  export function message(error: unknown): string {
+    return error instanceof Error ? error.message : String(error);
+  }
+
+  export function download(name: string, text: string): void {
+    const url = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    a.click();
+    URL.revokeObjectURL(url);
+  }
+}
