@@ -155,3 +155,16 @@ export function isCompilable(plan: IPlan): boolean {
 export function stepCode(plan: IPlan, step: IStep): ICodeBlock[] {
   return [...plan.imports, ...plan.functions, ...step.code];
 }
+
+/** A copy of the plan whose parameters take `values` (by name) as their values. */
+export function planWithParameterValues(
+  plan: IPlan,
+  values: Readonly<Record<string, ParameterValue>>
+): IPlan {
+  return {
+    ...plan,
+    parameters: plan.parameters.map(p =>
+      Object.prototype.hasOwnProperty.call(values, p.name) ? { ...p, value: values[p.name] } : p
+    )
+  };
+}

@@ -392,7 +392,10 @@ async function runMonitor(page) {
   }, SIDEBAR);
 
   // 1. The toolbar button; the first time, the dialog asks where (this machine) and says what runs.
-  const button = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="chard-run-pipeline"]');
+  // The toolbar of the notebook shown (other notebooks' panels are open but hidden).
+  const button = page.locator(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar [data-jp-item-name="chard-run-pipeline"]'
+  );
   check('the notebook toolbar has "Run as pipeline"', (await button.count()) === 1);
   await button.locator('jp-button, button').first().click();
   await page.waitForSelector('.jp-Dialog .jp-chard-RunDialog', { timeout: 10000 });
@@ -514,7 +517,10 @@ async function runMonitor(page) {
 
   // 5. Run with a long pause and cancel midway: the steps end cancelled.
   await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'runs.ipynb' }));
-  await page.evaluate(() => window.jupyterapp.commands.execute('chard:run-pipeline-with'));
+  // Not awaited in the page: the command resolves only once its dialog is answered.
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('chard:run-pipeline-with');
+  });
   await page.waitForSelector('.jp-Dialog .jp-chard-RunDialog', { timeout: 10000 });
   await page.locator('.jp-Dialog .jp-chard-RunDialog-field', { hasText: 'PAUSE (float)' }).locator('input').fill('60');
   await page.locator('.jp-Dialog .jp-mod-accept').last().click();
@@ -545,7 +551,11 @@ async function runMonitor(page) {
 
 /** Rename load_data to load in its chip's step editor: split's prev:load_data follows. */
 async function renameStep(page) {
-  await page.locator('.jp-NotebookPanel .jp-Cell').nth(3).locator('.jp-chard-Chip').click();
+  await page
+    .locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')
+    .nth(3)
+    .locator('.jp-chard-Chip')
+    .click();
   const input = page.locator('.jp-Dialog .jp-chard-StepForm-name');
   await input.waitFor({ timeout: 10000 });
   check('the chip opens the step editor on its step', (await input.inputValue()) === 'load_data');

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import type { IKfpRunOptions } from '../../core/api.js';
 import { compileKfp } from '../../core/compile/kfp.js';
 import { dnsLabel } from '../../core/names.js';
-import type { IPlan } from '../../core/plan.js';
+import { planWithParameterValues } from '../../core/plan.js';
 import type { IRunRecord } from '../../core/runs.js';
 import { runStartedEvent } from '../../core/runs.js';
 import { newRunRecord } from '../common/records.js';
@@ -39,13 +39,7 @@ export class KfpBackend implements IRunBackend {
   ): Promise<IStartedRun> {
     const { request } = input;
     const kfpOptions: IKfpRunOptions = request.kfp ?? {};
-    const values = request.parameters ?? {};
-    const plan: IPlan = {
-      ...input.plan,
-      parameters: input.plan.parameters.map(p =>
-        p.name in values ? { ...p, value: values[p.name] } : p
-      )
-    };
+    const plan = planWithParameterValues(input.plan, request.parameters ?? {});
     const kfp = this.connect(
       { kfpEndpoint: kfpOptions.endpoint, kfpTokenFile: kfpOptions.tokenFile },
       plan.pipeline.chard.kfpEndpoint,

@@ -7,6 +7,7 @@ import type { IArgoRunOptions } from '../../core/api.js';
 import { compileArgo } from '../../core/compile/argo.js';
 import type { ICompileOptions } from '../../core/compile/options.js';
 import type { IPlan } from '../../core/plan.js';
+import { planWithParameterValues } from '../../core/plan.js';
 import type { IRunRecord, RunEvent, RunStatus } from '../../core/runs.js';
 import { runStartedEvent } from '../../core/runs.js';
 import { RunRecordStore } from '../common/store.js';
@@ -61,7 +62,7 @@ export class ArgoBackend implements IRunBackend {
   ): Promise<IStartedRun> {
     const { request } = input;
     const argo = request.argo ?? {};
-    const plan = withParameters(input.plan, request.parameters ?? {});
+    const plan = planWithParameterValues(input.plan, request.parameters ?? {});
     const { config, client } = this.connect(argo);
     hooks.progress(
       `cluster ${config.inCluster ? '(in-cluster)' : `context "${config.context}"`}, ` +
@@ -237,16 +238,6 @@ export class ArgoBackend implements IRunBackend {
     });
     return { config, client };
   }
-}
-
-/** The plan with the request's parameter values as its defaults. */
-function withParameters(plan: IPlan, values: Record<string, unknown>): IPlan {
-  return {
-    ...plan,
-    parameters: plan.parameters.map(p =>
-      p.name in values ? { ...p, value: values[p.name] as typeof p.value } : p
-    )
-  };
 }
 
 namespace Private {

@@ -23,7 +23,7 @@ import type {
 } from '../../core/api.js';
 import { compilePlan, CompileError } from '../../core/compile/index.js';
 import type { IDiagnostic, IPlan } from '../../core/plan.js';
-import { isCompilable } from '../../core/plan.js';
+import { isCompilable, planWithParameterValues } from '../../core/plan.js';
 import type { IRunRecord, RunBackend, RunEvent } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
 import { EventLog, followEvents } from '../common/events.js';
@@ -148,10 +148,7 @@ export class RunService {
     const plan = await this.analyze(request.notebook);
     Private.refuseErrors(request.notebook, plan, 'nothing was compiled');
     const values = parameterValues(plan, request.parameters ?? {});
-    const withValues: IPlan = {
-      ...plan,
-      parameters: plan.parameters.map(p => (p.name in values ? { ...p, value: values[p.name] } : p))
-    };
+    const withValues = planWithParameterValues(plan, values);
     try {
       const result = compilePlan(withValues, request.target, {
         ...(request.image ? { image: request.image } : {}),
