@@ -802,8 +802,11 @@ async function backendStates(ctx) {
   page.on('requestfailed', r => {
     const error = r.failure() && r.failure().errorText;
     // The TensorBoard frame is reloaded on a theme change and removed with its panel: what it
-    // was still loading is aborted.
-    if (!(error === 'net::ERR_ABORTED' && r.url().includes('/chard/tensorboard/'))) {
+    // was still loading is aborted. A run's event stream is an open response until the server
+    // ends it; the monitor closing its EventSource (run over, another run shown) aborts it.
+    const closedByPage =
+      r.url().includes('/chard/tensorboard/') || /\/chard\/api\/runs\/[^/]+\/(events|logs)\b/.test(r.url());
+    if (!(error === 'net::ERR_ABORTED' && closedByPage)) {
       httpProblems.push(`FAILED ${r.url()} ${error}`);
     }
   });
