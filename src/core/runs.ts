@@ -193,3 +193,63 @@ export function parseStepError(lines: readonly string[]): IStepError | null {
   }
   return null;
 }
+
+export const STEP_STATUSES: ReadonlySet<string> = new Set<StepStatus>([
+  'pending',
+  'running',
+  'succeeded',
+  'cached',
+  'failed',
+  'skipped',
+  'cancelled'
+]);
+export const RUN_STATUSES: ReadonlySet<string> = new Set<RunStatus>([
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled'
+]);
+export const RUN_BACKENDS: ReadonlySet<string> = new Set<RunBackend>(['local', 'argo', 'kfp']);
+
+const isStringOrNull = (value: unknown): value is string | null =>
+  value === null || typeof value === 'string';
+const isNumberOrNull = (value: unknown): value is number | null =>
+  value === null || typeof value === 'number';
+
+/** Type guard for a step of a run record (run.json, or an HTTP answer). */
+export function isStepRecord(value: unknown): value is IStepRecord {
+  return (
+    isRecord(value) &&
+    typeof value.name === 'string' &&
+    typeof value.id === 'string' &&
+    typeof value.status === 'string' &&
+    STEP_STATUSES.has(value.status) &&
+    isStringOrNull(value.startedAt) &&
+    isStringOrNull(value.finishedAt) &&
+    isStringOrNull(value.message) &&
+    isNumberOrNull(value.cell) &&
+    isNumberOrNull(value.line) &&
+    isRecord(value.metrics) &&
+    Array.isArray(value.outputs)
+  );
+}
+
+/** Type guard for a run record (run.json, or an HTTP answer). */
+export function isRunRecord(value: unknown): value is IRunRecord {
+  return (
+    isRecord(value) &&
+    value.version === 1 &&
+    typeof value.id === 'string' &&
+    typeof value.backend === 'string' &&
+    RUN_BACKENDS.has(value.backend) &&
+    typeof value.pipeline === 'string' &&
+    typeof value.notebook === 'string' &&
+    typeof value.status === 'string' &&
+    RUN_STATUSES.has(value.status) &&
+    typeof value.createdAt === 'string' &&
+    isRecord(value.parameters) &&
+    Array.isArray(value.steps) &&
+    value.steps.every(isStepRecord)
+  );
+}

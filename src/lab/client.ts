@@ -15,7 +15,8 @@ import type {
   IResumeRunRequest,
   IStartRunRequest
 } from '../core/api.js';
-import type { IRunRecord, IStepRecord, RunBackend, RunEvent } from '../core/runs.js';
+import type { RunBackend, RunEvent } from '../core/runs.js';
+import { isRunRecord, RUN_BACKENDS, RUN_STATUSES, STEP_STATUSES } from '../core/runs.js';
 import { requestAPI } from './request.js';
 
 import type {
@@ -227,18 +228,6 @@ export interface IStream {
   close(): void;
 }
 
-const STEP_STATUSES = new Set([
-  'pending',
-  'running',
-  'succeeded',
-  'failed',
-  'skipped',
-  'cancelled',
-  'cached'
-]);
-const RUN_STATUSES = new Set(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
-const BACKENDS = new Set(['local', 'argo', 'kfp']);
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -249,38 +238,6 @@ function isStringOrNull(value: unknown): value is string | null {
 
 function isNumberOrNull(value: unknown): value is number | null {
   return value === null || typeof value === 'number';
-}
-
-export function isStepRecord(value: unknown): value is IStepRecord {
-  return (
-    isObject(value) &&
-    typeof value.name === 'string' &&
-    typeof value.status === 'string' &&
-    STEP_STATUSES.has(value.status) &&
-    isStringOrNull(value.startedAt) &&
-    isStringOrNull(value.finishedAt) &&
-    isStringOrNull(value.message) &&
-    isNumberOrNull(value.cell) &&
-    isNumberOrNull(value.line) &&
-    isObject(value.metrics)
-  );
-}
-
-export function isRunRecord(value: unknown): value is IRunRecord {
-  return (
-    isObject(value) &&
-    typeof value.id === 'string' &&
-    typeof value.backend === 'string' &&
-    BACKENDS.has(value.backend) &&
-    typeof value.pipeline === 'string' &&
-    typeof value.notebook === 'string' &&
-    typeof value.status === 'string' &&
-    RUN_STATUSES.has(value.status) &&
-    typeof value.createdAt === 'string' &&
-    isObject(value.parameters) &&
-    Array.isArray(value.steps) &&
-    value.steps.every(isStepRecord)
-  );
 }
 
 export function isRunDetails(value: unknown): value is IRunDetails {
@@ -298,7 +255,7 @@ function isRunSummary(value: unknown): value is IRunSummary {
     isObject(value) &&
     typeof value.id === 'string' &&
     typeof value.backend === 'string' &&
-    BACKENDS.has(value.backend) &&
+    RUN_BACKENDS.has(value.backend) &&
     typeof value.status === 'string' &&
     RUN_STATUSES.has(value.status) &&
     typeof value.createdAt === 'string'

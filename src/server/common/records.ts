@@ -22,7 +22,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
 import type { IPlan, IRunRecord, IStepRecord, RunStatus, StepStatus } from '../../core/index.js';
-import { isRecord } from '../../core/index.js';
+import { isRecord, isRunRecord } from '../../core/index.js';
 import { errorReason } from './files.js';
 
 /** The directory name Chard keeps its state in, next to the notebook. */
@@ -89,52 +89,6 @@ export interface IRunPids {
   runner: IProcessRef;
   /** Step id -> process group leader of the running step. */
   steps: Record<string, IProcessRef>;
-}
-
-const STEP_STATUSES: ReadonlySet<string> = new Set([
-  'pending',
-  'running',
-  'succeeded',
-  'cached',
-  'failed',
-  'skipped',
-  'cancelled'
-]);
-const RUN_STATUSES: ReadonlySet<string> = new Set([
-  'pending',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled'
-]);
-
-function isStepRecord(value: unknown): value is IStepRecord {
-  return (
-    isRecord(value) &&
-    typeof value.name === 'string' &&
-    typeof value.id === 'string' &&
-    typeof value.status === 'string' &&
-    STEP_STATUSES.has(value.status) &&
-    isRecord(value.metrics) &&
-    Array.isArray(value.outputs)
-  );
-}
-
-/** Type guard for run.json contents. */
-export function isRunRecord(value: unknown): value is IRunRecord {
-  return (
-    isRecord(value) &&
-    value.version === 1 &&
-    typeof value.id === 'string' &&
-    typeof value.pipeline === 'string' &&
-    typeof value.notebook === 'string' &&
-    typeof value.status === 'string' &&
-    RUN_STATUSES.has(value.status) &&
-    typeof value.createdAt === 'string' &&
-    isRecord(value.parameters) &&
-    Array.isArray(value.steps) &&
-    value.steps.every(isStepRecord)
-  );
 }
 
 export function isPlan(value: unknown): value is IPlan {

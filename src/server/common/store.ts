@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { IRunRecord } from '../../core/runs.js';
-import { chardDirFor, isRunRecord, RunRecordError, runPaths } from './records.js';
+import { isRunRecord } from '../../core/runs.js';
+import { chardDirFor, RunRecordError, runPaths } from './records.js';
 import { errorReason, writeFileAtomic, writeJsonAtomic } from './files.js';
 
 /** Names that may become a path component: DNS-1123-ish, nothing that climbs directories. */
