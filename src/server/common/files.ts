@@ -14,10 +14,8 @@ import * as path from 'node:path';
  * Readers see the old content or the new, never a mix, even after a crash or a power loss. The
  * directory must exist. On failure the temporary file is removed and the error is rethrown.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const dir = path.dirname(file);
-  const temp = Private.tempName(file);
-  try {
+export function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  return Private.replaceAtomically(file, async temp => {
     const handle = await fsp.open(temp, 'w', 0o644);
     try {
       await handle.writeFile(data);
@@ -25,19 +23,12 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     } finally {
       await handle.close();
     }
-    await fsp.rename(temp, file);
-  } catch (error) {
-    await fsp.rm(temp, { force: true });
-    throw error;
-  }
-  await Private.syncDir(dir);
+  });
 }
 
 /** Copy `source` to `file` atomically, as `writeFileAtomic` writes (without holding it in memory). */
-export async function copyFileAtomic(source: string, file: string): Promise<void> {
-  const dir = path.dirname(file);
-  const temp = Private.tempName(file);
-  try {
+export function copyFileAtomic(source: string, file: string): Promise<void> {
+  return Private.replaceAtomically(file, async temp => {
     await fsp.copyFile(source, temp);
     const handle = await fsp.open(temp, 'r+');
     try {
@@ -45,12 +36,7 @@ export async function copyFileAtomic(source: string, file: string): Promise<void
     } finally {
       await handle.close();
     }
-    await fsp.rename(temp, file);
-  } catch (error) {
-    await fsp.rm(temp, { force: true });
-    throw error;
-  }
-  await Private.syncDir(dir);
+  });
 }
 
 /** `writeFileAtomic` of a value as indented JSON. */
@@ -115,6 +101,25 @@ export function errorReason(error: unknown): string {
 }
 
 namespace Private {
+  /**
+   * Have `fill` write the new content (fsynced) to a temporary file next to `file`, rename it
+   * over `file` and fsync the directory; on failure remove the temporary file and rethrow.
+   */
+  export async function replaceAtomically(
+    file: string,
+    fill: (temp: string) => Promise<void>
+  ): Promise<void> {
+    const temp = tempName(file);
+    try {
+      await fill(temp);
+      await fsp.rename(temp, file);
+    } catch (error) {
+      await fsp.rm(temp, { force: true });
+      throw error;
+    }
+    await syncDir(path.dirname(file));
+  }
+
   /** `.NAME.PID.RANDOM.tmp` next to `file`. */
   export function tempName(file: string): string {
     return path.join(
