@@ -18,5 +18,9 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tests/tsconfig.json' }]
   },
-  testTimeout: 60000
+  testTimeout: 60000,
+  // A test that fails half way can leave a run's process behind; the report must still come out
+  // and the stage end (a hang here once held CI until its deadline). Leaks show with
+  // `--detectOpenHandles`.
+  forceExit: true
 };

@@ -83,6 +83,9 @@ export async function* followEvents(
       if (envelope.seq <= after) {
         continue; // (a resumed run's folder holds its earlier attempts too)
       }
+      if (options.signal?.aborted) {
+        return; // (a client that went away gets nothing more of the batch read before)
+      }
       yield envelope;
       if (envelope.event.event === 'run-finished') {
         return;

@@ -36,8 +36,12 @@ async function collect(source: AsyncIterable<IRunEventEnvelope>): Promise<IRunEv
 const kinds = (list: RunEvent[]): string[] =>
   list.map(e => ('step' in e ? `${e.event}:${e.step}` : e.event));
 
+/** Gates and pid files of the gated runs, opened and killed after each test even when it failed. */
+const gated: { gate: string; pidFile: string }[] = [];
+
 /** A run blocked in step `wait` until `gate` exists; its child process writes its pid. */
 function gatedNotebook(gate: string, pidFile: string): ICellSpec[] {
+  gated.push({ gate, pidFile });
   return [
     { tags: ['imports'], source: 'import os, subprocess, time' },
     { tags: ['step:first'], source: 'x = 1' },
@@ -55,6 +59,17 @@ function gatedNotebook(gate: string, pidFile: string): ICellSpec[] {
 
 describe('RunService', () => {
   const service = createRunService();
+
+  // A test that fails half way must not leave its run waiting on a gate (and Jest waiting on it).
+  afterEach(() => {
+    for (const { gate, pidFile } of gated.splice(0)) {
+      fs.writeFileSync(gate, '');
+      const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : 0;
+      if (pid > 0 && isProcessAlive(pid)) {
+        process.kill(pid, 'SIGKILL');
+      }
+    }
+  });
 
   it('gives the same events through events() as `chard run --json` prints, and replays after any seq', async () => {
     const { notebook } = writeNotebook([
