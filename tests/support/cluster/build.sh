@@ -17,6 +17,13 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${CHARD_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chard-cluster}"
 mkdir -p "$cache/bin" "$cache/logs"
+# One build at a time per cache: .ci/run starts this script early in the background, and the
+# cluster stage's own call then waits here for it and finds the binaries built.
+exec 9>"$cache/build.lock"
+if ! flock -n 9; then
+  echo "chard cluster build: waiting for the build already running (lock $cache/build.lock)" >&2
+  flock 9
+fi
 export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gobuild" GOFLAGS="-modcacherw -mod=readonly"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}" CGO_ENABLED=0
 
