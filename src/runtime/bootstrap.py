@@ -17,9 +17,11 @@ the runtime):
   steps, see `specBundle` in payload.ts) with `--spec-sha256 HEX` naming the step's;
   `--spec-sha256` refuses any spec whose sha256 differs;
 - `--param NAME=chard:b64:DATA`: decoded to `--param NAME=VALUE`;
-- KFP metrics: `--kfp-metrics NAME=PATH` has the runtime write the metrics JSON to PATH
-  (`--metrics-file`) and, with `--kfp-executor-input JSON` (KFP's executor input), once the step
-  succeeded, writes the KFP executor output that gives the `system.Metrics` output artifact NAME
+- KFP outputs: with `--kfp-executor-input JSON` (KFP's executor input), once the step (or the
+  `--save`) succeeded, it writes the KFP executor output listing every output artifact of the task,
+  as KFP's own Python executor does (kfp.local takes a task's output artifacts from that file
+  only); `--kfp-metrics NAME=PATH` has the runtime write the metrics JSON to PATH
+  (`--metrics-file`), and the executor output gives the `system.Metrics` output artifact NAME
   those values as metadata, which the KFP UI shows as scalar metrics.
 
 It writes the runtime to a private temporary directory and runs it as `__main__` with
@@ -154,24 +156,43 @@ def step_spec(options):
     return spec
 
 
-def publish_metrics(name, path, executor_input):
-    """Give the KFP system.Metrics output artifact NAME the step's metrics as its metadata."""
+def read_metrics(metrics):
+    """The metadata of the metrics artifact: the step's metrics (None when unreadable)."""
+    name, path = metrics
     try:
-        outputs = json.loads(executor_input)["outputs"]
-        artifact = outputs.get("artifacts", dict()).get(name, dict()).get("artifacts", [dict()])[0]
-        output_file = outputs["outputFile"]
         with open(path, encoding="utf-8") as handle:
-            values = json.load(handle)
-        metadata = dict(values)
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as error:
+            metadata = dict(json.load(handle))
+    except (ValueError, TypeError, OSError) as error:
         sys.stderr.write("chard bootstrap: warning: the metrics are not shown in Kubeflow "
                          "Pipelines (" + type(error).__name__ + ": " + str(error) + ")\n")
-        return
+        return None
     metadata["display_name"] = name
-    entry = dict((key, artifact[key]) for key in ("name", "uri") if key in artifact)
-    entry["metadata"] = metadata
-    output = dict(artifacts=dict())
-    output["artifacts"][name] = dict(artifacts=[entry])
+    return metadata
+
+
+def publish_outputs(executor_input, metrics=None):
+    """Write KFP's executor output: every output artifact the executor input declares (its name
+    and uri, as KFP's Python executor writes them), the metrics artifact with the step's metrics
+    (`metrics` is (NAME, PATH) or None) as its metadata."""
+    try:
+        outputs = json.loads(executor_input)["outputs"]
+        output_file = outputs["outputFile"]
+        declared = dict(outputs.get("artifacts", dict()))
+        entries = dict()
+        for key in sorted(declared):
+            artifact = declared[key].get("artifacts", [dict()])[0]
+            entries[key] = dict((field, artifact[field]) for field in ("name", "uri")
+                                if field in artifact)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        what = "metrics are not shown in" if metrics is not None else "outputs are not listed for"
+        sys.stderr.write("chard bootstrap: warning: the " + what + " Kubeflow Pipelines ("
+                         + type(error).__name__ + ": " + str(error) + ")\n")
+        return
+    for key, entry in entries.items():
+        entry["metadata"] = dict()
+        if metrics is not None and key == metrics[0]:
+            entry["metadata"] = read_metrics(metrics) or dict()
+    output = dict(artifacts=dict((key, dict(artifacts=[entry])) for key, entry in entries.items()))
     write_atomic(output_file, json.dumps(output, sort_keys=True))
 
 
@@ -184,6 +205,8 @@ def main():
         write_atomic(os.path.join(directory, "bootstrap.py"), bootstrap)
         write_atomic(os.path.join(directory, "chard_runtime.py"), source)
         sys.stdout.write("chard: bootstrap and runtime saved to " + directory + "\n")
+        for executor_input in options["--kfp-executor-input"]:
+            publish_outputs(executor_input)
         return
     spec = step_spec(options)
     metrics = None
@@ -202,9 +225,9 @@ def main():
         code = 0
     except SystemExit as done:
         code = done.code
-    if metrics is not None and code in (0, None):
+    if code in (0, None):
         for executor_input in options["--kfp-executor-input"]:
-            publish_metrics(metrics[0], metrics[1], executor_input)
+            publish_outputs(executor_input, metrics)
     sys.exit(code)
 
 

@@ -11,8 +11,11 @@
  * `chard-runtime`, carries them base64 in its arguments and saves them into its output artifact,
  * a directory every step reads as an input artifact and runs `python3 DIR/bootstrap.py` from
  * (the runtime checked against its sha256). Repeating them in every executor would make a
- * 20-step spec weigh megabytes. A step with metrics has a `system.Metrics` output artifact whose
- * metadata the bootstrap fills with the metric values, which the KFP UI shows as scalar metrics.
+ * 20-step spec weigh megabytes. Every task gets KFP's executor input (`{{$}}`) and the bootstrap
+ * writes the executor output listing the task's output artifacts, as KFP's own Python executor
+ * does (kfp.local takes output artifacts from it only: without it a later task finds no input). A
+ * step with metrics has a `system.Metrics` output artifact whose metadata the bootstrap fills with
+ * the metric values there, which the KFP UI shows as scalar metrics.
  *
  * Kubernetes-only settings (workspace PVC mounts, secrets as env, pod labels and annotations,
  * image pull policy, deadlines) go into a second YAML document, the Kubernetes platform spec
@@ -215,6 +218,8 @@ namespace Private {
     const path = `{{$.outputs.artifacts['${KFP_RUNTIME_ARTIFACT}'].path}}`;
     allowed.add(path);
     args.push('--save', path);
+    allowed.add(EXECUTOR_INPUT);
+    args.push('--kfp-executor-input', EXECUTOR_INPUT);
     const cached = plan.steps.some(step => step.cache ?? settings.cache);
     const task: Json = {
       cachingOptions: cached ? { enableCache: true } : {},
@@ -320,8 +325,8 @@ namespace Private {
     }
     if (io.metrics !== undefined) {
       placeholder('--kfp-metrics', `${io.metrics}={{$.outputs.artifacts['${io.metrics}'].path}}`);
-      placeholder('--kfp-executor-input', EXECUTOR_INPUT);
     }
+    placeholder('--kfp-executor-input', EXECUTOR_INPUT);
     const container: Json = {
       args,
       command: ['python3', bootstrap],

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { compileKfp } from '../../../src/core/compile/kfp.js';
 import { CompileError } from '../../../src/core/compile/options.js';
 import { BOOTSTRAP_SOURCE } from '../../../src/core/compile/payload.js';
@@ -18,7 +19,8 @@ import {
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const REFERENCE = '/work/shared/reference/kfp';
+// Specs the real KFP compiler wrote (kfp 2.14), kept in the project.
+const REFERENCE = join(process.cwd(), 'tests', 'fixtures', 'kfp', 'reference');
 
 function compile(plan: IPlan, options = {}): { spec: Json; platform?: Json; text: string } {
   const result = compileKfp(plan, { runtimeSource: STUB_RUNTIME, ...options });
@@ -216,10 +218,11 @@ describe('kfp target: conventions of the real KFP compiler', () => {
       "metrics={{$.outputs.artifacts['metrics'].path}}"
     ]);
     expect(flagValues(args, '--kfp-executor-input')).toEqual(['{{$}}']);
-    // Steps without metrics have neither.
+    // Steps without metrics have no metrics artifact, but still the executor input: the bootstrap
+    // lists their output artifacts in the executor output (kfp.local reads them from there).
     const forest = kfpPayloads(spec).get(`exec-${ids.train_forest}`)!.args;
     expect(forest).not.toContain('--kfp-metrics');
-    expect(forest).not.toContain('{{$}}');
+    expect(flagValues(forest, '--kfp-executor-input')).toEqual(['{{$}}']);
   });
 
   it("renames Chard's artifacts and runtime task away from the notebook's names", () => {

@@ -50,10 +50,35 @@ def test_kfp_metrics_become_the_metadata_of_the_metrics_artifact(tmp_path):
     executor_input = json.dumps({"outputs": {
         "outputFile": str(output),
         "artifacts": {"m": {"artifacts": [{"name": "m-id", "uri": "s3://b/m"}]}}}})
-    bootstrap.publish_metrics("m", str(values), executor_input)
+    bootstrap.publish_outputs(executor_input, ("m", str(values)))
     assert json.loads(output.read_text()) == {"artifacts": {"m": {"artifacts": [{
         "name": "m-id", "uri": "s3://b/m",
         "metadata": {"accuracy": 0.9, "display_name": "m"}}]}}}
+
+
+def test_the_executor_output_lists_every_output_artifact_as_kfps_python_executor_does(tmp_path):
+    # kfp.local passes a task's output artifacts on only when its executor output lists them.
+    output = tmp_path / "executor-output.json"
+    executor_input = json.dumps({"inputs": {"parameterValues": {"n": 3}}, "outputs": {
+        "outputFile": str(output),
+        "artifacts": {
+            "model": {"artifacts": [{"name": "model", "uri": "s3://b/model",
+                                     "type": {"schemaTitle": "system.Artifact"}}]},
+            "X": {"artifacts": [{"name": "X", "uri": "s3://b/X"}]}}}})
+    bootstrap.publish_outputs(executor_input)
+    assert json.loads(output.read_text()) == {"artifacts": {
+        "X": {"artifacts": [{"name": "X", "uri": "s3://b/X", "metadata": {}}]},
+        "model": {"artifacts": [{"name": "model", "uri": "s3://b/model", "metadata": {}}]}}}
+
+
+def test_unreadable_metrics_leave_the_other_outputs_listed(tmp_path, capsys):
+    output = tmp_path / "executor-output.json"
+    executor_input = json.dumps({"outputs": {"outputFile": str(output), "artifacts": {
+        "m": {"artifacts": [{"name": "m", "uri": "s3://b/m"}]},
+        "y": {"artifacts": [{"name": "y", "uri": "s3://b/y"}]}}}})
+    bootstrap.publish_outputs(executor_input, ("m", str(tmp_path / "missing.json")))
+    assert json.loads(output.read_text())["artifacts"]["y"]["artifacts"][0]["uri"] == "s3://b/y"
+    assert "the metrics are not shown in Kubeflow Pipelines" in capsys.readouterr().err
 
 
 def test_the_bootstrap_never_carries_text_argo_or_kfp_would_substitute():
