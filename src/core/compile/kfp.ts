@@ -339,18 +339,39 @@ namespace Private {
     return { container };
   }
 
-  /** `limit:` tags as a KFP ResourceSpec: cpu, memory and one accelerator (extended resource). */
+  /**
+   * `limit:` tags as a KFP ResourceSpec: cpu, memory and one accelerator (extended resource). As
+   * the KFP compiler does, the quantities go both into the `resource*` strings and, where KFP's
+   * SDK would accept them, into the deprecated numeric fields (cpu in cores, memory in GB;
+   * accelerator `type` and `count`), which KFP backends before 2.3 read instead: without them
+   * those backends would run the step with no limits at all.
+   */
   function resourcesFor(step: IStep, warnings: string[]): Json {
     const out: Json = {};
     for (const [key, value] of Object.entries(step.limits).sort(([a], [b]) => compareText(a, b))) {
       if (key === 'cpu') {
         out.resourceCpuLimit = value;
         out.resourceCpuRequest = value;
+        const cores = legacyCpu(value);
+        if (cores !== undefined) {
+          out.cpuLimit = cores;
+          out.cpuRequest = cores;
+        }
       } else if (key === 'memory') {
         out.resourceMemoryLimit = value;
         out.resourceMemoryRequest = value;
+        const gigabytes = legacyMemory(value);
+        if (gigabytes !== undefined) {
+          out.memoryLimit = gigabytes;
+          out.memoryRequest = gigabytes;
+        }
       } else if (key.includes('/') && out.accelerator === undefined) {
-        out.accelerator = { resourceCount: value, resourceType: key };
+        const accelerator: Json = { resourceCount: value, resourceType: key, type: key };
+        if (/^\d+$/.test(value)) {
+          // int64 in the proto, hence a string in its JSON/YAML form.
+          accelerator.count = String(Number(value));
+        }
+        out.accelerator = accelerator;
       } else {
         warnings.push(
           `step ${JSON.stringify(step.name)}: limit ${key} cannot be expressed in a KFP ` +
@@ -359,6 +380,41 @@ namespace Private {
       }
     }
     return out;
+  }
+
+  /** Cores, as KFP's SDK computes `cpuLimit` (`_cpu_to_float`), for the forms it accepts. */
+  export function legacyCpu(value: string): number | undefined {
+    if (!/^([0-9]*[.])?[0-9]+m?$/.test(value)) {
+      return undefined;
+    }
+    return value.endsWith('m') ? Number(value.slice(0, -1)) / 1000 : Number(value);
+  }
+
+  const MEMORY_UNITS: Record<string, number> = {
+    E: 1e18,
+    Ei: 2 ** 60,
+    P: 1e15,
+    Pi: 2 ** 50,
+    T: 1e12,
+    Ti: 2 ** 40,
+    G: 1e9,
+    Gi: 2 ** 30,
+    M: 1e6,
+    Mi: 2 ** 20,
+    K: 1e3,
+    Ki: 2 ** 10,
+    '': 1
+  };
+
+  /** GB, as KFP's SDK computes `memoryLimit` (`_memory_to_float`), for the forms it accepts. */
+  export function legacyMemory(value: string): number | undefined {
+    const match = /^([0-9]+)(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?$/.exec(value);
+    if (match === null) {
+      return undefined;
+    }
+    const unit = match[2] ?? '';
+    // The same operations in the same order as KFP's SDK, so the same double.
+    return unit === 'G' ? Number(match[1]) : (Number(match[1]) * MEMORY_UNITS[unit]) / 1e9;
   }
 
   export function task(

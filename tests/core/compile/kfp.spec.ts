@@ -256,16 +256,48 @@ describe('kfp target: conventions of the real KFP compiler', () => {
   });
 
   it('maps limits to the container resources, an extended resource to the accelerator', () => {
+    // With the deprecated numeric fields KFP backends before 2.3 read, as KFP's compiler writes
+    // them (cores; GB = bytes / 1e9) (tests/kfp compares with the real compiler's output).
     expect(spec.deploymentSpec.executors[`exec-${ids.train_forest}`].container.resources).toEqual({
+      cpuLimit: 2,
+      cpuRequest: 2,
+      memoryLimit: 4.294967296,
+      memoryRequest: 4.294967296,
       resourceCpuLimit: '2',
       resourceCpuRequest: '2',
       resourceMemoryLimit: '4Gi',
       resourceMemoryRequest: '4Gi'
     });
     expect(spec.deploymentSpec.executors[`exec-${ids.train_gbm}`].container.resources).toEqual({
-      accelerator: { resourceCount: '1', resourceType: 'nvidia.com/gpu' },
+      accelerator: {
+        count: '1',
+        resourceCount: '1',
+        resourceType: 'nvidia.com/gpu',
+        type: 'nvidia.com/gpu'
+      },
+      memoryLimit: 8.589934592,
+      memoryRequest: 8.589934592,
       resourceMemoryLimit: '8Gi',
       resourceMemoryRequest: '8Gi'
+    });
+  });
+
+  it('leaves out the deprecated numeric fields for quantities KFP would not convert', () => {
+    const odd = loadPlan('churn');
+    const step = odd.steps.find(s => s.name === 'train_forest')!;
+    step.limits = { cpu: '1500u', memory: '1.5Gi', 'example.com/fpga': 'two' };
+    const resources = compile(odd).spec.deploymentSpec.executors[`exec-${step.id}`].container
+      .resources as Json;
+    expect(resources).toEqual({
+      accelerator: {
+        resourceCount: 'two',
+        resourceType: 'example.com/fpga',
+        type: 'example.com/fpga'
+      },
+      resourceCpuLimit: '1500u',
+      resourceCpuRequest: '1500u',
+      resourceMemoryLimit: '1.5Gi',
+      resourceMemoryRequest: '1.5Gi'
     });
   });
 
