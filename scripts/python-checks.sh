@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python of the project, linted and tested as Python (run from `npm run lint` and `npm test`):
-#   scripts/python-checks.sh lint   pyflakes over src/runtime, its tests, jupyterlab_chard and the
+#   scripts/python-checks.sh lint   pyflakes over src/runtime, its tests, tests/kfp, jupyterlab_chard and the
 #                                   joined runtime the build writes (lib/runtime/chard_runtime.py)
 #   scripts/python-checks.sh test   pytest over tests/runtime/python (each module on its own)
 # Both use Debian's python3 (/usr/bin/python3, which has numpy, pandas and torch for the tests);
@@ -21,7 +21,7 @@ need() {
 case "${1:-}" in
   lint)
     need pyflakes "npm run lint"
-    files=(src/runtime tests/runtime/python jupyterlab_chard)
+    files=(src/runtime tests/runtime/python tests/kfp jupyterlab_chard)
     if [ -f lib/runtime/chard_runtime.py ]; then files+=(lib/runtime/chard_runtime.py); fi
     "$PYTHON" -m pyflakes "${files[@]}"
     ;;
