@@ -85,8 +85,9 @@ def _component_io(component):
 def structure(spec):
     """What the pipeline means, independent of how its executors run: parameters (type,
     default, optional), and per task (by display name) its dependencies, where each input comes
-    from, its component's inputs and outputs with their types, caching, container resources and
-    Kubernetes PVC mounts."""
+    from, its component's inputs and outputs with their types, caching, retries, container
+    resources and Kubernetes settings (kfp-kubernetes' executor config: PVC mounts, secrets,
+    pod metadata, pull policy, deadline)."""
     pipeline = spec.pipeline
     tasks = pipeline.root.dag.tasks
     names = {key: task.task_info.name or key for key, task in tasks.items()}
@@ -118,9 +119,9 @@ def structure(spec):
             "inputs": wiring,
             **_component_io(component),
             "cache": task.caching_options.enable_cache,
+            "retry": json_format.MessageToDict(task.retry_policy),
             "resources": container.get("resources", {}),
-            "pvc mounts": [json_format.MessageToDict(m) for m in platform.pvc_mount]
-            if platform is not None else [],
+            "kubernetes": json_format.MessageToDict(platform) if platform is not None else {},
         }
     parameters = {
         name: {"type": _type_name(p.parameter_type), "default": _value(p.default_value),

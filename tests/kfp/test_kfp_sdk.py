@@ -113,9 +113,34 @@ def test_chards_spec_parses_strictly_into_kfps_protobuf_messages(chard_spec, nam
         assert label in spec.pipeline.deployment_spec["executors"]
 
 
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.mark.parametrize("notebook", sorted(p.name for p in (FIXTURES / "notebooks").glob("*.ipynb")))
+def test_every_fixture_notebooks_spec_parses_strictly_and_loads(out, notebook):
+    path = out / (notebook + ".yaml")
+    done = subprocess.run(
+        ["node", str(ROOT / "bin" / "chard.js"), "compile", str(FIXTURES / "notebooks" / notebook),
+         "--target", "kfp", "-o", str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    specs.load(path)
+    components.load_component_from_file(str(path))
+
+
+@pytest.mark.parametrize("golden", sorted(p.name for p in (FIXTURES / "golden").glob("*.kfp.yaml")))
+def test_the_golden_kfp_specs_parse_strictly_and_load(golden):
+    # churn.kfp.yaml has what notebooks above do not: secrets, pod labels and annotations, two
+    # claims, pull policy (tests/core/compile/kfp.spec.ts keeps it equal to the compiler's output).
+    spec = specs.load(FIXTURES / "golden" / golden)
+    components.load_component_from_file(str(FIXTURES / "golden" / golden))
+    assert spec.pipeline.root.dag.tasks
+
+
 def test_the_pvc_mounts_parse_as_kfp_kubernetes_platform_config(chard_spec):
     platform = specs.load(chard_spec["tricky"]).platform
-    assert sorted(platform) == ["exec-combine", "exec-left", "exec-make-base", "exec-right"]
+    assert sorted(platform) == ["exec-chard-runtime", "exec-combine", "exec-left",
+                                "exec-make-base", "exec-right"]
+    assert platform.pop("exec-chard-runtime").image_pull_policy == "IfNotPresent"
     for config in platform.values():
         [mount] = config.pvc_mount
         assert mount.mount_path == "/mnt/data"
@@ -172,7 +197,10 @@ def test_the_comparison_covers_the_tricky_cases(kfp_spec):
     assert tasks["left"]["output artifacts"] == {"left": "system.Artifact",
                                                  "metrics": "system.Metrics"}
     assert tasks["combine"]["input parameters"] == {"LABEL": "STRING", "VERBOSE": "BOOLEAN"}
-    assert all(task["pvc mounts"] for task in tasks.values())
+    assert all(task["kubernetes"]["pvcMount"] for task in tasks.values())
+    assert tasks["left"]["kubernetes"]["secretAsEnv"][0]["secretName"] == "db-creds"
+    assert [name for name, task in tasks.items() if task["cache"]] == ["right"]
+    assert tasks["left"]["retry"]["maxRetryCount"] == 2
 
 
 # --- broken specs are rejected ----------------------------------------------------------------

@@ -193,6 +193,20 @@ namespace Private {
     return lines.join('\n');
   }
 
+  /**
+   * A task's retries with the backoff KFP's SDK writes by default (`set_retry(n)`: no first
+   * delay, factor 2, at most an hour), so that the backend's retries behave as for a pipeline
+   * written with the SDK.
+   */
+  export function retryPolicy(maxRetryCount: number): Json {
+    return {
+      backoffDuration: '0s',
+      backoffFactor: 2,
+      backoffMaxDuration: '3600s',
+      maxRetryCount
+    };
+  }
+
   function artifacts(names: readonly string[], type: Json): Json {
     return Object.fromEntries(names.map(name => [name, { artifactType: { ...type } }]));
   }
@@ -227,7 +241,7 @@ namespace Private {
       taskInfo: { name: id }
     };
     if (settings.retryLimit > 0) {
-      task.retryPolicy = { maxRetryCount: settings.retryLimit };
+      task.retryPolicy = retryPolicy(settings.retryLimit);
     }
     const container = {
       args,
@@ -454,7 +468,7 @@ namespace Private {
     }
     out.inputs = inputs;
     if (settings.retryLimit > 0) {
-      out.retryPolicy = { maxRetryCount: settings.retryLimit };
+      out.retryPolicy = retryPolicy(settings.retryLimit);
     }
     return out;
   }
@@ -516,6 +530,8 @@ namespace Private {
       }
       out.secretAsEnv = [...bySecret.keys()].sort().map(secret => ({
         keyToEnv: (bySecret.get(secret) ?? []).sort((a, b) => compareText(a.envVar, b.envVar)),
+        // Explicit, as kfp-kubernetes writes it (the field has presence).
+        optional: false,
         secretName: secret,
         secretNameParameter: { runtimeValue: { constant: secret } }
       }));

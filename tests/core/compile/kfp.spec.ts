@@ -157,7 +157,12 @@ describe('kfp target: conventions of the real KFP compiler', () => {
       // Cached because a step is (train_logreg has `cache:`), so that step's cache key holds.
       cachingOptions: { enableCache: true },
       componentRef: { name: 'comp-chard-runtime' },
-      retryPolicy: { maxRetryCount: 2 },
+      retryPolicy: {
+        backoffDuration: '0s',
+        backoffFactor: 2,
+        backoffMaxDuration: '3600s',
+        maxRetryCount: 2
+      },
       taskInfo: { name: 'chard-runtime' }
     });
     // The real runtime's text appears once, in that task's arguments.
@@ -322,6 +327,7 @@ describe('kfp target: conventions of the real KFP compiler', () => {
           { envVar: 'DB_PASSWORD', secretKey: 'password' },
           { envVar: 'DB_USER', secretKey: 'user' }
         ],
+        optional: false,
         secretName: 'warehouse-credentials',
         secretNameParameter: { runtimeValue: { constant: 'warehouse-credentials' } }
       }
@@ -336,7 +342,13 @@ describe('kfp target: conventions of the real KFP compiler', () => {
   it('sets caching from cache: tags and options, retries from settings', () => {
     expect(spec.root.dag.tasks[ids.train_logreg].cachingOptions).toEqual({ enableCache: true });
     expect(spec.root.dag.tasks[ids.load_data].cachingOptions).toEqual({});
-    expect(spec.root.dag.tasks[ids.load_data].retryPolicy).toEqual({ maxRetryCount: 2 });
+    // With the backoff KFP's SDK writes by default for `set_retry(2)`.
+    expect(spec.root.dag.tasks[ids.load_data].retryPolicy).toEqual({
+      backoffDuration: '0s',
+      backoffFactor: 2,
+      backoffMaxDuration: '3600s',
+      maxRetryCount: 2
+    });
     const cached = compile(plan, { cache: true }).spec;
     expect(cached.root.dag.tasks[ids.load_data].cachingOptions).toEqual({ enableCache: true });
   });

@@ -1,6 +1,7 @@
 """tests/fixtures/kfp/tricky.ipynb written by hand with the KFP SDK: the same steps (Lightweight
 Python components, named by the notebook's step names), parameters, values between steps (one
-artifact per variable), metrics, limits and PVC mounts (kfp-kubernetes)."""
+artifact per variable), metrics, limits, caching, retries, and with kfp-kubernetes the PVC mount,
+secrets as environment variables, pod labels and annotations, image pull policy and deadline."""
 from kfp import dsl, kubernetes
 from kfp.dsl import Artifact, Input, Metrics, Output
 
@@ -52,7 +53,8 @@ def combine(LABEL: str, VERBOSE: bool, left: Input[Artifact], right: Input[Artif
 
 
 @dsl.pipeline(name="kfp-tricky",
-              description="Parameters of every type, metrics, a PVC, several parents, limits")
+              description="Parameters of every type, metrics, a PVC, several parents, limits, "
+              "Kubernetes settings")
 def pipeline(ROUNDS: int = 3, RATE: float = 0.5, LABEL: str = "run {{workflow.name}} 'q'",
              VERBOSE: bool = True):
     base = make_base(ROUNDS=ROUNDS)
@@ -66,6 +68,13 @@ def pipeline(ROUNDS: int = 3, RATE: float = 0.5, LABEL: str = "run {{workflow.na
     b.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
     c = combine(LABEL=LABEL, VERBOSE=VERBOSE, left=a.outputs["left"], right=b.outputs["right"])
     c.set_display_name("combine")
+    kubernetes.use_secret_as_env(a, secret_name="db-creds",
+                                 secret_key_to_env={"password": "DB_PASSWORD", "user": "DB_USER"})
+    kubernetes.add_pod_label(a, "team", "ml")
+    kubernetes.add_pod_annotation(a, "chard.dev/note", "left side")
     for task in (base, a, b, c):
-        task.set_caching_options(False)
+        task.set_caching_options(task is b)  # `cache:enabled` on right only
+        task.set_retry(2)
         kubernetes.mount_pvc(task, **PVC)
+        kubernetes.set_image_pull_policy(task, "IfNotPresent")
+        kubernetes.set_timeout(task, 600)
