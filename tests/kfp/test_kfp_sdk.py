@@ -2,8 +2,9 @@
 
 For the example notebook (examples/churn) and a notebook of tricky cases
 (tests/fixtures/kfp/tricky.ipynb: parameters of all four types, one a text with `{{...}}` in it,
-metrics, a PVC, a step with two parents, cpu/memory limits and a GPU), compiled by `chard compile
---target kfp`:
+metrics, a PVC, a step with two parents, cpu/memory limits and a GPU, secrets as environment
+variables, pod labels and annotations, pull policy, deadline, retries, one cached step), compiled
+by `chard compile --target kfp`:
 
 - the pipeline spec parses into kfp's PipelineSpec protobuf with unknown fields refused, and the
   platform spec into kfp-kubernetes' KubernetesExecutorConfig, the same way;
@@ -11,7 +12,7 @@ metrics, a PVC, a step with two parents, cpu/memory limits and a GPU), compiled 
   parameters and their types, and KFP's compiler accepts it as a sub-pipeline of a pipeline;
 - it means the same as the pipeline written by hand with the SDK (tests/kfp/pipelines/), compiled
   by KFP's own compiler: the same tasks, dependencies, wiring of each input, inputs and outputs
-  with their types, caching, resources and PVC mounts (specs.structure). Deliberate differences,
+  with their types, caching, retries, resources and Kubernetes settings (specs.structure). Deliberate differences,
   checked and then taken out by specs.chard_structure: Chard's `chard-runtime` task, and text
   parameter defaults that Chard encodes so that KFP never substitutes `{{...}}` in them. The
   executors differ by nature (Chard's run its bootstrap, the SDK's its Python functions) and are
