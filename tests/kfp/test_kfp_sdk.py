@@ -40,6 +40,7 @@ import pytest
 import yaml
 from google.protobuf import json_format
 from kfp import compiler, components, dsl, local
+from kfp.local import config as local_config
 from kfp.local import subprocess_task_handler
 from kfp.pipeline_spec import pipeline_spec_pb2
 
@@ -268,7 +269,7 @@ def local_runner(pipeline_root):
     try:
         yield
     finally:
-        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
+        local_config.LocalExecutionConfig.instance = None  # as before local.init
 
 
 def metrics_of_run(pipeline_root, spec_path):
