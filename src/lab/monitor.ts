@@ -379,7 +379,9 @@ export class RunMonitor extends Widget {
   }
 
   /** Render a batch of lines as one stdout output (ANSI colours), dropping the oldest batches. */
-  private _appendLines(lines: readonly string[]): void {
+  private _appendLines(all: readonly string[]): void {
+    // A batch longer than the tail (a whole log fetched at once) is cut to its last lines too.
+    const lines = this._showAll ? all : all.slice(-this._tailLines);
     if (lines.length === 0) {
       return;
     }
