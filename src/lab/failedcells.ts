@@ -98,10 +98,11 @@ export class FailureMarks {
     banner.setAttribute('role', 'note');
     const text = document.createElement('span');
     text.className = 'jp-chard-FailureBanner-text';
+    const error = Private.errorOf(failure);
     text.textContent =
       failure.line !== null
-        ? t.__('Step %1 failed here (line %2): %3', failure.step, failure.line, failure.message)
-        : t.__('Step %1 failed here: %2', failure.step, failure.message);
+        ? t.__('Step %1 failed here (line %2): %3', failure.step, failure.line, error)
+        : t.__('Step %1 failed here: %2', failure.step, error);
     banner.append(text);
     if (this._onShow) {
       const show = document.createElement('button');
@@ -167,6 +168,20 @@ namespace Private {
     cell: Cell;
     banner: HTMLElement;
     onEdit: (sender: unknown, change: { sourceChange?: unknown }) => void;
+  }
+
+  /**
+   * The error itself: the local runner's message starts `step "NAME" failed in cell N, line L: `,
+   * which the mark says in its own words.
+   */
+  export function errorOf(failure: IFailure): string {
+    const prefix = `step ${JSON.stringify(failure.step)} failed`;
+    if (!failure.message.startsWith(prefix)) {
+      return failure.message;
+    }
+    const rest = failure.message.slice(prefix.length);
+    const colon = rest.indexOf(': ');
+    return colon >= 0 ? rest.slice(colon + 2) : failure.message;
   }
 
   const injected = new WeakSet<EditorView>();
