@@ -68,6 +68,8 @@ export function stepCodeListing(
     workdir: settings.workdir
   });
   return spec.code
-    .map(block => `# cell ${block.cell + 1}\n${block.source}${block.source.endsWith('\n') ? '' : '\n'}`)
+    .map(
+      block => `# cell ${block.cell + 1}\n${block.source}${block.source.endsWith('\n') ? '' : '\n'}`
+    )
     .join('\n');
 }
