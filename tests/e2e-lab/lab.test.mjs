@@ -156,9 +156,11 @@ async function dagAndChips(page) {
   await page.waitForSelector(`${SIDEBAR} .jp-chard-DagNode`, { timeout: 15000 });
   const dag = await page.evaluate(sel => {
     const nodes = [...document.querySelectorAll(`${sel} .jp-chard-DagNode`)].map(g => g.dataset.step);
-    const edges = [...document.querySelectorAll(`${sel} .jp-chard-DagEdge`)].map(
-      g => g.querySelector('title').textContent
-    );
+    // An edge's tooltip (<title>) is made when the pointer first comes over it.
+    const edges = [...document.querySelectorAll(`${sel} .jp-chard-DagEdge`)].map(g => {
+      g.dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));
+      return g.querySelector('title').textContent;
+    });
     const prelude = document.querySelector(`${sel} .jp-chard-Dag-preludeLine`);
     return { nodes, edges, prelude: prelude && prelude.textContent };
   }, SIDEBAR);
