@@ -100,17 +100,20 @@ export class MetricsCharts {
   /** "accuracy over 4 runs: 0.8, 0.85, none, 0.9" for assistive technology. */
   private _describe(name: string, values: (number | null)[]): string {
     const t = this._trans;
-    const list = values.map(v => (v === null ? t.__('none') : Private.format(v))).join(', ');
+    const list = values.map(v => (v === null ? t.__('none') : Private.exact(v))).join(', ');
     return t._n('%2 over %1 run: %3', '%2 over %1 runs: %3', values.length, name, list);
   }
 
   private _options(name: string): uPlot.Options {
     const t = this._trans;
     const colour = (variable: string) => () => Private.themeValue(this.node, variable);
-    const font = () =>
-      `${Private.themeValue(this.node, '--jp-ui-font-size0') || '10px'} ${
-        Private.themeValue(this.node, '--jp-ui-font-family') || 'sans-serif'
-      }`;
+    // uPlot lays its axes out from a font size in pixels: the theme's (an em size) as the page
+    // computes it, a little smaller than the text around the chart.
+    const font = () => {
+      const px = parseFloat(getComputedStyle(this.node).fontSize) || 12;
+      const family = Private.themeValue(this.node, '--jp-ui-font-family') || 'sans-serif';
+      return `${Math.round(px * 0.85)}px ${family}`;
+    };
     const axis = (): uPlot.Axis => ({
       stroke: colour('--jp-ui-font-color2'),
       font: font(),
@@ -154,7 +157,7 @@ export class MetricsCharts {
             stroke: colour('--jp-brand-color1'),
             fill: colour('--jp-layout-color1')
           },
-          value: (_u, v) => (v === null || v === undefined ? '–' : Private.format(v))
+          value: (_u, v) => (v === null || v === undefined ? '–' : Private.exact(v))
         }
       ]
     };
@@ -191,7 +194,12 @@ namespace Private {
     return getComputedStyle(node).getPropertyValue(name).trim();
   }
 
-  /** Numbers short enough for a small axis: 0.853, 1.2k, 3.4e-5. */
+  /** A value as read on hover and by assistive technology: up to 6 significant digits. */
+  export function exact(v: number): string {
+    return String(Number(v.toPrecision(6)));
+  }
+
+  /** Numbers short enough for a small axis: 0.853, 4950, 3.4e-5. */
   export function format(v: number): string {
     if (v === 0) {
       return '0';

@@ -477,7 +477,7 @@ describe('RunMonitor: metrics of past runs', () => {
   it('puts the runs side by side, oldest first, and draws a chart per numeric metric', async () => {
     make();
     // Added newest first: the monitor orders them by time.
-    client.add(finishedRun('run-c', 30, { accuracy: 0.9, loss: 0.2, model: 'svm' }));
+    client.add(finishedRun('run-c', 30, { accuracy: 0.9, loss: 0.2, model: 'svm', rows: 4951 }));
     client.add(finishedRun('run-a', 10, { accuracy: 0.8, loss: 0.4, model: 'logreg' }));
     client.add(finishedRun('run-b', 20, { accuracy: 0.85, model: 'tree' }));
     await monitor.refreshHistory();
@@ -487,17 +487,21 @@ describe('RunMonitor: metrics of past runs', () => {
       [...tr.children].map(c => c.textContent)
     );
     expect(cells).toEqual([
-      ['#', 'Run', 'accuracy', 'loss', 'model'],
-      ['1', 'run-a', '0.8', '0.4', 'logreg'],
-      ['2', 'run-b', '0.85', '', 'tree'],
-      ['3', 'run-c', '0.9', '0.2', 'svm']
+      ['#', 'Run', 'accuracy', 'loss', 'model', 'rows'],
+      ['1', 'run-a', '0.8', '0.4', 'logreg', ''],
+      ['2', 'run-b', '0.85', '', 'tree', ''],
+      ['3', 'run-c', '0.9', '0.2', 'svm', '4951']
     ]);
     const charts = [...monitor.node.querySelectorAll<HTMLElement>('.jp-chard-MetricsChart')];
     // A chart per numeric metric; the model's name (a string) is only in the table.
-    expect(charts.map(c => c.dataset.metric)).toEqual(['accuracy', 'loss']);
+    expect(charts.map(c => c.dataset.metric)).toEqual(['accuracy', 'loss', 'rows']);
     expect(charts[0].querySelector('figcaption')?.textContent).toBe('accuracy');
     expect(charts[1].querySelector('[role="img"]')?.getAttribute('aria-label')).toBe(
       'loss over 3 runs: 0.4, none, 0.2'
+    );
+    // Values are read in full (an axis rounds them to 3 digits).
+    expect(charts[2].querySelector('[role="img"]')?.getAttribute('aria-label')).toBe(
+      'rows over 3 runs: none, none, 4951'
     );
     expect(charts[0].querySelector('canvas')).not.toBeNull();
   });
