@@ -136,10 +136,8 @@ export class MetricsCharts {
           incrs: [1, 2, 5, 10, 20, 50],
           values: (_u, splits) => splits.map(v => (Number.isInteger(v) ? String(v) : ''))
         },
-        {
-          ...axis(),
-          values: (_u, splits) => splits.map(v => Private.format(v))
-        }
+        // uPlot's own tick labels: as many decimals as the ticks' step needs.
+        axis()
       ],
       series: [
         {
@@ -197,17 +195,5 @@ namespace Private {
   /** A value as read on hover and by assistive technology: up to 6 significant digits. */
   export function exact(v: number): string {
     return String(Number(v.toPrecision(6)));
-  }
-
-  /** Numbers short enough for a small axis: 0.853, 4950, 3.4e-5. */
-  export function format(v: number): string {
-    if (v === 0) {
-      return '0';
-    }
-    const a = Math.abs(v);
-    if (a >= 1e4 || a < 1e-3) {
-      return v.toExponential(1);
-    }
-    return String(Number(v.toPrecision(3)));
   }
 }

@@ -499,7 +499,7 @@ describe('RunMonitor: metrics of past runs', () => {
     expect(charts[1].querySelector('[role="img"]')?.getAttribute('aria-label')).toBe(
       'loss over 3 runs: 0.4, none, 0.2'
     );
-    // Values are read in full (an axis rounds them to 3 digits).
+    // Values are read in full (up to 6 significant digits).
     expect(charts[2].querySelector('[role="img"]')?.getAttribute('aria-label')).toBe(
       'rows over 3 runs: none, none, 4951'
     );
