@@ -158,7 +158,7 @@ async function dagAndChips(page) {
     const nodes = [...document.querySelectorAll(`${sel} .jp-chard-DagNode`)].map(g => g.dataset.step);
     // An edge's tooltip (<title>) is made when the pointer first comes over it.
     const edges = [...document.querySelectorAll(`${sel} .jp-chard-DagEdge`)].map(g => {
-      g.dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));
+      g.dispatchEvent(new window.MouseEvent('mouseover', { bubbles: true }));
       return g.querySelector('title').textContent;
     });
     const prelude = document.querySelector(`${sel} .jp-chard-Dag-preludeLine`);
