@@ -41,6 +41,10 @@ export function metricSeries(
   return [x, y];
 }
 
+/** The axes' tick length and the gap between ticks and labels, in CSS pixels. */
+const TICK = 4;
+const GAP = 3;
+
 export class MetricsCharts {
   constructor(options: MetricsCharts.IOptions) {
     this._trans = options.trans;
@@ -118,9 +122,9 @@ export class MetricsCharts {
       stroke: colour('--jp-ui-font-color2'),
       font: font(),
       size: 36,
-      gap: 3,
+      gap: GAP,
       grid: { stroke: colour('--jp-border-color2'), width: 1 },
-      ticks: { stroke: colour('--jp-border-color2'), width: 1, size: 4 }
+      ticks: { stroke: colour('--jp-border-color2'), width: 1, size: TICK }
     });
     return {
       width: this._width,
@@ -136,8 +140,16 @@ export class MetricsCharts {
           incrs: [1, 2, 5, 10, 20, 50],
           values: (_u, splits) => splits.map(v => (Number.isInteger(v) ? String(v) : ''))
         },
-        // uPlot's own tick labels: as many decimals as the ticks' step needs.
-        axis()
+        // uPlot's own tick labels (as many decimals as the ticks' step needs), the axis as wide
+        // as its longest label.
+        {
+          ...axis(),
+          size: (u, values) => {
+            const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), '');
+            u.ctx.font = font();
+            return Math.ceil(u.ctx.measureText(longest).width) + TICK + GAP + 2;
+          }
+        }
       ],
       series: [
         {
