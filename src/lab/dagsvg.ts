@@ -25,6 +25,12 @@ export interface IDagSvgOptions {
 export interface IDagSvg {
   svg: SVGSVGElement;
   nodes: Map<string, SVGGElement>;
+  /**
+   * The tooltip of a node's or an edge's group (`describeNode` / `describeEdge`), or null for
+   * any other element. Its `<title>` is made the first time it is asked for (on hover or
+   * focus), not for every node and edge up front.
+   */
+  describe(g: Element): string | null;
 }
 
 function el<K extends keyof SVGElementTagNameMap>(
@@ -33,8 +39,8 @@ function el<K extends keyof SVGElementTagNameMap>(
   attrs: Record<string, string | number> = {}
 ): SVGElementTagNameMap[K] {
   const e = doc.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    e.setAttribute(k, String(v));
+  for (const k in attrs) {
+    e.setAttribute(k, String(attrs[k]));
   }
   return e;
 }
@@ -69,25 +75,40 @@ export function applyNodeState(
   state: StepState | undefined,
   options: Pick<IDagSvgOptions, 'describeNode'>
 ): void {
-  const previous = g.dataset.state;
+  const previous = g.getAttribute('data-state');
   if (previous) {
     g.classList.remove(`jp-mod-${previous}`);
   }
   if (state) {
     g.classList.add(`jp-mod-${state}`);
-    g.dataset.state = state;
-  } else {
-    delete g.dataset.state;
+    g.setAttribute('data-state', state);
+  } else if (previous) {
+    g.removeAttribute('data-state');
   }
   const text = options.describeNode(node, state);
   g.setAttribute('aria-label', text);
-  const title = g.querySelector('title');
-  if (title) {
+  const title = g.firstElementChild;
+  if (title?.localName === 'title') {
+    title.textContent = text;
+  }
+}
+
+/** Give `g` its `<title>` (the browser's tooltip) with `text`, made when first needed. */
+function setTitle(g: Element, text: string): void {
+  // By name, not instanceof: the document may be another window's (jsdom's in the benchmark).
+  let title = g.firstElementChild;
+  if (title?.localName !== 'title') {
+    title = g.ownerDocument.createElementNS(SVG_NS, 'title');
+    g.insertBefore(title, g.firstChild);
+  }
+  if (title.textContent !== text) {
     title.textContent = text;
   }
 }
 
 export function renderDagSvg(doc: Document, layout: IDagLayout, options: IDagSvgOptions): IDagSvg {
+  // Built with setAttribute only and without a <title> per element (made on demand by
+  // `describe`): at 50 steps and more the drawing costs as much as dagre's layout otherwise.
   const svg = el(doc, 'svg', {
     class: 'jp-chard-Dag-svg',
     viewBox: `0 0 ${layout.width.toFixed(1)} ${layout.height.toFixed(1)}`,
@@ -110,27 +131,27 @@ export function renderDagSvg(doc: Document, layout: IDagLayout, options: IDagSvg
   defs.append(arrow);
   svg.append(defs);
 
+  const edgeOf = new Map<Element, IDagEdge>();
   const edges = el(doc, 'g', { class: 'jp-chard-Dag-edges' });
+  const markerEnd = `url(#${marker})`;
   for (const edge of layout.edges) {
-    const g = el(doc, 'g', { class: 'jp-chard-DagEdge' });
-    if (edge.names.length === 0) {
-      g.classList.add('jp-mod-order');
-    }
-    g.dataset.from = edge.from;
-    g.dataset.to = edge.to;
+    const g = el(doc, 'g', {
+      class: edge.names.length === 0 ? 'jp-chard-DagEdge jp-mod-order' : 'jp-chard-DagEdge',
+      'data-from': edge.from,
+      'data-to': edge.to
+    });
     const d = edgePath(edge.points);
-    const title = el(doc, 'title');
-    title.textContent = options.describeEdge(edge);
     g.append(
-      title,
-      el(doc, 'path', { d, class: 'jp-chard-DagEdge-line', 'marker-end': `url(#${marker})` }),
+      el(doc, 'path', { d, class: 'jp-chard-DagEdge-line', 'marker-end': markerEnd }),
       el(doc, 'path', { d, class: 'jp-chard-DagEdge-hit' })
     );
+    edgeOf.set(g, edge);
     edges.append(g);
   }
   svg.append(edges);
 
   const nodes = new Map<string, SVGGElement>();
+  const nodeOf = new Map<Element, IDagNode>();
   const group = el(doc, 'g', { class: 'jp-chard-Dag-nodes' });
   for (const node of layout.nodes) {
     const left = node.x - node.width / 2;
@@ -139,11 +160,11 @@ export function renderDagSvg(doc: Document, layout: IDagLayout, options: IDagSvg
       class: `jp-chard-DagNode jp-chard-StepColor-${node.index % STEP_COLOURS}`,
       transform: `translate(${left.toFixed(1)},${top.toFixed(1)})`,
       tabindex: 0,
-      role: 'button'
+      role: 'button',
+      'data-step': node.name
     });
-    g.dataset.step = node.name;
     if (node.firstCell !== null) {
-      g.dataset.cell = String(node.firstCell);
+      g.setAttribute('data-cell', String(node.firstCell));
     }
     const text = el(doc, 'text', {
       class: 'jp-chard-DagNode-label',
@@ -153,7 +174,6 @@ export function renderDagSvg(doc: Document, layout: IDagLayout, options: IDagSvg
     });
     text.textContent = node.label;
     g.append(
-      el(doc, 'title'),
       el(doc, 'rect', {
         class: 'jp-chard-DagNode-box',
         width: node.width,
@@ -178,8 +198,21 @@ export function renderDagSvg(doc: Document, layout: IDagLayout, options: IDagSvg
     );
     applyNodeState(g, node, options.state(node.name), options);
     nodes.set(node.name, g);
+    nodeOf.set(g, node);
     group.append(g);
   }
   svg.append(group);
-  return { svg, nodes };
+  const describe = (g: Element): string | null => {
+    const node = nodeOf.get(g);
+    const edge = node ? undefined : edgeOf.get(g);
+    if (!node && !edge) {
+      return null;
+    }
+    const text = node
+      ? options.describeNode(node, options.state(node.name))
+      : options.describeEdge(edge!);
+    setTitle(g, text);
+    return text;
+  };
+  return { svg, nodes, describe };
 }

@@ -15,7 +15,7 @@ import type { DagModel } from './dagmodel.js';
 import { layoutDag } from './daglayout.js';
 import type { IDagEdge, IDagLayout, IDagNode } from './daglayout.js';
 import { applyNodeState, renderDagSvg } from './dagsvg.js';
-import type { IDagSvgOptions } from './dagsvg.js';
+import type { IDagSvg, IDagSvgOptions } from './dagsvg.js';
 import { fitIcon, zoomInIcon, zoomOutIcon } from './icons.js';
 import { cellRanges } from './planview.js';
 import type { StepState } from './tokens.js';
@@ -171,6 +171,7 @@ export class DagView extends Widget {
     }
     this._drawnKey = key;
     this._svg = null;
+    this._drawn = null;
     this._canvas.replaceChildren();
     this._nodes = new Map();
     this._byName = new Map();
@@ -189,7 +190,7 @@ export class DagView extends Widget {
     }
     this._toolbar.hidden = false;
     const start = performance.now();
-    const layout = layoutDag(plan);
+    const layout = Private.layoutOf(plan, key ?? '');
     const laidOut = performance.now();
     const drawn = renderDagSvg(document, layout, this._svgOptions());
     this._canvas.append(drawn.svg);
@@ -197,6 +198,7 @@ export class DagView extends Widget {
     this._nodes = drawn.nodes;
     this._byName = new Map(layout.nodes.map(n => [n.name, n]));
     this._svg = drawn.svg;
+    this._drawn = drawn;
     this._onSelected();
     this._applyZoom();
     const end = performance.now();
@@ -325,7 +327,7 @@ export class DagView extends Widget {
     if (!e) {
       return;
     }
-    this._info.textContent = e.querySelector('title')?.textContent ?? '';
+    this._info.textContent = this._drawn?.describe(e) ?? '';
   }
 
   private readonly _trans: TranslationBundle;
@@ -338,6 +340,7 @@ export class DagView extends Widget {
   private _model: DagModel | null = null;
   private _graph: IDagLayout | null = null;
   private _svg: SVGSVGElement | null = null;
+  private _drawn: IDagSvg | null = null;
   private _nodes = new Map<string, SVGGElement>();
   private _byName = new Map<string, IDagNode>();
   private _zoom: 'fit' | number = 'fit';
@@ -358,6 +361,28 @@ namespace Private {
       plan.steps.map(s => [s.name, Math.min(...s.cells), s.parents]),
       plan.edges.map(e => [e.from, e.to, e.names])
     ]);
+  }
+
+  /**
+   * The last layouts made, by plan structure: the sidebar and the DAG panel showing one
+   * notebook, or a notebook shown again after another, reuse its layout instead of running
+   * dagre again (layouts are plain data, never changed once made).
+   */
+  const layouts = new Map<string, IDagLayout>();
+  const KEPT_LAYOUTS = 8;
+
+  export function layoutOf(plan: IPlan, key: string): IDagLayout {
+    let layout = layouts.get(key);
+    if (layout) {
+      layouts.delete(key);
+    } else {
+      layout = layoutDag(plan);
+      if (layouts.size >= KEPT_LAYOUTS) {
+        layouts.delete(layouts.keys().next().value as string);
+      }
+    }
+    layouts.set(key, layout);
+    return layout;
   }
 
   let count = 0;

@@ -12,11 +12,15 @@ import { Widget } from '@lumino/widgets';
 import type { IRunSummary } from '../core/api.js';
 import type { IStepRecord } from '../core/runs.js';
 import type { RunClient, IStream } from './client.js';
+import { MetricsCharts } from './metricscharts.js';
+import type { IMetricRun } from './metricscharts.js';
 import { formatDuration, RunMonitorModel } from './runmodel.js';
 import type { IFailure } from './runmodel.js';
 import type { IStepStates } from './tokens.js';
 
 const STDOUT_MIME = 'application/vnd.jupyter.stdout';
+/** How many of the notebook's last runs the metrics table and charts compare. */
+const MAX_METRIC_RUNS = 10;
 
 export class RunMonitor extends Widget {
   constructor(options: RunMonitor.IOptions) {
@@ -28,6 +32,7 @@ export class RunMonitor extends Widget {
     this._notebook = options.notebook;
     this._onJump = options.onJump;
     this._tailLines = options.tailLines ?? 500;
+    this._charts = new MetricsCharts({ trans: this._trans });
     this.model.changed.connect(this._render, this);
     this.model.logAppended.connect(this._onLog, this);
     this._build();
@@ -48,19 +53,15 @@ export class RunMonitor extends Widget {
   /** Show run `id` and follow its events. */
   async open(id: string): Promise<void> {
     this._stream?.close();
-    this._selected = null;
     const details = await this._client.get(id);
-    this.model.load(details);
-    this._follow(details.since ?? 0);
+    this._show(details);
     void this.refreshHistory();
   }
 
   /** Follow a run just started or resumed (its events after `since`). */
   async follow(details: Parameters<RunMonitorModel['load']>[0]): Promise<void> {
     this._stream?.close();
-    this._selected = null;
-    this.model.load(details);
-    this._follow(details.since ?? 0);
+    this._show(details);
     await this.refreshHistory();
   }
 
@@ -94,7 +95,7 @@ export class RunMonitor extends Widget {
     }
     try {
       const chunks = await this._client.logs(id, step);
-      if (this._selected === step && this.model.log(step).length === 0) {
+      if (this.model.id === id && this._selected === step && this.model.log(step).length === 0) {
         this.model.setLog(step, chunks.map(c => c.text).join(''));
       }
     } catch (error) {
@@ -102,14 +103,54 @@ export class RunMonitor extends Widget {
     }
   }
 
+  /** Repaint the metrics charts in the current theme (their canvas cannot follow CSS). */
+  redrawCharts(): void {
+    this._charts.redraw();
+  }
+
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
     this._stream?.close();
+    this._charts.dispose();
     this.model.states = null;
     this.model.dispose();
     super.dispose();
+  }
+
+  /**
+   * Show another run (or the same run again, resumed): the log pane keeps the step selected when
+   * the run has a step of that name, and shows its log in this run; otherwise it says that no
+   * step is selected. Lines of the run shown before that were waiting to be drawn are dropped.
+   */
+  private _show(details: Parameters<RunMonitorModel['load']>[0]): void {
+    const keep = this._selected;
+    this._selected = null;
+    this._resetLog();
+    this.model.load(details);
+    this._follow(details.since ?? 0);
+    if (keep !== null && this.model.step(keep)) {
+      void this.selectStep(keep);
+    }
+  }
+
+  /** The log pane with no step selected. */
+  private _resetLog(): void {
+    if (this._frame !== null) {
+      cancelAnimationFrame(this._frame);
+      this._frame = null;
+    }
+    this._pending = [];
+    this._logLines = [];
+    this._showAll = false;
+    this._showAllNode.hidden = true;
+    this._logBody.replaceChildren();
+    this._logTitle.textContent = this._trans.__('Select a step to see its log.');
+  }
+
+  protected onAfterShow(): void {
+    this._charts.redraw();
   }
 
   private _follow(after: number): void {
@@ -338,7 +379,9 @@ export class RunMonitor extends Widget {
   }
 
   /** Render a batch of lines as one stdout output (ANSI colours), dropping the oldest batches. */
-  private _appendLines(lines: readonly string[]): void {
+  private _appendLines(all: readonly string[]): void {
+    // A batch longer than the tail (a whole log fetched at once) is cut to its last lines too.
+    const lines = this._showAll ? all : all.slice(-this._tailLines);
     if (lines.length === 0) {
       return;
     }
@@ -402,43 +445,55 @@ export class RunMonitor extends Widget {
     );
   }
 
-  /** The metrics of the last runs side by side: a run per row, a metric per column. */
+  /**
+   * The metrics of the last runs side by side: a table (a run per row, a metric per column)
+   * and a small chart per numeric metric across the runs. Both list the runs oldest first,
+   * numbered as the charts' x axis counts them.
+   */
   private async _renderMetrics(): Promise<void> {
-    const recent = this._history.slice(0, 10);
-    const rows: { id: string; steps: IStepRecord[] }[] = [];
+    const recent = [...this._history]
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
+      .slice(-MAX_METRIC_RUNS);
+    const runs: IMetricRun[] = [];
     for (const run of recent) {
       try {
-        rows.push({ id: run.id, steps: (await this._client.get(run.id)).record.steps });
+        const steps = (await this._client.get(run.id)).record.steps;
+        runs.push({ id: run.id, createdAt: run.createdAt, metrics: Private.metricsOf(steps) });
       } catch {
         // A run that cannot be read (a cluster gone) has no metrics to show.
       }
     }
-    const names = [
-      ...new Set(rows.flatMap(r => r.steps.flatMap(s => Object.keys(s.metrics))))
-    ].sort();
+    if (this.isDisposed) {
+      return;
+    }
+    const names = [...new Set(runs.flatMap(r => Object.keys(r.metrics)))].sort();
     if (names.length === 0) {
+      this._charts.update([]);
       this._metricsNode.replaceChildren();
       return;
     }
     const table = document.createElement('table');
+    table.className = 'jp-chard-Monitor-metricsTable';
     const head = table.createTHead().insertRow();
-    for (const h of [this._trans.__('Run'), ...names]) {
+    for (const h of ['#', this._trans.__('Run'), ...names]) {
       const th = document.createElement('th');
       th.textContent = h;
       head.append(th);
     }
     const body = table.createTBody();
-    for (const r of rows) {
+    runs.forEach((r, i) => {
       const row = body.insertRow();
+      row.insertCell().textContent = String(i + 1);
       row.insertCell().textContent = r.id;
       for (const name of names) {
-        const value = r.steps.find(s => name in s.metrics)?.metrics[name];
+        const value = r.metrics[name];
         row.insertCell().textContent = value === undefined ? '' : String(value);
       }
-    }
+    });
     const title = document.createElement('h3');
     title.textContent = this._trans.__('Metrics of past runs');
-    this._metricsNode.replaceChildren(title, table);
+    this._metricsNode.replaceChildren(title, table, this._charts.node);
+    this._charts.update(runs);
   }
 
   private readonly _client: RunClient;
@@ -469,6 +524,7 @@ export class RunMonitor extends Widget {
   private readonly _logBody = document.createElement('div');
   private readonly _historyNode = document.createElement('ul');
   private readonly _metricsNode = document.createElement('div');
+  private readonly _charts: MetricsCharts;
 }
 
 export namespace RunMonitor {
@@ -484,6 +540,16 @@ export namespace RunMonitor {
 }
 
 namespace Private {
+  /** A run's metrics, from all its steps. */
+  export function metricsOf(
+    steps: readonly IStepRecord[]
+  ): Record<string, number | string | boolean> {
+    return Object.assign({}, ...steps.map(s => s.metrics)) as Record<
+      string,
+      number | string | boolean
+    >;
+  }
+
   export function statusLabel(t: TranslationBundle, status: string): string {
     switch (status) {
       case 'pending':

@@ -8,6 +8,7 @@ import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/applica
 import {
   Dialog,
   ICommandPalette,
+  IThemeManager,
   MainAreaWidget,
   showDialog,
   showErrorMessage,
@@ -24,6 +25,7 @@ import { Widget } from '@lumino/widgets';
 import type { IPlan } from '../core/plan.js';
 import { RunClient } from './client.js';
 import { CommandIDs } from './commands.js';
+import { FailureMarks } from './failedcells.js';
 import { RunMonitor } from './monitor.js';
 import { RunDialogBody } from './rundialog.js';
 import type { IFailure } from './runmodel.js';
@@ -37,7 +39,7 @@ export const runPlugin: JupyterFrontEndPlugin<void> = {
     'Run as pipeline: run, compile and submit the notebook, and the live run monitor with logs, history and metrics.',
   autoStart: true,
   requires: [IChardPlans, INotebookTracker, IRenderMimeRegistry],
-  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator, IThemeManager],
   activate: (
     app: JupyterFrontEnd,
     plans: IChardPlans,
@@ -45,7 +47,8 @@ export const runPlugin: JupyterFrontEndPlugin<void> = {
     rendermime: IRenderMimeRegistry,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    themes: IThemeManager | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab-chard');
     const client = new RunClient({ settings: app.serviceManager.serverSettings });
@@ -115,6 +118,7 @@ export const runPlugin: JupyterFrontEndPlugin<void> = {
       args: { target: 'kfp' }
     });
     tracker.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.cancelRun));
+    themes?.themeChanged.connect(() => tracker.forEach(w => w.content.redrawCharts()));
     notebooks.currentChanged.connect(() => {
       for (const c of [
         CommandIDs.runPipeline,
@@ -170,6 +174,8 @@ class Runner {
         choice = asked;
       }
       const monitor = await this._monitorFor(panel.context.path, panel);
+      // The next run starts: the marks of the last one's failures go.
+      this._marksOf(panel).clear();
       const details = await this._client.start(startRequest(panel.context.path, choice));
       await monitor.content.follow(details);
     } catch (error) {
@@ -336,6 +342,20 @@ class Runner {
       });
       widget = new MainAreaWidget({ content });
       widget.id = `jp-chard-runs-${Private.counter()}`;
+      // The failures of the run shown are marked on the notebook's cells.
+      const mark = (): void => {
+        const notebook = this._notebooks.find(p => p.context.path === path);
+        if (notebook) {
+          this._marksOf(notebook).show(content.model.failures);
+        }
+      };
+      content.model.changed.connect(mark);
+      content.disposed.connect(() => {
+        const notebook = this._notebooks.find(p => p.context.path === path);
+        if (notebook) {
+          this._marksOf(notebook).clear();
+        }
+      });
       widget.title.label = this._trans.__('Runs: %1', PathExt.basename(path));
       widget.title.icon = runIcon;
       widget.title.closable = true;
@@ -348,6 +368,30 @@ class Runner {
     this._app.shell.activateById(widget.id);
     return widget;
   }
+
+  /** The failure marks on a notebook's cells (made the first time they are asked for). */
+  private _marksOf(panel: NotebookPanel): FailureMarks {
+    let marks = this._marks.get(panel);
+    if (!marks) {
+      marks = new FailureMarks({
+        panel,
+        trans: this._trans,
+        onShow: failure => {
+          const widget = this._tracker.find(w => w.content.notebook === panel.context.path);
+          if (widget && !widget.isDisposed) {
+            this._app.shell.activateById(widget.id);
+            void widget.content.selectStep(failure.step);
+          }
+        }
+      });
+      this._marks.set(panel, marks);
+      const made = marks;
+      panel.disposed.connect(() => made.dispose());
+    }
+    return marks;
+  }
+
+  private readonly _marks = new WeakMap<NotebookPanel, FailureMarks>();
 
   /** Show the notebook with the failed cell active, the cursor on the failing line. */
   private _jump(path: string, failure: IFailure): void {

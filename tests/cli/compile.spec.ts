@@ -129,8 +129,9 @@ describe('chard compile', () => {
   it('--show-step prints the exact code a step runs, imports first', async () => {
     const r = await chardCompile(join(NOTEBOOKS, 'tabular.ipynb'), '--show-step', 'preprocess');
     expect(r.code).toBe(0);
-    expect(r.stdout.startsWith('# cell 1\nimport numpy as np\n')).toBe(true);
-    expect(r.stdout).toContain('# cell 6\nX_train, X_test, y_train, y_test = train_test_split(');
+    // Cells numbered from 1 as JupyterLab shows them: the imports are the second cell (index 1).
+    expect(r.stdout.startsWith('# cell 2\nimport numpy as np\n')).toBe(true);
+    expect(r.stdout).toContain('# cell 7\nX_train, X_test, y_train, y_test = train_test_split(');
   });
 
   it('exits 2 on usage errors', async () => {

@@ -156,9 +156,11 @@ async function dagAndChips(page) {
   await page.waitForSelector(`${SIDEBAR} .jp-chard-DagNode`, { timeout: 15000 });
   const dag = await page.evaluate(sel => {
     const nodes = [...document.querySelectorAll(`${sel} .jp-chard-DagNode`)].map(g => g.dataset.step);
-    const edges = [...document.querySelectorAll(`${sel} .jp-chard-DagEdge`)].map(
-      g => g.querySelector('title').textContent
-    );
+    // An edge's tooltip (<title>) is made when the pointer first comes over it.
+    const edges = [...document.querySelectorAll(`${sel} .jp-chard-DagEdge`)].map(g => {
+      g.dispatchEvent(new window.MouseEvent('mouseover', { bubbles: true }));
+      return g.querySelector('title').textContent;
+    });
     const prelude = document.querySelector(`${sel} .jp-chard-Dag-preludeLine`);
     return { nodes, edges, prelude: prelude && prelude.textContent };
   }, SIDEBAR);
@@ -273,7 +275,10 @@ async function dagAndChips(page) {
       }
       const rounds = [];
       for (let r = 0; r < 5; r++) {
-        model.plan = { ...real, steps: list, edges: [...edges] };
+        // Other cell numbers each round: a plan structure not laid out before (the view reuses
+        // the layout of one it has drawn), so each round runs dagre.
+        const steps = list.map(s => ({ ...s, cells: s.cells.map(c => c + 10000 * (r + 1)) }));
+        model.plan = { ...real, steps, edges: [...edges] };
         const m = performance.getEntriesByName('chard:dag-render', 'measure').pop();
         rounds.push({ total: m.duration, layout: m.detail.layoutMs });
         model.plan = real;
@@ -491,6 +496,37 @@ async function runMonitor(page) {
     .then(() => true)
     .catch(() => false);
   check('"Go to cell 6, line 2" shows the notebook with cell 6 active, the cursor on line 2', at);
+  // The failure is marked on the notebook itself (page and editor only: the file is not modified).
+  const readMarks = () =>
+    page.evaluate(() => {
+      const w = window.jupyterapp.shell.currentWidget;
+      const cells = w.content.widgets;
+      const cell = cells[5];
+      const banner = cell.node.querySelector('.jp-chard-FailureBanner');
+      const line = cell.node.querySelector('.cm-line.jp-chard-FailedLine');
+      return {
+        failed: cells.map((c, i) => (c.hasClass('jp-chard-mod-failed') ? i : -1)).filter(i => i >= 0),
+        banner: banner ? banner.textContent : null,
+        line: line ? line.textContent : null,
+        dirty: w.context.model.dirty
+      };
+    });
+  const marks = await readMarks();
+  check(
+    'the failed cell is marked in the notebook: only cell 6, a line naming train_model and the error, line 2 highlighted in its editor, the notebook not modified',
+    same(marks.failed, [5]) &&
+      /train_model failed here \(line 2\).*undefined_thing/.test(marks.banner || '') &&
+      /undefined_thing/.test(marks.line || '') &&
+      marks.dirty === false,
+    marks
+  );
+  await page.screenshot({ path: path.join(OUT, '9b-failed-cell-light.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, '9c-failed-cell-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
 
   // 4. Fix it and resume: only the failed step runs again.
   const runId = await page.evaluate(() => {
@@ -498,7 +534,14 @@ async function runMonitor(page) {
     return w.content.model.id;
   });
   const before = await runRecord(page, runId);
-  await setSourceAndSave(page, 5, 'time.sleep(PAUSE)\ntotal = sum(half)\nprint("total", total)\n');
+  // The fix adds 1 to the metric, so the runs' metrics differ (the charts below).
+  await setSourceAndSave(page, 5, 'time.sleep(PAUSE)\ntotal = sum(half) + 1\nprint("total", total)\n');
+  const unmarked = await readMarks();
+  check(
+    "editing the failed cell takes its marks away",
+    same(unmarked.failed, []) && unmarked.banner === null && unmarked.line === null,
+    unmarked
+  );
   await page.evaluate(() => window.jupyterapp.commands.execute('chard:open-runs'));
   await page.locator('.jp-chard-Monitor-button', { hasText: 'Resume' }).click();
   const resumed = await waitForStatus(page, ['succeeded'], 60000);
@@ -541,10 +584,61 @@ async function runMonitor(page) {
     stopped
   );
   check('the history lists the three runs of this notebook', stopped.history === 3, stopped.history);
+  // The log pane shows the step selected in the run shown, or says that none is (before, it kept
+  // the log of a step of an earlier run with no step selected).
+  const pane = await page.evaluate(() => {
+    const m = document.querySelector('.jp-chard-Monitor');
+    const selected = m.querySelector('tr.jp-mod-selected');
+    return {
+      title: m.querySelector('.jp-chard-Monitor-logTitle').textContent,
+      selected: selected ? selected.dataset.step : null,
+      log: m.querySelector('.jp-chard-Monitor-logBody').textContent
+    };
+  });
+  check(
+    'after the cancel, the log pane shows the selected step of this run (or says none is selected)',
+    pane.selected
+      ? pane.title === `Log of ${pane.selected}` && (pane.selected !== 'load_data' || /loaded 200 rows/.test(pane.log))
+      : pane.title === 'Select a step to see its log.' && pane.log === '',
+    pane
+  );
+  // The metrics of the three runs: a table and a chart per metric (uPlot, its stylesheet loaded).
+  const readMetrics = () =>
+    page.evaluate(() => {
+      const m = document.querySelector('.jp-chard-Monitor');
+      const table = m.querySelector('.jp-chard-Monitor-metricsTable');
+      const charts = [...m.querySelectorAll('.jp-chard-MetricsChart')];
+      const over = m.querySelector('.jp-chard-MetricsChart .u-over');
+      const canvas = m.querySelector('.jp-chard-MetricsChart canvas');
+      return {
+        rows: table ? [...table.querySelectorAll('tr')].map(tr => [...tr.children].map(c => c.textContent)) : null,
+        charts: charts.map(c => [c.dataset.metric, c.querySelector('[role="img"]').getAttribute('aria-label')]),
+        uplotCss: over ? getComputedStyle(over).position : null,
+        pixels: canvas ? canvas.toDataURL() : null
+      };
+    });
+  await page.waitForSelector('.jp-chard-MetricsChart canvas', { timeout: 15000 }).catch(() => {});
+  const metrics = await readMetrics();
+  check(
+    'the metrics of the runs side by side (oldest first) and a chart of "total" across them',
+    metrics.rows !== null &&
+      same(metrics.rows.map(r => r.slice(0, 1).concat(r.slice(2))), [['#', 'total'], ['1', '4950'], ['2', '4951'], ['3', '']]) &&
+      same(metrics.charts, [['total', 'total over 3 runs: 4950, 4951, none']]) &&
+      metrics.uplotCss === 'absolute',
+    { rows: metrics.rows, charts: metrics.charts, uplotCss: metrics.uplotCss }
+  );
+  await page.evaluate(() => document.querySelector('.jp-chard-Monitor-metrics').scrollIntoView());
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(OUT, '12-metrics-light.png') });
   await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
   await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
   await page.waitForTimeout(500);
   await page.screenshot({ path: path.join(OUT, '11-cancelled-dark.png') });
+  await page.evaluate(() => document.querySelector('.jp-chard-Monitor-metrics').scrollIntoView());
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(OUT, '12-metrics-dark.png') });
+  const darkChart = await readMetrics();
+  check('the charts are redrawn in the dark theme', darkChart.pixels !== null && darkChart.pixels !== metrics.pixels);
   await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
   await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
 }

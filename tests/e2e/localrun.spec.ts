@@ -144,7 +144,8 @@ describe('chard run', () => {
     ]);
     const result = await chard(['run', notebook, '--python', PYTHON]);
     expect(result.code).toBe(1);
-    const message = 'step "use" failed in cell 2, line 3: KeyError: \'limit\'';
+    // The third cell (index 2) is "cell 3" to the user, as JupyterLab numbers it.
+    const message = 'step "use" failed in cell 3, line 3: KeyError: \'limit\'';
     expect(result.stdout).toContain(message);
     expect(result.stdout).toMatch(/report\s+skipped/);
     const id = /run (\S+) failed/.exec(result.stdout)![1];

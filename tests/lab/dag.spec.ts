@@ -81,7 +81,16 @@ describe('the drawn DAG and step states', () => {
     );
     const order = drawn.svg.querySelectorAll('.jp-chard-DagEdge.jp-mod-order');
     expect(order).toHaveLength(1);
+    // The tooltip is made when first asked for (hover or focus), then kept in a <title>.
+    expect(order[0].querySelector('title')).toBeNull();
+    expect(drawn.describe(order[0])).toBe('join → side: ');
     expect(order[0].querySelector('title')!.textContent).toBe('join → side: ');
+    const right = drawn.nodes.get('right')!;
+    expect(drawn.describe(right)).toBe('right');
+    states.set({ right: 'running' });
+    applyNodeState(right, layoutDag(plan()).nodes[2], 'running', options(states));
+    expect(right.querySelector('title')!.textContent).toBe('right: running');
+    expect(drawn.describe(drawn.svg)).toBeNull();
   });
 
   it('setting states through the model repaints exactly the nodes whose state changed', () => {

@@ -32,9 +32,9 @@ describe('errors in notebook code', () => {
       type: 'ValueError',
       message: 'too big: 3'
     });
-    expect(run.stderr).toContain('  cell 6, line 3, in <module>\n    bad = risky(3)\n');
+    expect(run.stderr).toContain('  cell 7, line 3, in <module>\n    bad = risky(3)\n');
     expect(run.stderr).toContain(
-      '  cell 1, line 4, in risky\n    raise ValueError("too big: %d" % v)\n'
+      '  cell 2, line 4, in risky\n    raise ValueError("too big: %d" % v)\n'
     );
     expect(run.stderr).not.toContain('chard_runtime.py');
   });
@@ -45,7 +45,7 @@ describe('errors in notebook code', () => {
     const run = await scratch.run(stepSpec({ code: [{ cell: 4, source }] }));
     expect(run.code).toBe(1);
     expect(chardError(run)).toMatchObject({ cell: 4, line: 7, type: 'KeyError' });
-    expect(run.stderr).toContain('  cell 4, line 7, in <module>\n    x["missing"]\n');
+    expect(run.stderr).toContain('  cell 5, line 7, in <module>\n    x["missing"]\n');
   });
 
   it('maps an error raised inside a %time line magic and a %%time cell magic', async () => {
@@ -53,14 +53,14 @@ describe('errors in notebook code', () => {
     expect(chardError(line)).toMatchObject({ cell: 1, line: 2, type: 'ZeroDivisionError' });
     const cell = await scratch.run(stepSpec({ code: ['%%time\nq = 1\nq.missing_attribute\n'] }));
     expect(chardError(cell)).toMatchObject({ cell: 0, line: 3, type: 'AttributeError' });
-    expect(cell.stderr).toContain('  cell 0, line 3, in <module>\n    q.missing_attribute\n');
+    expect(cell.stderr).toContain('  cell 1, line 3, in <module>\n    q.missing_attribute\n');
   });
 
   it('reports a syntax error at its cell and line', async () => {
     const run = await scratch.run(stepSpec({ code: ['x = 1', 'y = 2\nif y >\n    pass\n'] }));
     expect(run.code).toBe(1);
     expect(chardError(run)).toMatchObject({ cell: 1, line: 2, type: 'SyntaxError' });
-    expect(run.stderr).toContain('cell 1, line 2\n    if y >\n');
+    expect(run.stderr).toContain('cell 2, line 2\n    if y >\n');
   });
 
   it('shows chained exceptions and keeps a multi-line message on one JSON line', async () => {
@@ -70,13 +70,23 @@ describe('errors in notebook code', () => {
     expect(run.stderr).toContain(
       'The above exception was the direct cause of the following exception'
     );
-    expect(run.stderr).toContain('  cell 0, line 2, in <module>\n');
+    expect(run.stderr).toContain('  cell 1, line 2, in <module>\n');
     expect(chardError(run)).toEqual({
       cell: 0,
       line: 4,
       type: 'RuntimeError',
       message: 'line one\nline two'
     });
+  });
+
+  it('names cells as JupyterLab numbers them (from 1) in warnings and tracebacks the code prints', async () => {
+    const source =
+      'import traceback, warnings\nwarnings.warn("old api")\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    traceback.print_exc()\n';
+    const run = expectOk(await scratch.run(stepSpec({ code: ['x = 1', source] })));
+    // The second cell (index 1) is "cell 2" to the user.
+    expect(run.stderr).toContain('<cell 2>:2: UserWarning: old api');
+    expect(run.stderr).toContain('File "<cell 2>", line 4, in <module>');
+    expect(run.stderr).not.toContain('<cell 1>');
   });
 
   it('treats sys.exit in a cell as a failure of the step', async () => {

@@ -54,7 +54,7 @@ export function findStep(plan: IPlan, nameOrId: string): IStep {
 /**
  * The exact code a step runs, as the runtime receives it in its step spec: the imports and
  * functions cells, then the step's cells, each preceded by a `# cell N` comment line
- * (N = 0-based notebook cell index).
+ * (N numbered from 1, as JupyterLab shows cells).
  */
 export function stepCodeListing(
   plan: IPlan,
@@ -68,6 +68,8 @@ export function stepCodeListing(
     workdir: settings.workdir
   });
   return spec.code
-    .map(block => `# cell ${block.cell}\n${block.source}${block.source.endsWith('\n') ? '' : '\n'}`)
+    .map(
+      block => `# cell ${block.cell + 1}\n${block.source}${block.source.endsWith('\n') ? '' : '\n'}`
+    )
     .join('\n');
 }

@@ -35,9 +35,10 @@ import re
 import sys
 import types
 
+from .errors import cell_index
+
 NOTEBOOK = "__main__"
 PORTABLE_MODULE = "chard_runtime"
-CELL_CODE = re.compile(r"^<cell (\d+)>$")
 GLOBAL_OPS = frozenset(("LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME",
                         "STORE_NAME", "DELETE_NAME"))
 # The attributes a class is created with; the rest are set once it exists (they may refer to it).
@@ -140,8 +141,7 @@ def _from_notebook(obj):
 
 
 def _code_cell(code):
-    m = CELL_CODE.match(code.co_filename)
-    return int(m.group(1)) if m else None
+    return cell_index(code.co_filename)
 
 
 def _class_cell(cls):

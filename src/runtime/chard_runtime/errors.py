@@ -7,7 +7,21 @@ import re
 import sys
 import traceback
 
+# Notebook code runs under the file name "<cell N>", N numbered from 1 as JupyterLab shows cells
+# ("Cell N/M"), so every traceback, warning and error names the cell the user sees; the runtime's
+# data (the spec, CHARD_ERROR) keeps 0-based cell indices.
 CELL_FILE = re.compile(r"^<cell (\d+)>$")
+
+
+def cell_file(index):
+    """The file name of the code of notebook cell `index` (0-based)."""
+    return "<cell %d>" % (index + 1)
+
+
+def cell_index(filename):
+    """The 0-based index of the cell whose code has this file name, or None."""
+    m = CELL_FILE.match(filename or "")
+    return int(m.group(1)) - 1 if m else None
 
 
 def _runtime_files():
@@ -69,19 +83,18 @@ def _format_exception(exc, sources, seen=None):
     if frames:
         lines.append("Traceback (most recent call last):\n")
     for fs in frames:
-        m = CELL_FILE.match(fs.filename)
-        if m:
-            cell = int(m.group(1))
-            lines.append("  cell %d, line %d, in %s\n" % (cell, fs.lineno, fs.name))
+        cell = cell_index(fs.filename)
+        if cell is not None:
+            lines.append("  cell %d, line %d, in %s\n" % (cell + 1, fs.lineno, fs.name))
             text = _source_line(sources, cell, fs.lineno)
         else:
             lines.append('  File "%s", line %d, in %s\n' % (fs.filename, fs.lineno, fs.name))
             text = fs.line
         if text:
             lines.append("    %s\n" % text.strip())
-    if isinstance(exc, SyntaxError) and exc.filename and CELL_FILE.match(exc.filename):
-        cell = int(CELL_FILE.match(exc.filename).group(1))
-        lines.append("  cell %d, line %s\n" % (cell, exc.lineno))
+    if isinstance(exc, SyntaxError) and cell_index(exc.filename) is not None:
+        cell = cell_index(exc.filename)
+        lines.append("  cell %d, line %s\n" % (cell + 1, exc.lineno))
         text = _source_line(sources, cell, exc.lineno or 0)
         if text:
             lines.append("    %s\n" % text.strip())
@@ -100,14 +113,14 @@ def _source_line(sources, cell, line):
 
 
 def _error_position(exc):
-    """The innermost notebook frame: (cell, line)."""
-    if isinstance(exc, SyntaxError) and exc.filename and CELL_FILE.match(exc.filename):
-        return int(CELL_FILE.match(exc.filename).group(1)), exc.lineno
+    """The innermost notebook frame: (0-based cell index, line)."""
+    if isinstance(exc, SyntaxError) and cell_index(exc.filename) is not None:
+        return cell_index(exc.filename), exc.lineno
     position = (None, None)
     for fs in _notebook_frames(exc.__traceback__):
-        m = CELL_FILE.match(fs.filename)
-        if m:
-            position = (int(m.group(1)), fs.lineno)
+        cell = cell_index(fs.filename)
+        if cell is not None:
+            position = (cell, fs.lineno)
     return position
 
 

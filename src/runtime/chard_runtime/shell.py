@@ -10,7 +10,7 @@ import sys
 import time
 import types
 
-from .errors import CELL_FILE, log
+from .errors import cell_file, cell_index, log
 
 
 # IPython syntax
@@ -56,15 +56,15 @@ def _caller_position(depth):
     """(cell, line) of the notebook code that called the shim, or (None, 1)."""
     frame = sys._getframe(depth + 1)
     while frame is not None:
-        m = CELL_FILE.match(frame.f_code.co_filename)
-        if m:
-            return int(m.group(1)), frame.f_lineno, frame
+        cell = cell_index(frame.f_code.co_filename)
+        if cell is not None:
+            return cell, frame.f_lineno, frame
         frame = frame.f_back
     return None, 1, None
 
 
 def _compile_at(source, cell, line, mode):
-    filename = "<cell %d>" % cell if cell is not None else "<magic>"
+    filename = cell_file(cell) if cell is not None else "<magic>"
     return compile("\n" * (max(line, 1) - 1) + source, filename, mode, dont_inherit=True)
 
 

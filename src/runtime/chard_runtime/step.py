@@ -10,7 +10,7 @@ import types
 
 from .byvalue import consumer_cells
 from .errors import (MarshalError, UsageError, UserCodeError, _error_position, _format_exception,
-                     report_error)
+                     cell_file, report_error)
 from .files import DIGESTS
 from .marshalling import InputValue, save_value
 from .metrics import record_metrics
@@ -84,7 +84,7 @@ class Step(object):
         sys.argv = [sys.argv[0]]
         for cell, source in self.sources.items():
             lines = [text + "\n" for text in source.splitlines()]
-            linecache.cache["<cell %d>" % cell] = (len(source), None, lines, "<cell %d>" % cell)
+            linecache.cache[cell_file(cell)] = (len(source), None, lines, cell_file(cell))
 
         consumer_cells(self.sources)
         inputs = []
@@ -102,7 +102,7 @@ class Step(object):
             cell = block["cell"]
             code_text = transform_cell(block["source"], shell)
             try:
-                code = compile(code_text, "<cell %d>" % cell, "exec", dont_inherit=True)
+                code = compile(code_text, cell_file(cell), "exec", dont_inherit=True)
             except SyntaxError as e:
                 raise UserCodeError(e)
             if pending:

@@ -826,7 +826,7 @@ namespace Private {
     if (error) {
       const where =
         error.cell !== null
-          ? ` in cell ${error.cell}${error.line !== null ? `, line ${error.line}` : ''}`
+          ? ` in cell ${error.cell + 1}${error.line !== null ? `, line ${error.line}` : ''}`
           : '';
       let text = `${step}${where}: ${error.type}${error.message ? `: ${error.message}` : ''}`;
       const file = /'([^']+)'/.exec(error.message)?.[1];

@@ -109,7 +109,8 @@ describe('runLocal', () => {
     const byName = Object.fromEntries(result.record.steps.map(s => [s.name, s]));
     expect(byName.left).toMatchObject({ status: 'failed', cell: 3, line: 2, exitCode: 1 });
     expect(byName.left.message).toBe(
-      'step "left" failed in cell 3, line 2: ZeroDivisionError: division by zero'
+      // Cell index 3 in the record, "cell 4" to the user (numbered from 1 as JupyterLab does).
+      'step "left" failed in cell 4, line 2: ZeroDivisionError: division by zero'
     );
     expect(byName.right.status).toBe('succeeded');
     expect(byName.join.status).toBe('skipped');
