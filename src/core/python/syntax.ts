@@ -940,6 +940,9 @@ function lineError(tokens: IToken[], a: number, b: number, complete: boolean): I
       if (inBrackets && calls[calls.length - 1] === 'params') {
         continue; // a default value
       }
+      if ((lambdas.get(t.depth) ?? 0) > 0) {
+        continue; // a default value of a lambda's parameter: `(lambda n=n: n)`
+      }
       const inCall = inBrackets && calls[calls.length - 1] === 'call';
       const inCondition =
         !inBrackets &&

@@ -99,6 +99,9 @@ const CORPUS: string[] = [
   'x = 1 +* 2\n',
   'def f(x y):\n  pass\n',
   'lambda x y: 1\n',
+  // lambdas' parameter defaults inside brackets are valid (tkinter/simpledialog.py)
+  'f(command=(lambda self=self, num=num: self.done(num)))\n',
+  'y = [lambda v=v: v for v in xs]\n',
   'import a.\n',
   'return\nx +\n',
   // `=` for `==`, print statements
