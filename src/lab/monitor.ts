@@ -205,7 +205,15 @@ export class RunMonitor extends Widget {
     this._historyNode.className = 'jp-chard-Monitor-historyList';
     this._metricsNode.className = 'jp-chard-Monitor-metrics';
     history.append(historyTitle, this._historyNode, this._metricsNode);
-    this.node.append(bar, this._messageNode, this._failuresNode, this._stepsNode, log, history);
+    this.node.append(
+      bar,
+      this._progressNode,
+      this._messageNode,
+      this._failuresNode,
+      this._stepsNode,
+      log,
+      history
+    );
   }
 
   private _button(label: string, onClick: () => void): HTMLButtonElement {

@@ -318,6 +318,29 @@ describe('RunMonitor: steps, states and durations', () => {
     expect(q('.jp-chard-Monitor-status').dataset.status).toBe('succeeded');
   });
 
+  it("shows the run's progress messages, then how it ended", async () => {
+    make();
+    await monitor.follow(client.add(record('run-1')));
+    const progress = () => q('.jp-chard-Monitor-progress');
+    expect(progress().textContent).toBe('');
+    client.send({
+      event: 'progress',
+      run: 'run-1',
+      time: at(1),
+      message: 'snapshotting the workspace (2 of 3 volumes)'
+    });
+    expect(progress().textContent).toBe('snapshotting the workspace (2 of 3 volumes)');
+    expect(progress().isConnected).toBe(true);
+    client.send({
+      event: 'run-finished',
+      run: 'run-1',
+      time: at(9),
+      status: 'failed',
+      message: 'interrupted: the runner process is gone'
+    });
+    expect(progress().textContent).toBe('interrupted: the runner process is gone');
+  });
+
   it('marks skipped and cancelled steps, and a failure with a jump to its cell and line', async () => {
     make();
     await monitor.follow(client.add(record('run-1')));
