@@ -11,7 +11,7 @@ import select
 import signal
 import sys
 
-from lifetime import tie_to_parent, watch
+from lifetime import exit_step, tie_to_parent, watch
 
 
 def statements(source):
@@ -141,7 +141,13 @@ def serve(argv):
                 sys.modules["numpy.random"].seed()
             except Exception:
                 pass
-        sys.exit(chard_runtime.main(request["argv"]))
+        try:
+            code = chard_runtime.main(request["argv"])
+        except BaseException:  # noqa: B036 - never back into the zygote's loop
+            import traceback
+            traceback.print_exc()
+            code = 1
+        exit_step(code)
 
     def fork(request):
         outs = []
@@ -189,6 +195,11 @@ def serve(argv):
             else:
                 send({"id": ident, "exit": os.WEXITSTATUS(status), "signal": None})
 
+    # What the zygote holds stays out of the steps' collections (a step's exit collects only
+    # what it made: lifetime.exit_step), and its pages stay shared with the steps.
+    import gc
+    gc.collect()
+    gc.freeze()
     send({"ready": zygote, "preloaded": loaded})
     pending = b""
     while True:

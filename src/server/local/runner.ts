@@ -519,6 +519,22 @@ namespace Private {
               cwd: this._paths.workspace,
               env: this._env
             });
+      this._announcePreload(this._zygote);
+    }
+
+    /** Say when the steps' preloaded interpreter is ready, and what it loaded. */
+    private _announcePreload(zygote: Zygote | null): void {
+      const since = Date.now();
+      void zygote?.ready.then(ok => {
+        if (ok) {
+          this._emit({
+            event: 'progress',
+            run: this._record.id,
+            time: now(),
+            message: `preloaded interpreter ready in ${((Date.now() - since) / 1000).toFixed(1)} s (${zygote.preloaded.join(', ') || 'no modules'})`
+          });
+        }
+      });
     }
 
     /** Run the steps in dependency order, as many at once as allowed. */
