@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   const bundled = typeof CHARD_BUNDLE !== 'undefined' ? CHARD_BUNDLE : undefined;
   const analysis = new CellAnalysisPool(bundled ? { workerUrl: new URL(import.meta.url) } : {});
   const counters = { requests: 0 };
-  const service = createRunService({ root: config.rootDir });
+  const service = createRunService({ root: config.rootDir, warmInterpreters: {} });
   // Runs whose runner died with an earlier backend are settled before anyone asks.
   await service
     .recover()
@@ -120,6 +120,7 @@ async function main(): Promise<void> {
   });
   const stop = (code: number): void => {
     void tensorboards.stopAll();
+    void service.close();
     server.close();
     server.closeAllConnections();
     if ('socket' in config.listen) {
