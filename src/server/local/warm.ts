@@ -129,9 +129,13 @@ export class WarmInterpreters {
     this._evict();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-warm-'));
     fs.writeFileSync(path.join(dir, 'chard_runtime.py'), key.runtimeSource, { mode: 0o600 });
-    fs.writeFileSync(path.join(dir, 'imports.json'), JSON.stringify({ imports: key.plan.imports }), {
-      mode: 0o600
-    });
+    fs.writeFileSync(
+      path.join(dir, 'imports.json'),
+      JSON.stringify({ imports: key.plan.imports }),
+      {
+        mode: 0o600
+      }
+    );
     const zygote = Zygote.start({
       python: key.python,
       runDir: dir,
