@@ -42,7 +42,11 @@ def exit_step(code):
     without tearing the interpreter down.
     """
     import gc
+    import os as _os
     import sys
+    if code is not None and not isinstance(code, int):
+        sys.stderr.write("%s\n" % (code,))  # as sys.exit does with a message
+        code = 1
     try:
         import threading
         shutdown = getattr(threading, "_shutdown", None)
@@ -51,7 +55,7 @@ def exit_step(code):
         import atexit
         atexit._run_exitfuncs()
         main = sys.modules.get("__main__")
-        if main is not None:
+        if main is not None and main.__dict__ is not globals():  # the step's, not the launcher's
             main.__dict__.clear()
         gc.collect()
     except BaseException:  # noqa: B036 - whatever a handler raises, the step's code stands
@@ -61,4 +65,4 @@ def exit_step(code):
             stream.flush()
         except (OSError, ValueError, AttributeError):
             pass
-    os._exit(code if isinstance(code, int) else 1)
+    _os._exit(0 if code is None else code if isinstance(code, int) else 1)

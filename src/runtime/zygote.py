@@ -145,6 +145,8 @@ def serve(argv):
                 pass
         try:
             code = chard_runtime.main(request["argv"])
+        except SystemExit as e:
+            code = e.code
         except BaseException:  # noqa: B036 - never back into the zygote's loop
             import traceback
             traceback.print_exc()
