@@ -71,6 +71,8 @@ export namespace RunService {
      * off: a CLI run preloads its own).
      */
     warmInterpreters?: WarmInterpreters.IOptions | false;
+    /** Told when a run started by this service ends (its folder and final record). */
+    onRunFinished?: (run: { dir: string; record: IRunRecord }) => void;
   }
 
   export interface IStartOptions {
@@ -122,6 +124,7 @@ export class RunService {
   constructor(options: RunService.IOptions = {}) {
     this._index = new RunIndex(options.stateDir ?? stateDir());
     this._root = options.root ?? process.cwd();
+    this._onRunFinished = options.onRunFinished;
     const backends = options.backends ?? [
       new LocalBackend({ warm: options.warmInterpreters }),
       new ArgoBackend(options.onRetry),
@@ -487,7 +490,10 @@ export class RunService {
     });
     this._live.set(record.id, started.done);
     started.done.then(
-      () => this._live.delete(record.id),
+      final => {
+        this._live.delete(record.id);
+        this._onRunFinished?.({ dir, record: final });
+      },
       (error: unknown) => {
         this._live.delete(record.id);
         this._failures.set(record.id, Private.serviceError(error));
@@ -605,6 +611,7 @@ export class RunService {
   }
 
   private readonly _backends = new Map<RunBackend, IRunBackend>();
+  private readonly _onRunFinished: RunService.IOptions['onRunFinished'];
   private readonly _index: RunIndex;
   private readonly _root: string;
   /** Runs this process runs or follows: settles when each is over. */
