@@ -87,6 +87,7 @@ export async function run(): Promise<void> {
   const warm: number[] = [];
   const coldChart: number[] = [];
   const warmChart: number[] = [];
+  const aheadChart: number[] = [];
   try {
     for (let round = 0; round < 3; round++) {
       // The data: open -> TensorBoard answers the first scalar series.
@@ -122,9 +123,22 @@ export async function run(): Promise<void> {
             start
           )
         );
+        await boards.release(shown.id);
+        await boards.release(shown.id);
+        // A run that wrote event files just finished: the backend started its TensorBoard then
+        // (LocalTensorBoards.prestart); "Open TensorBoard" comes after.
+        await boards.prestart(logdirs);
+        start = performance.now();
+        const ahead = await boards.open(logdirs);
+        aheadChart.push(
+          await firstChart(
+            context,
+            `http://127.0.0.1:${ahead.port}/chard/tensorboard/${ahead.id}/`,
+            start
+          )
+        );
         await context.close();
-        await boards.release(shown.id);
-        await boards.release(shown.id);
+        await boards.release(ahead.id);
       }
     }
   } finally {
@@ -145,6 +159,9 @@ export async function run(): Promise<void> {
     const fmt = (v: number[]): string => v.map(x => (x / 1000).toFixed(2)).join(', ');
     console.log(
       `"Open TensorBoard" -> first scalar chart drawn in Chromium, cold: median ${(med(coldChart) / 1000).toFixed(2)} s of ${fmt(coldChart)} (goal <= 5 s) ${med(coldChart) <= 5000 ? 'OK' : 'MISSED'}`
+    );
+    console.log(
+      `  ... on a run that just finished (its TensorBoard started as it ended): median ${(med(aheadChart) / 1000).toFixed(2)} s of ${fmt(aheadChart)}`
     );
     console.log(
       `"Open TensorBoard" -> first scalar chart drawn in Chromium, warm: median ${(med(warmChart) / 1000).toFixed(2)} s of ${fmt(warmChart)} (goal <= 1 s) ${med(warmChart) <= 1000 ? 'OK' : 'MISSED'}`

@@ -94,8 +94,8 @@ async function tensorBoard(page) {
   const cards = frame.locator('scalar-card');
   await cards.first().waitFor({ timeout: 60000 });
   await frame.locator('scalar-card line-chart, scalar-card .line-chart').first().waitFor({ timeout: 60000 });
-  await page.waitForTimeout(1500); // let the charts draw
   console.log(`     TensorBoard shows its first scalar chart ${t()} after "Open TensorBoard"`);
+  await page.waitForTimeout(1500); // let the charts draw (for the screenshot)
   const titles = await frame.locator('scalar-card').allTextContents();
   check(
     'TensorBoard shows the scalar charts of the runs (loss, accuracy)',
