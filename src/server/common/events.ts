@@ -59,7 +59,7 @@ export namespace EventFollow {
 
 /** How many followEvents are following a run in this process now (each holds a watcher). */
 export function activeFollowers(): number {
-  return Private.following;
+  return Private.counts.following;
 }
 
 /**
@@ -71,16 +71,16 @@ export async function* followEvents(
   file: string,
   options: EventFollow.IOptions
 ): AsyncGenerator<IRunEventEnvelope> {
-  Private.following += 1;
+  Private.counts.following += 1;
   try {
     yield* Private.follow(file, options);
   } finally {
-    Private.following -= 1;
+    Private.counts.following -= 1;
   }
 }
 
 namespace Private {
-  export let following = 0;
+  export const counts = { following: 0 };
 
   export async function* follow(
     file: string,

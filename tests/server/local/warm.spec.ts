@@ -68,9 +68,9 @@ describe('warm interpreters', () => {
       // Forked from the warm interpreter, which saw nothing of the earlier run's steps.
       expect(stdout(events, 'write')).toEqual([`parent ${zygote} sees False`]);
       expect(stdout(events, 'read')).toEqual(['read written 1']);
-      expect(
-        events.some(e => e.event === 'progress' && /warm interpreter/.test(e.message))
-      ).toBe(true);
+      expect(events.some(e => e.event === 'progress' && /warm interpreter/.test(e.message))).toBe(
+        true
+      );
     }
     // Still there for the next run.
     expect(warm.pids).toEqual([zygote]);
