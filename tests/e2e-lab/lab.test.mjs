@@ -120,7 +120,7 @@ async function tensorBoard(page) {
   await page.screenshot({ path: path.join(OUT, '6-tensorboard-dark.png') });
   // In a narrow panel TensorBoard opens with its settings pane closed (it would cover the
   // charts); back to the light theme reloads the panel's TensorBoard at this width.
-  await page.setViewportSize({ width: 900, height: 900 });
+  await page.setViewportSize({ width: 1200, height: 900 });
   await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
   await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 30000 });
   await page.waitForTimeout(500);
