@@ -123,11 +123,15 @@ export class WarmInterpreters {
     const entries = [...this._entries.values()];
     entries.forEach(e => this._drop(e));
     await Promise.all(entries.filter(e => e.leases === 0).map(e => this._closing.get(e)));
+    if (this._base !== null && entries.every(e => e.leases === 0)) {
+      fs.rmSync(this._base, { recursive: true, force: true });
+      this._base = null;
+    }
   }
 
   private _start(slot: string, digest: string, key: WarmInterpreters.IKey): IEntry {
     this._evict();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-warm-'));
+    const dir = fs.mkdtempSync(path.join(this._baseDir(), 'z-'));
     fs.writeFileSync(path.join(dir, 'chard_runtime.py'), key.runtimeSource, { mode: 0o600 });
     fs.writeFileSync(
       path.join(dir, 'imports.json'),
@@ -154,6 +158,19 @@ export class WarmInterpreters {
     };
     this._entries.set(slot, entry);
     return entry;
+  }
+
+  /**
+   * The pool's private folder (runtime copies, FIFOs), removed when the process exits, however
+   * it exits short of SIGKILL (the interpreters die with the process: zygote.ts).
+   */
+  private _baseDir(): string {
+    if (this._base === null) {
+      const base = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-warm-'));
+      this._base = base;
+      process.once('exit', () => fs.rmSync(base, { recursive: true, force: true }));
+    }
+    return this._base;
   }
 
   /** Room for one more: the least recently used unleased interpreters go. */
@@ -192,6 +209,7 @@ export class WarmInterpreters {
 
   private readonly _idleMs: number;
   private readonly _max: number;
+  private _base: string | null = null;
   private readonly _entries = new Map<string, IEntry>();
   private readonly _closing = new WeakMap<IEntry, Promise<void>>();
 }
