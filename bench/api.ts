@@ -18,6 +18,8 @@ const ROOT = process.cwd();
 const VENV = process.env.CHARD_VENV ?? path.join(ROOT, '.venv');
 const VENV_PYTHON = path.join(VENV, 'bin', 'python');
 const CHROMIUM = '/usr/bin/chromium';
+/** Rounds of the example, each side by side with nbclient (CHARD_BENCH_ROUNDS). */
+const ROUNDS = Number(process.env.CHARD_BENCH_ROUNDS ?? 3);
 
 interface IJupyter {
   url: string;
@@ -247,9 +249,12 @@ async function benchEvents(jupyter: IJupyter): Promise<void> {
   }
 }
 
-async function benchExample(jupyter: IJupyter): Promise<void> {
+/** One round: the notebook restarted and run all through nbclient, then "run" through the API. */
+async function exampleRound(
+  jupyter: IJupyter,
+  backendPid: number
+): Promise<{ straightMs: number; pipedMs: number } | null> {
   const dir = path.join(jupyter.root, 'churn');
-  // The nbclient run first (it also warms the OS caches for both).
   const script =
     'import sys, nbformat\nfrom nbclient import NotebookClient\n' +
     'nb = nbformat.read(sys.argv[1], as_version=4)\n' +
@@ -261,15 +266,15 @@ async function benchExample(jupyter: IJupyter): Promise<void> {
   const straightMs = ms(straightStart);
   if (straight.status !== 0) {
     console.log(`  nbclient failed: ${straight.stderr.trim().split('\n').pop() ?? ''}`);
-    return;
+    return null;
   }
-  const health = (await api(jupyter, 'GET', 'health')) as { pid: number };
   const start = Date.now();
   const run = (await api(jupyter, 'POST', 'runs', {
     notebook: 'churn/churn.ipynb',
     target: 'local',
     local: { python: VENV_PYTHON }
   })) as { record: { id: string } };
+  const answered = Date.now() - start;
   // Which steps were forked from the warm interpreter: their parent is not the backend.
   const parents = new Map<string, number | null>();
   const watch = setInterval(() => {
@@ -288,16 +293,63 @@ async function benchExample(jupyter: IJupyter): Promise<void> {
   const pipedMs = (lastStep?.at ?? Date.now()) - start;
   const status = got[got.length - 1]?.envelope.event as { status?: string } | undefined;
   const seen = [...parents.values()].filter(p => p !== null);
-  const forked = seen.filter(p => p !== health.pid).length;
+  const forked = seen.filter(p => p !== backendPid).length;
   const ratio = pipedMs / straightMs;
   console.log(
-    `example, restart kernel and run all (nbclient): ${(straightMs / 1000).toFixed(2)} s`
+    `  restart kernel and run all (nbclient) ${(straightMs / 1000).toFixed(2)} s; "run" through the API to its last step (${status?.status ?? '?'}) ${(pipedMs / 1000).toFixed(2)} s = ${ratio.toFixed(2)}x; ${forked} of ${seen.length} steps seen forked from the warm interpreter`
   );
+  console.log(`    where the time went: ${breakdown(got, start, answered)}`);
+  return { straightMs, pipedMs };
+}
+
+/** The run's timeline from "run": the answer, run-started, each step's span, run-finished. */
+function breakdown(got: IReceived[], start: number, answered: number): string {
+  const at = (g: IReceived | undefined): string =>
+    g ? `${((g.at - start) / 1000).toFixed(2)}` : '?';
+  const parts = [`answer ${(answered / 1000).toFixed(2)}`];
+  parts.push(`run-started ${at(got.find(g => g.envelope.event.event === 'run-started'))}`);
+  const started = new Map<string, number>();
+  for (const g of got) {
+    const e = g.envelope.event;
+    if (e.event === 'step-started' && e.step) {
+      started.set(e.step, g.at);
+    } else if (e.event === 'step-finished' && e.step) {
+      const from = started.get(e.step) ?? start;
+      parts.push(
+        `${e.step} ${((from - start) / 1000).toFixed(2)}-${at(g)} (${((g.at - from) / 1000).toFixed(2)})`
+      );
+    }
+  }
+  parts.push(`run-finished ${at(got.find(g => g.envelope.event.event === 'run-finished'))} s`);
+  return parts.join(', ');
+}
+
+async function benchExample(jupyter: IJupyter): Promise<void> {
+  const health = (await api(jupyter, 'GET', 'health')) as { pid: number };
+  // What JupyterLab does when it shows the notebook (its pipeline runs on this machine): the
+  // backend warms the notebook's interpreter. The user then clicks "run".
+  const warmStart = Date.now();
+  const warm = (await api(jupyter, 'POST', 'runs/prepare', {
+    notebook: 'churn/churn.ipynb',
+    target: 'local',
+    local: { python: VENV_PYTHON }
+  })) as { ready?: boolean; preloaded?: string[] };
   console.log(
-    `example, "run" through the API to its last step (${status?.status ?? '?'}, last: ${lastStep?.envelope.event.step ?? '?'}): ${(pipedMs / 1000).toFixed(2)} s = ${ratio.toFixed(2)}x (goal <= 0.7x) ${verdict(ratio <= 0.7)}`
+    `example: the interpreter warmed when the notebook is shown (before "run"): ${warm.ready === true ? 'ready' : 'NOT ready'} in ${((Date.now() - warmStart) / 1000).toFixed(2)} s (${(warm.preloaded ?? []).join(', ')})`
   );
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const result = await exampleRound(jupyter, health.pid);
+    if (result) {
+      ratios.push(result.pipedMs / result.straightMs);
+    }
+  }
+  if (ratios.length === 0) {
+    return;
+  }
+  const worst = Math.max(...ratios);
   console.log(
-    `  steps started from the warm interpreter (parent is not the backend): ${forked} of ${seen.length} seen`
+    `example, "run" to its last step / restart and run all (nbclient), side by side, ${ratios.length} rounds: ${Math.min(...ratios).toFixed(2)}x-${worst.toFixed(2)}x, median ${percentile(ratios, 50).toFixed(2)}x (goal <= 0.7x) ${verdict(percentile(ratios, 50) <= 0.7)}${worst > 0.7 ? ' (not in every round)' : ''}`
   );
 }
 

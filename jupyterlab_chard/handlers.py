@@ -21,6 +21,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import httputil, netutil, web
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
+from tornado.tcpclient import TCPClient
 
 API_PREFIX = "/chard/api"
 SECRET_HEADER = "X-Chard-Secret"
@@ -44,6 +45,26 @@ def backend_client(socket_path):
     )
 
 
+class StreamTCPClient(TCPClient):
+    """A TCP client that hands each connection it makes to `on_stream` (to close it early)."""
+
+    def __init__(self, resolver, on_stream):
+        super().__init__(resolver=resolver)
+        self.on_stream = on_stream
+
+    async def connect(self, *args, **kwargs):
+        stream = await super().connect(*args, **kwargs)
+        self.on_stream(stream)
+        return stream
+
+
+def stream_client(socket_path, on_stream):
+    """A client of its own for one event stream, whose connection the handler can close."""
+    client = backend_client(socket_path)
+    client.tcp_client = StreamTCPClient(UnixResolver(socket_path=socket_path), on_stream)
+    return client
+
+
 class ClientGone(Exception):
     """The browser closed its connection: the forwarded request to the backend is dropped."""
 
@@ -51,12 +72,21 @@ class ClientGone(Exception):
 class ChardApiHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = "chard"
     client_gone = False
+    upstream = None
 
     def on_connection_close(self):
-        # An event stream whose browser went away must not stay open on the backend: the next
-        # chunk from the backend (at the latest its `: ping` every 15 s) closes the request.
+        # An event stream whose browser went away must not stay open on the backend: its
+        # connection to the backend is closed at once (the backend then stops following the
+        # run); any other request is dropped at its next chunk.
         self.client_gone = True
+        if self.upstream is not None:
+            self.upstream.close()
         super().on_connection_close()
+
+    def _on_upstream(self, stream):
+        self.upstream = stream
+        if self.client_gone:
+            stream.close()
 
     @web.authenticated
     @authorized
@@ -102,8 +132,11 @@ class ChardApiHandler(ExtensionHandlerMixin, APIHandler):
             connect_timeout=5,
             request_timeout=0 if streaming else 300,
         )
+        client = (
+            stream_client(backend.socket_path, self._on_upstream) if streaming else self.extensionapp.client
+        )
         try:
-            await self.extensionapp.client.fetch(request, raise_error=False)
+            await client.fetch(request, raise_error=False)
         except ClientGone:
             return
         except (OSError, HTTPClientError) as error:
@@ -113,6 +146,11 @@ class ChardApiHandler(ExtensionHandlerMixin, APIHandler):
             if not self._headers_written:
                 return self._unavailable(backend, str(error))
             self.log.warning("Chard backend: a response was cut off: %s", error)
+        finally:
+            if streaming:
+                client.close()
+        if self.client_gone:
+            return
         self.finish()
 
     def _on_header(self, line):

@@ -110,6 +110,17 @@ export interface ICompileHttpRequest {
  */
 export type IStartRunHttpRequest = IStartRunRequest;
 
+/**
+ * `POST /chard/api/runs/prepare`, with the body of a run's start: get ready to run the notebook
+ * (for a local run, an interpreter with its imports loaded); answers once ready. Nothing runs.
+ */
+export interface IPrepareRunResponse {
+  /** Whether a run started now starts its steps at once. */
+  ready: boolean;
+  /** The modules already loaded for the steps. */
+  preloaded: string[];
+}
+
 /** `GET /chard/api/runs?notebook=&backend=`: newest first. */
 export interface IRunListResponse {
   runs: IRunSummary[];

@@ -23,7 +23,8 @@ import type {
   ICancelRunResponse,
   ICompileHttpRequest,
   ICompileResponse,
-  ILogChunk
+  ILogChunk,
+  IPrepareRunResponse
 } from '../core/httpapi.js';
 import { isApiError, SSE_LOG_EVENT, SSE_RUN_EVENT } from '../core/httpapi.js';
 
@@ -59,6 +60,16 @@ export class RunClient {
 
   start(request: IStartRunRequest): Promise<IRunDetails> {
     return requestAPI('runs', isRunDetails, { method: 'POST', body: request }, this._settings);
+  }
+
+  /** Have the backend get ready to run the notebook (a local run: warm its interpreter). */
+  prepare(request: IStartRunRequest): Promise<IPrepareRunResponse> {
+    return requestAPI(
+      'runs/prepare',
+      isPrepareAnswer,
+      { method: 'POST', body: request },
+      this._settings
+    );
   }
 
   async list(notebook: string, backend?: RunBackend): Promise<IRunSummary[]> {
@@ -264,6 +275,15 @@ function isRunSummary(value: unknown): value is IRunSummary {
 
 function isRunList(value: unknown): value is { runs: IRunSummary[] } {
   return isObject(value) && Array.isArray(value.runs) && value.runs.every(isRunSummary);
+}
+
+function isPrepareAnswer(value: unknown): value is IPrepareRunResponse {
+  return (
+    isObject(value) &&
+    typeof value.ready === 'boolean' &&
+    Array.isArray(value.preloaded) &&
+    value.preloaded.every(m => typeof m === 'string')
+  );
 }
 
 function isCancelAnswer(value: unknown): value is ICancelRunResponse {

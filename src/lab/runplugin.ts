@@ -120,6 +120,7 @@ export const runPlugin: JupyterFrontEndPlugin<void> = {
     tracker.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.cancelRun));
     themes?.themeChanged.connect(() => tracker.forEach(w => w.content.redrawCharts()));
     notebooks.currentChanged.connect(() => {
+      void runner.prepare();
       for (const c of [
         CommandIDs.runPipeline,
         CommandIDs.runPipelineWith,
@@ -152,6 +153,34 @@ class Runner {
   /** The monitor in front (the current one, or the last used). */
   get current(): MainAreaWidget<RunMonitor> | null {
     return this._tracker.currentWidget;
+  }
+
+  /**
+   * Have the backend warm the current notebook's interpreter (its imports loaded) before the
+   * user runs it, when the notebook runs on this machine; once per notebook and imports (again
+   * after a while: the backend ends warm interpreters left idle).
+   */
+  async prepare(): Promise<void> {
+    const panel = this._notebooks.currentWidget;
+    if (!panel) {
+      return;
+    }
+    try {
+      await panel.context.ready;
+      const plan = await this._plan(panel);
+      const choice = savedChoice(plan);
+      if (!plan || plan.steps.length === 0 || choice.target !== 'local') {
+        return;
+      }
+      const key = JSON.stringify([panel.context.path, plan.imports.map(b => b.source)]);
+      if (Date.now() - (this._prepared.get(key) ?? -Infinity) < Private.PREPARE_AGAIN_MS) {
+        return;
+      }
+      this._prepared.set(key, Date.now());
+      await this._client.prepare(startRequest(panel.context.path, choice));
+    } catch {
+      // Only a head start: the run itself starts what it needs, and says what went wrong.
+    }
   }
 
   /** Run the current notebook: on its saved target, or after the dialog (`ask`). */
@@ -252,6 +281,8 @@ class Runner {
       await showErrorMessage(this._trans.__('The runs could not be read'), Private.message(error));
     }
   }
+
+  private readonly _prepared = new Map<string, number>();
 
   private async _plan(panel: NotebookPanel): Promise<IPlan | null> {
     const live = this._plans.planFor(panel);
@@ -423,6 +454,9 @@ class WidgetOf extends Widget {
 }
 
 namespace Private {
+  /** Ask for a warm interpreter again after this long (the backend ends idle ones after 10 min). */
+  export const PREPARE_AGAIN_MS = 5 * 60 * 1000;
+
   let count = 0;
   export function counter(): number {
     return ++count;

@@ -80,7 +80,7 @@ export class TensorBoardView extends Widget {
   /** Reload TensorBoard's page (same TensorBoard), e.g. after JupyterLab's theme changed. */
   reload(): void {
     if (this._frame && this._session) {
-      Private.setTensorBoardTheme(this._isLight());
+      Private.setTensorBoardSettings(this._isLight(), this._isNarrow());
       this._frame.src = this._api.urlOf(this._session);
     } else {
       void this.start();
@@ -128,10 +128,19 @@ export class TensorBoardView extends Widget {
     const frame = document.createElement('iframe');
     frame.className = 'jp-chard-TensorBoard-frame';
     frame.title = this._trans.__('TensorBoard');
-    Private.setTensorBoardTheme(this._isLight());
+    Private.setTensorBoardSettings(this._isLight(), this._isNarrow());
     frame.src = this._api.urlOf(session);
     this._frame = frame;
     this.node.appendChild(frame);
+  }
+
+  /**
+   * Too narrow for TensorBoard's settings pane beside its charts (the pane would cover them).
+   * A panel not laid out yet (width 0) is not narrow.
+   */
+  private _isNarrow(): boolean {
+    const width = this.node.clientWidth;
+    return width > 0 && width < Private.NARROW_PX;
   }
 
   private _showError(error: unknown): void {
@@ -197,11 +206,16 @@ namespace Private {
   /** TensorBoard's own settings key in the browser's storage (its frontend reads `theme`). */
   const SETTINGS_KEY = '_tb_global_settings';
 
+  /** Narrower than this (px), TensorBoard opens with its settings pane closed. */
+  export const NARROW_PX = 960;
+
   /**
-   * Show TensorBoard in JupyterLab's light or dark colours: TensorBoard keeps its theme in the
-   * origin's local storage, which it shares with JupyterLab (it is served below the same origin).
+   * Show TensorBoard in JupyterLab's light or dark colours and, in a narrow panel, with the
+   * settings pane of its time-series dashboard closed (its button opens it): TensorBoard keeps
+   * these in the origin's local storage, which it shares with JupyterLab (it is served below the
+   * same origin), and reads them when its page loads.
    */
-  export function setTensorBoardTheme(light: boolean): void {
+  export function setTensorBoardSettings(light: boolean, narrow: boolean): void {
     try {
       const storage = globalThis.localStorage;
       const parsed: unknown = JSON.parse(storage.getItem(SETTINGS_KEY) ?? '{}');
@@ -209,7 +223,11 @@ namespace Private {
         typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {};
       storage.setItem(
         SETTINGS_KEY,
-        JSON.stringify({ ...settings, theme: light ? 'light' : 'dark' })
+        JSON.stringify({
+          ...settings,
+          theme: light ? 'light' : 'dark',
+          ...(narrow ? { timeSeriesSettingsPaneOpened: false } : {})
+        })
       );
     } catch {
       // No storage (private mode) or a damaged entry: TensorBoard follows the browser's theme.

@@ -7,7 +7,7 @@ Ties the step's life to the runner's (lifetime.py), then runs the step runtime
 import os
 import sys
 
-from lifetime import tie_to_parent, watch
+from lifetime import exit_step, tie_to_parent, watch
 
 
 def launch(argv):
@@ -25,4 +25,4 @@ def launch(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(launch(sys.argv[1:]))
+    exit_step(launch(sys.argv[1:]))

@@ -1,8 +1,10 @@
-"""Chard's preloaded interpreter for local runs: `python -c ZYGOTE RUNNER_PID RUN_DIR PLAN_JSON`.
+"""Chard's preloaded interpreter for local runs: `python -c ZYGOTE RUNNER_PID RUNTIME_DIR PLAN_JSON`.
 
-Imports the step runtime (RUN_DIR/chard_runtime.py) and the installed modules the plan's
+Imports the step runtime (RUNTIME_DIR/chard_runtime.py) and the installed modules the plan's
 `imports` cells name, then forks one child per step on request (see src/server/local/zygote.ts
-for the guarantees). Requests and replies are JSON lines on stdin and the original stdout.
+for the guarantees); a request names the run it belongs to (its folder), so one zygote may serve
+several runs of a notebook. Requests and replies are JSON lines on stdin and the original stdout.
+The ready message names the files of the preloaded packages (to tell when they change).
 """
 
 import json
@@ -11,7 +13,7 @@ import select
 import signal
 import sys
 
-from lifetime import tie_to_parent, watch
+from lifetime import exit_step, tie_to_parent, watch
 
 
 def statements(source):
@@ -134,14 +136,22 @@ def serve(argv):
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        sys.argv = ["-c", str(runner), run_dir] + request["argv"]
+        sys.argv = ["-c", str(runner), request.get("runDir", run_dir)] + request["argv"]
         watchdog(os.getpid())
         if "numpy.random" in sys.modules:
             try:
                 sys.modules["numpy.random"].seed()
             except Exception:
                 pass
-        sys.exit(chard_runtime.main(request["argv"]))
+        try:
+            code = chard_runtime.main(request["argv"])
+        except SystemExit as e:
+            code = e.code
+        except BaseException:  # noqa: B036 - never back into the zygote's loop
+            import traceback
+            traceback.print_exc()
+            code = 1
+        exit_step(code)
 
     def fork(request):
         outs = []
@@ -189,7 +199,17 @@ def serve(argv):
             else:
                 send({"id": ident, "exit": os.WEXITSTATUS(status), "signal": None})
 
-    send({"ready": zygote, "preloaded": loaded})
+    # What the zygote holds stays out of the steps' collections (a step's exit collects only
+    # what it made: lifetime.exit_step), and its pages stay shared with the steps.
+    import gc
+    gc.collect()
+    gc.freeze()
+    files = {}
+    for name in loaded:
+        top = sys.modules.get(name.split(".")[0])
+        if isinstance(getattr(top, "__file__", None), str):
+            files[top.__name__] = top.__file__
+    send({"ready": zygote, "preloaded": loaded, "files": files})
     pending = b""
     while True:
         readable = select.select([0, wake_r], [], [])[0]

@@ -22,6 +22,8 @@ import { createKubeClient } from './kube/client.js';
 import { loadClusterConfig } from './kube/config.js';
 import { ClusterTensorBoards, LocalTensorBoards, servesTensorboards } from './tensorboard/index.js';
 import { createRunService } from './service/service.js';
+import { runPaths } from './common/records.js';
+import { runLogDirs } from './tensorboard/logdirs.js';
 
 /**
  * Set by scripts/build-backend.mjs in the bundled backend (undefined when run from lib/). The
@@ -79,7 +81,24 @@ async function main(): Promise<void> {
   const bundled = typeof CHARD_BUNDLE !== 'undefined' ? CHARD_BUNDLE : undefined;
   const analysis = new CellAnalysisPool(bundled ? { workerUrl: new URL(import.meta.url) } : {});
   const counters = { requests: 0 };
-  const service = createRunService({ root: config.rootDir });
+  const tensorboards = new LocalTensorBoards({
+    python: config.tensorBoardPython,
+    pathPrefix: `${config.baseUrl.replace(/\/+$/, '')}/chard/tensorboard`,
+    idleTimeoutMs: config.tensorBoardIdleSeconds * 1000,
+    log: message => process.stderr.write(`${message}\n`)
+  });
+  const service = createRunService({
+    root: config.rootDir,
+    warmInterpreters: {},
+    // A local run that wrote event files: its TensorBoard is started before anyone asks.
+    onRunFinished: ({ dir, record }) => {
+      if (record.backend === 'local' && record.status !== 'cancelled') {
+        void runLogDirs([{ name: record.id, workspace: runPaths(dir).workspace }])
+          .then(logdirs => tensorboards.prestart(logdirs))
+          .catch(() => undefined);
+      }
+    }
+  });
   // Runs whose runner died with an earlier backend are settled before anyone asks.
   await service
     .recover()
@@ -88,12 +107,6 @@ async function main(): Promise<void> {
         `chard backend: recovering runs failed: ${error instanceof Error ? error.message : String(error)}\n`
       )
     );
-  const tensorboards = new LocalTensorBoards({
-    python: config.tensorBoardPython,
-    pathPrefix: `${config.baseUrl.replace(/\/+$/, '')}/chard/tensorboard`,
-    idleTimeoutMs: config.tensorBoardIdleSeconds * 1000,
-    log: message => process.stderr.write(`${message}\n`)
-  });
   const server = createApiServer({
     secret: config.secret,
     counters,
@@ -120,6 +133,7 @@ async function main(): Promise<void> {
   });
   const stop = (code: number): void => {
     void tensorboards.stopAll();
+    void service.close();
     server.close();
     server.closeAllConnections();
     if ('socket' in config.listen) {

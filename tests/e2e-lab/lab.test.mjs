@@ -94,8 +94,8 @@ async function tensorBoard(page) {
   const cards = frame.locator('scalar-card');
   await cards.first().waitFor({ timeout: 60000 });
   await frame.locator('scalar-card line-chart, scalar-card .line-chart').first().waitFor({ timeout: 60000 });
-  await page.waitForTimeout(1500); // let the charts draw
   console.log(`     TensorBoard shows its first scalar chart ${t()} after "Open TensorBoard"`);
+  await page.waitForTimeout(1500); // let the charts draw (for the screenshot)
   const titles = await frame.locator('scalar-card').allTextContents();
   check(
     'TensorBoard shows the scalar charts of the runs (loss, accuracy)',
@@ -118,8 +118,20 @@ async function tensorBoard(page) {
   check('in the dark theme TensorBoard is dark too', dark === true || /rgb\((\d{1,2}), (\d{1,2}), (\d{1,2})\)/.test(String(dark)), dark);
   await page.mouse.move(1, 1);
   await page.screenshot({ path: path.join(OUT, '6-tensorboard-dark.png') });
+  // In a narrow panel TensorBoard opens with its settings pane closed (it would cover the
+  // charts); back to the light theme reloads the panel's TensorBoard at this width.
+  await page.setViewportSize({ width: 1200, height: 900 });
   await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
   await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 30000 });
+  await page.waitForTimeout(500);
+  await frame.locator('scalar-card line-chart, scalar-card .line-chart').first().waitFor({ timeout: 60000 });
+  await page.waitForTimeout(1500);
+  const settingsPanes = await frame.locator('metrics-dashboard-right-pane').count();
+  const panelWidth = await page.locator('.jp-chard-TensorBoard').evaluate(e => e.clientWidth);
+  check('in a narrow panel TensorBoard\'s settings pane is closed, the charts use the width', panelWidth < 960 && settingsPanes === 0, { panelWidth, settingsPanes });
+  await page.mouse.move(1, 1);
+  await page.screenshot({ path: path.join(OUT, '6b-tensorboard-narrow.png') });
+  await page.setViewportSize({ width: 1400, height: 900 });
 
   // Closing the panel stops TensorBoard: its path answers 404 (asked from Node, not the page).
   const id = /\/chard\/tensorboard\/([\w-]+)\//.exec(src)[1];

@@ -153,8 +153,23 @@ def backend_sockets(pid):
 
 def test_a_stream_the_browser_closes_is_closed_on_the_backend_too(server):
     ticking_notebook(server.root, "closing.ipynb", 300)
+    # The run prints a line every 100 ms.
+    streams_are_released_when_closed(server, "closing.ipynb")
+
+
+def test_an_idle_stream_the_browser_closes_is_closed_on_the_backend_at_once(server):
+    # Nothing happens in the run for a minute: no event, and the backend's `: ping` only every
+    # 15 s; the forwarder closes its connection to the backend as soon as the browser's closes.
+    write_notebook(server.root, "quiet.ipynb", [
+        (["imports"], "import time"),
+        (["step:wait"], "time.sleep(60)\nn = 1"),
+    ])
+    streams_are_released_when_closed(server, "quiet.ipynb")
+
+
+def streams_are_released_when_closed(server, name):
     pid = server.health()["pid"]
-    run_id = start_run(server, "closing.ipynb")["record"]["id"]
+    run_id = start_run(server, name)["record"]["id"]
     time.sleep(0.5)
     before = backend_sockets(pid)
     streams = []
@@ -172,7 +187,6 @@ def test_a_stream_the_browser_closes_is_closed_on_the_backend_too(server):
     for session, r, _lines in streams:
         r.close()
         session.close()
-    # The run prints a line every 100 ms: the forwarder notices at the next chunk.
     assert wait_until(lambda: backend_sockets(pid) <= before, 5), (
         f"the backend still holds {backend_sockets(pid) - before} streams the browser closed"
     )

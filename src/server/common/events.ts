@@ -57,6 +57,11 @@ export namespace EventFollow {
   }
 }
 
+/** How many followEvents are following a run in this process now (each holds a watcher). */
+export function activeFollowers(): number {
+  return Private.counts.following;
+}
+
 /**
  * The envelopes of a run after `after`, then the ones that follow as they are written, until
  * the run-finished event or the abort. A run without an event file (recorded before events
@@ -66,60 +71,76 @@ export async function* followEvents(
   file: string,
   options: EventFollow.IOptions
 ): AsyncGenerator<IRunEventEnvelope> {
-  const after = options.after ?? 0;
-  if (!fs.existsSync(file)) {
-    const record = await options.record();
-    if (isFinished(record.status) && !fs.existsSync(file)) {
-      yield* eventsFromRecord(record).filter(e => e.seq > after);
-      return;
-    }
+  Private.counts.following += 1;
+  try {
+    yield* Private.follow(file, options);
+  } finally {
+    Private.counts.following -= 1;
   }
-  const reader = new Private.Reader(file);
-  for (;;) {
-    if (options.signal?.aborted) {
-      return;
-    }
-    for (const envelope of await reader.next()) {
-      if (envelope.seq <= after) {
-        continue; // (a resumed run's folder holds its earlier attempts too)
-      }
-      if (options.signal?.aborted) {
-        return; // (a client that went away gets nothing more of the batch read before)
-      }
-      yield envelope;
-      if (envelope.event.event === 'run-finished') {
+}
+
+namespace Private {
+  export const counts = { following: 0 };
+
+  export async function* follow(
+    file: string,
+    options: EventFollow.IOptions
+  ): AsyncGenerator<IRunEventEnvelope> {
+    const after = options.after ?? 0;
+    if (!fs.existsSync(file)) {
+      const record = await options.record();
+      if (isFinished(record.status) && !fs.existsSync(file)) {
+        yield* eventsFromRecord(record).filter(e => e.seq > after);
         return;
       }
     }
-    const record = await options.record();
-    if (isFinished(record.status) && !options.live?.()) {
-      // The record can be finished a moment before its run-finished event is written.
-      for (let tries = 0; tries < 10; tries++) {
-        yield* (await reader.next()).filter(e => e.seq > after);
-        if (reader.lastKind === 'run-finished') {
+    const reader = new Private.Reader(file);
+    for (;;) {
+      if (options.signal?.aborted) {
+        return;
+      }
+      for (const envelope of await reader.next()) {
+        if (envelope.seq <= after) {
+          continue; // (a resumed run's folder holds its earlier attempts too)
+        }
+        if (options.signal?.aborted) {
+          return; // (a client that went away gets nothing more of the batch read before)
+        }
+        yield envelope;
+        if (envelope.event.event === 'run-finished') {
           return;
         }
-        await Private.waitForWrite(file, 100, options.signal);
       }
-      if (reader.lastKind !== 'run-finished') {
-        // A run that ended without its last event (its writer died): the record tells how.
-        const seq = reader.lastSeq + 1;
-        if (seq > after) {
-          yield {
-            seq,
-            event: {
-              event: 'run-finished',
-              run: record.id,
-              time: record.finishedAt ?? new Date().toISOString(),
-              status: record.status,
-              message: record.message
-            }
-          };
+      const record = await options.record();
+      if (isFinished(record.status) && !options.live?.()) {
+        // The record can be finished a moment before its run-finished event is written.
+        for (let tries = 0; tries < 10; tries++) {
+          yield* (await reader.next()).filter(e => e.seq > after);
+          if (reader.lastKind === 'run-finished') {
+            return;
+          }
+          await Private.waitForWrite(file, 100, options.signal);
         }
+        if (reader.lastKind !== 'run-finished') {
+          // A run that ended without its last event (its writer died): the record tells how.
+          const seq = reader.lastSeq + 1;
+          if (seq > after) {
+            yield {
+              seq,
+              event: {
+                event: 'run-finished',
+                run: record.id,
+                time: record.finishedAt ?? new Date().toISOString(),
+                status: record.status,
+                message: record.message
+              }
+            };
+          }
+        }
+        return;
       }
-      return;
+      await Private.waitForWrite(file, options.pollMs ?? 200, options.signal);
     }
-    await Private.waitForWrite(file, options.pollMs ?? 200, options.signal);
   }
 }
 

@@ -20,6 +20,7 @@ import type {
   ICompileResponse,
   ICopyOutputsResult,
   ILogsResponse,
+  IPrepareRunResponse,
   IRunListResponse,
   IRunOutputsResponse
 } from '../../core/httpapi.js';
@@ -42,6 +43,7 @@ export function runRoutes(options: IRunRoutesOptions): IRoute[] {
   return [
     { method: 'POST', path: '/compile', handle: c => api.compile(c) },
     { method: 'POST', path: '/runs', handle: c => api.start(c) },
+    { method: 'POST', path: '/runs/prepare', handle: c => api.prepare(c) },
     { method: 'GET', path: '/runs', handle: c => api.list(c) },
     { method: 'GET', path: '/runs/{id}', handle: c => api.get(c) },
     { method: 'GET', path: '/runs/{id}/events', handle: c => api.events(c) },
@@ -87,6 +89,16 @@ class RunApi {
       this._service.start({ ...body, notebook }, { follow: true })
     );
     return { status: 201, body: this._details(details) };
+  }
+
+  async prepare({ body }: IRequestContext): Promise<{ body: IPrepareRunResponse }> {
+    if (!isStartRunHttpRequest(body)) {
+      throw Private.usage(
+        'expected {"notebook": "<notebook path>", "target": "local"|"argo"|"kfp", "local"?}'
+      );
+    }
+    const notebook = await resolveInsideRoot(this._rootDir, body.notebook);
+    return { body: await this._call(() => this._service.prepare({ ...body, notebook })) };
   }
 
   async list({ query }: IRequestContext): Promise<{ body: IRunListResponse }> {

@@ -35,7 +35,9 @@ import { cancelRun } from './cancel.js';
 import { sleep } from '../common/retry.js';
 import { groupMembers, isProcessAlive, stopGroup } from './processes.js';
 import { checkImports, importedModules, resolvePython } from './python.js';
-import { executeLocalRun, prepareLocalRun } from './runner.js';
+import { executeLocalRun, prepareLocalRun, warmKey } from './runner.js';
+import { WarmInterpreters } from './warm.js';
+import type { IPrepareRunResponse } from '../../core/httpapi.js';
 import type { LocalRun } from './runner.js';
 import { parseSize } from './snapshot.js';
 
@@ -44,6 +46,31 @@ export const INTERRUPTED = 'interrupted: the runner process is gone (killed or c
 
 export class LocalBackend implements IRunBackend {
   readonly name = 'local' as const;
+
+  /**
+   * With `warm` (the long-lived backend behind JupyterLab), runs fork their steps from warm
+   * interpreters kept between runs (warm.ts); without (the CLI), each run preloads its own.
+   */
+  constructor(options: { warm?: WarmInterpreters.IOptions | false } = {}) {
+    this._warm = options.warm ? new WarmInterpreters(options.warm) : null;
+  }
+
+  /** Warm the notebook's interpreter for its next run; resolves once it is ready. */
+  async prepare(input: IStartInput): Promise<IPrepareRunResponse> {
+    const local = input.request.local ?? {};
+    if (!this._warm) {
+      return { ready: false, preloaded: [] };
+    }
+    const python = await resolvePython(input.metadata, local.python);
+    return this._warm.prepare(
+      warmKey({ python: python.command, notebook: input.request.notebook, plan: input.plan })
+    );
+  }
+
+  /** End the warm interpreters. */
+  async close(): Promise<void> {
+    await this._warm?.close();
+  }
 
   async start(input: IStartInput, hooks: IRunHooks): Promise<IStartedRun> {
     const { request, plan } = input;
@@ -210,6 +237,7 @@ export class LocalBackend implements IRunBackend {
       ...settings,
       graceMs: (local.graceSeconds ?? 5) * 1000,
       signal: controller.signal,
+      ...(this._warm ? { interpreters: this._warm } : {}),
       onEvent: event => hooks.event(event),
       ...(local.valueDigest === undefined ? {} : { valueDigest: local.valueDigest })
     });
@@ -222,6 +250,7 @@ export class LocalBackend implements IRunBackend {
     return { dir: prepared.dir, record: prepared.record, done };
   }
 
+  private readonly _warm: WarmInterpreters | null;
   /** Runs this process is running. */
   private readonly _live = new Map<
     string,

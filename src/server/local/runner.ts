@@ -46,6 +46,7 @@ import type { NodeOutcome } from './scheduler.js';
 import { isSharedObjectLink, snapshotWorkspace, verifyObjects } from './snapshot.js';
 import type { Snapshot } from './snapshot.js';
 import { Zygote, ZygoteError } from './zygote.js';
+import type { WarmInterpreters } from './warm.js';
 
 export namespace LocalRun {
   export interface IOptions {
@@ -85,6 +86,11 @@ export namespace LocalRun {
      * process per step when it is unavailable (default true).
      */
     preload?: boolean;
+    /**
+     * Warm interpreters kept between runs (warm.ts): the run takes its notebook's, started
+     * earlier, instead of starting one. Without it, the run starts its own and ends it.
+     */
+    interpreters?: WarmInterpreters;
   }
 
   /** A run checked and recorded as pending, ready to execute. */
@@ -178,8 +184,30 @@ export async function executeLocalRun(prepared: LocalRun.IPrepared): Promise<Loc
   return run.execute();
 }
 
+/**
+ * What a run's warm interpreter must match (warm.ts): the run's interpreter, notebook folder,
+ * imports, step runtime and the steps' environment less what is the run's own.
+ */
+export function warmKey(
+  options: Pick<LocalRun.IOptions, 'python' | 'notebook' | 'plan' | 'env'>,
+  runtimeSource: string = RUNTIME_SOURCE
+): WarmInterpreters.IKey {
+  return {
+    python: options.python,
+    notebookDir: path.dirname(path.resolve(options.notebook)),
+    plan: options.plan,
+    runtimeSource,
+    env: Private.stepEnvironment(options.env)
+  };
+}
+
 namespace Private {
   const now = (): string => new Date().toISOString();
+
+  /** The environment every step of a local run gets (the run adds CHARD_RUN_ID, CHARD_STEP). */
+  export function stepEnvironment(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+    return { ...process.env, ...extra, PYTHONUNBUFFERED: '1', CHARD_BACKEND: 'local' };
+  }
 
   /** A plan with errors, no steps, or parameters it does not declare cannot run. */
   export function checkRunnable(
@@ -386,13 +414,7 @@ namespace Private {
       this._paths = runPaths(dir);
       this._stepByName = new Map(options.plan.steps.map(s => [s.name, s]));
       this._writer = new JsonFileWriter<IRunRecord>(this._paths.runJson);
-      this._env = {
-        ...process.env,
-        ...options.env,
-        PYTHONUNBUFFERED: '1',
-        CHARD_RUN_ID: record.id,
-        CHARD_BACKEND: 'local'
-      };
+      this._env = { ...stepEnvironment(options.env), CHARD_RUN_ID: record.id };
     }
 
     async execute(): Promise<LocalRun.IResult> {
@@ -509,16 +531,45 @@ namespace Private {
       record.startedAt = now();
       this._writer.update(record);
       this._emit(runStartedEvent(record, record.startedAt));
-      this._zygote =
-        this.options.preload === false
-          ? null
-          : Zygote.start({
-              python: this.options.python,
-              runDir: this._paths.root,
-              planFile: this._paths.planJson,
-              cwd: this._paths.workspace,
-              env: this._env
-            });
+      this._zygote = this.options.preload === false ? null : this._preloaded();
+      this._announcePreload(this._zygote);
+    }
+
+    /** The notebook's warm interpreter when there is a pool of them, else one of its own. */
+    private _preloaded(): Zygote {
+      const pool = this.options.interpreters;
+      if (pool) {
+        const runtime = fs.readFileSync(this._paths.runtime, 'utf8');
+        this._lease = pool.acquire(warmKey(this.options, runtime));
+        return this._lease.zygote;
+      }
+      return Zygote.start({
+        python: this.options.python,
+        runDir: this._paths.root,
+        planFile: this._paths.planJson,
+        cwd: this._paths.workspace,
+        env: this._env
+      });
+    }
+
+    /** Say when the steps' preloaded interpreter is ready, and what it loaded. */
+    private _announcePreload(zygote: Zygote | null): void {
+      const since = Date.now();
+      void zygote?.ready.then(ok => {
+        const waited = Date.now() - since;
+        if (ok) {
+          this._emit({
+            event: 'progress',
+            run: this._record.id,
+            time: now(),
+            message:
+              (waited < 50
+                ? 'steps start from a warm interpreter'
+                : `preloaded interpreter ready in ${(waited / 1000).toFixed(1)} s`) +
+              ` (${zygote.preloaded.join(', ') || 'no modules'})`
+          });
+        }
+      });
     }
 
     /** Run the steps in dependency order, as many at once as allowed. */
@@ -540,7 +591,11 @@ namespace Private {
           onCancelled: name => this._settle(name, 'cancelled', 'cancelled before it started')
         });
       } finally {
-        await this._zygote?.close();
+        if (this._lease) {
+          this._lease.release();
+        } else {
+          await this._zygote?.close();
+        }
       }
     }
 
@@ -566,6 +621,7 @@ namespace Private {
         try {
           const child = await zygote.fork({
             args: args.slice(-2),
+            runDir: this._paths.root,
             cwd: this._paths.workspace,
             env,
             onLine,
@@ -766,6 +822,7 @@ namespace Private {
     private readonly _forked: string[] = [];
     private _pidTracker: PidTracker | null = null;
     private _zygote: Zygote | null = null;
+    private _lease: WarmInterpreters.ILease | null = null;
     private _zygoteWarned = false;
   }
 

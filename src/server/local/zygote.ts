@@ -46,11 +46,14 @@ export class ZygoteError extends Error {
 
 export interface IZygoteOptions {
   python: string;
-  /** The run directory (holds chard_runtime.py). */
+  /** The folder holding chard_runtime.py; the FIFOs are made in it too. */
   runDir: string;
-  /** The run's plan.json: its `imports` cells name the modules to preload. */
+  /** A JSON file whose `imports` (the plan's imports cells) name the modules to preload. */
   planFile: string;
-  /** The working directory (the run's workspace). */
+  /**
+   * The working directory while preloading (the run's workspace, or the notebook's folder it is
+   * a snapshot of): modules found there are the notebook's own and are left to the steps.
+   */
   cwd: string;
   env: NodeJS.ProcessEnv;
   /** Give up on the zygote when it is not ready by then (default 120 s). */
@@ -60,6 +63,8 @@ export interface IZygoteOptions {
 export interface IForkOptions extends Pick<IStartOptions, 'onLine' | 'logFile'> {
   /** The runtime's arguments (`--spec FILE`). */
   args: readonly string[];
+  /** The run's folder (default: the zygote's runDir). */
+  runDir?: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
 }
@@ -94,6 +99,19 @@ export class Zygote {
     return this.modules;
   }
 
+  /** Whether it is alive (starting or ready), not failed nor closed. */
+  get usable(): boolean {
+    return this.failed === null && !this.closing;
+  }
+
+  /**
+   * Whether a package it preloaded changed on disk since (reinstalled, upgraded): a step forked
+   * from it would run the old code. False while it starts.
+   */
+  stale(): boolean {
+    return [...this.fileTimes].some(([file, time]) => Private.mtime(file) !== time);
+  }
+
   /** Start one step as a fork of the zygote. Throws ZygoteError when it cannot. */
   async fork(options: IForkOptions): Promise<IGroupProcess> {
     if (this.failed !== null || !(await this.ready)) {
@@ -112,6 +130,7 @@ export class Zygote {
       const reply = await this.request({
         id,
         argv: [...options.args],
+        ...(options.runDir === undefined ? {} : { runDir: options.runDir }),
         cwd: options.cwd,
         env: Object.fromEntries(
           Object.entries(options.env).filter((e): e is [string, string] => e[1] !== undefined)
@@ -206,6 +225,11 @@ export class Zygote {
     }
     if (typeof message.ready === 'number') {
       this.modules = Array.isArray(message.preloaded) ? message.preloaded.map(String) : [];
+      for (const file of Object.values(isRecord(message.files) ? message.files : {})) {
+        if (typeof file === 'string') {
+          this.fileTimes.set(file, Private.mtime(file));
+        }
+      }
       this.settleReady(true);
       return;
     }
@@ -281,6 +305,7 @@ export class Zygote {
   private closing = false;
   private stderr = '';
   private modules: string[] = [];
+  private readonly fileTimes = new Map<string, number>();
   private nextId = 0;
 }
 
@@ -288,6 +313,14 @@ namespace Private {
   const NAMES = new Map(
     Object.entries(os.constants.signals).map(([name, num]) => [num, name as NodeJS.Signals])
   );
+
+  export function mtime(file: string): number {
+    try {
+      return fs.statSync(file).mtimeMs;
+    } catch {
+      return -1;
+    }
+  }
 
   export function signalName(value: unknown): NodeJS.Signals | null {
     return typeof value === 'number' ? (NAMES.get(value) ?? 'SIGKILL') : null;

@@ -39,6 +39,8 @@ import { KubeApiError } from '../kube/errors.js';
 import { SnapshotError as ClusterSnapshotError } from '../kube/snapshot.js';
 import { WorkspaceError } from '../kube/workspace.js';
 import { LocalBackend } from '../local/backend.js';
+import type { WarmInterpreters } from '../local/warm.js';
+import type { IPrepareRunResponse } from '../../core/httpapi.js';
 import { copyOutputs, listOutputs } from '../local/outputs.js';
 import { PythonError } from '../local/python.js';
 import { RunError } from '../local/runner.js';
@@ -64,6 +66,13 @@ export namespace RunService {
     root?: string;
     /** Retries of cluster calls are reported here. */
     onRetry?: (message: string) => void;
+    /**
+     * Keep warm interpreters for local runs between runs (the long-lived backend; default
+     * off: a CLI run preloads its own).
+     */
+    warmInterpreters?: WarmInterpreters.IOptions | false;
+    /** Told when a run started by this service ends (its folder and final record). */
+    onRunFinished?: (run: { dir: string; record: IRunRecord }) => void;
   }
 
   export interface IStartOptions {
@@ -115,8 +124,9 @@ export class RunService {
   constructor(options: RunService.IOptions = {}) {
     this._index = new RunIndex(options.stateDir ?? stateDir());
     this._root = options.root ?? process.cwd();
+    this._onRunFinished = options.onRunFinished;
     const backends = options.backends ?? [
-      new LocalBackend(),
+      new LocalBackend({ warm: options.warmInterpreters }),
       new ArgoBackend(options.onRetry),
       new KfpBackend(options.onRetry)
     ];
@@ -186,6 +196,33 @@ export class RunService {
         { follow: options.follow }
       )
     );
+  }
+
+  /**
+   * Get ready to run a notebook soon, running nothing: for a local run, its steps' interpreter
+   * is started with its imports loaded. Resolves once ready; a notebook that cannot run yet
+   * (errors, no steps, a cluster target) is simply not ready.
+   */
+  async prepare(request: IStartRunRequest): Promise<IPrepareRunResponse> {
+    const backend = this._backend(request.target);
+    const { notebook, plan } = await analyzeFile(request.notebook, {
+      noInfer: request.local?.noInfer
+    });
+    if (!backend.prepare || !isCompilable(plan) || plan.steps.length === 0) {
+      return { ready: false, preloaded: [] };
+    }
+    return Private.call(() =>
+      (backend.prepare as NonNullable<IRunBackend['prepare']>)({
+        request,
+        plan,
+        metadata: notebook.metadata
+      })
+    );
+  }
+
+  /** End what the backends keep running between runs (warm interpreters). */
+  async close(): Promise<void> {
+    await Promise.all([...this._backends.values()].map(b => b.close?.()));
   }
 
   /** Re-run the failed, skipped and cancelled steps of a finished local run, in place. */
@@ -453,7 +490,10 @@ export class RunService {
     });
     this._live.set(record.id, started.done);
     started.done.then(
-      () => this._live.delete(record.id),
+      final => {
+        this._live.delete(record.id);
+        this._onRunFinished?.({ dir, record: final });
+      },
       (error: unknown) => {
         this._live.delete(record.id);
         this._failures.set(record.id, Private.serviceError(error));
@@ -571,6 +611,7 @@ export class RunService {
   }
 
   private readonly _backends = new Map<RunBackend, IRunBackend>();
+  private readonly _onRunFinished: RunService.IOptions['onRunFinished'];
   private readonly _index: RunIndex;
   private readonly _root: string;
   /** Runs this process runs or follows: settles when each is over. */

@@ -4,6 +4,7 @@
  * backends never import one another.
  */
 import type { IResumeRunRequest, IStartRunRequest } from '../../core/api.js';
+import type { IPrepareRunResponse } from '../../core/httpapi.js';
 import type { IPlan } from '../../core/plan.js';
 import type { IRunRecord, RunBackend, RunEvent } from '../../core/runs.js';
 
@@ -97,6 +98,10 @@ export interface IRunBackend {
     hooks: IRunHooks,
     options: RunBackendApi.IStartOptions
   ): Promise<IStartedRun>;
+  /** Get ready to run `plan` soon (local: warm its interpreter); runs nothing. */
+  prepare?(input: IStartInput): Promise<IPrepareRunResponse>;
+  /** End what it keeps running between runs. */
+  close?(): Promise<void>;
   /** Resume a finished run in place (local runs only). */
   resume?(
     run: IRunLocation,

@@ -104,6 +104,31 @@ export class LocalTensorBoards implements ILocalTensorBoards {
     return Private.handle(instance, started);
   }
 
+  /**
+   * Start TensorBoard for these directories ahead of "Open TensorBoard" (a run that wrote event
+   * files just finished), so the panel finds it serving. Nothing holds it: it stops after the
+   * idle timeout if nobody opens it, and at most one started this way and never opened is kept
+   * (the one before it stops). Resolves once it serves; never rejects (the panel reports errors).
+   */
+  async prestart(logdirs: readonly ILogDir[]): Promise<void> {
+    if (logdirs.length === 0) {
+      return;
+    }
+    const key = logDirSpec([...logdirs].sort((a, b) => a.name.localeCompare(b.name)));
+    const existing = this._byKey.get(key);
+    if (existing && !existing.exited) {
+      return;
+    }
+    const earlier = this._prestarted;
+    if (earlier && earlier.refs === 0 && this._byId.get(earlier.id) === earlier) {
+      await this._stop(earlier, 'a newer run was prepared instead');
+    }
+    const instance = this._start(key, logdirs);
+    this._prestarted = instance;
+    await instance.ready.catch(() => undefined);
+    instance.lastUsed = Date.now();
+  }
+
   async release(id: string): Promise<void> {
     const instance = this._byId.get(id);
     if (!instance) {
@@ -277,6 +302,7 @@ export class LocalTensorBoards implements ILocalTensorBoards {
 
   private readonly _options: LocalTensorBoards.IOptions;
   private readonly _idleMs: number;
+  private _prestarted: Private.IInstance | null = null;
   private readonly _timer: NodeJS.Timeout;
   private readonly _byKey = new Map<string, Private.IInstance>();
   private readonly _byId = new Map<string, Private.IInstance>();

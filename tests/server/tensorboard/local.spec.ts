@@ -70,6 +70,29 @@ describe('TensorBoard on this machine', () => {
     await expect(get(base)).rejects.toThrow(/ECONNREFUSED/);
   });
 
+  it('a TensorBoard started ahead of "Open TensorBoard" is the one the panel gets; one unopened is kept', async () => {
+    const a = await runLogDirs([{ name: runs.runA, workspace: workspace(runs.runA) }]);
+    const b = await runLogDirs([{ name: runs.runB, workspace: workspace(runs.runB) }]);
+    await boards.prestart(a);
+    const [ahead] = boards.list();
+    expect(ahead.refs).toBe(0);
+    const opened = await boards.open([...a].reverse());
+    expect(opened.id).toBe(ahead.id);
+    expect(opened.started).toBe(false);
+    await boards.release(opened.id);
+    expect(await waitUntil(() => !alive(ahead.pid), 5000)).toBe(true);
+
+    // Two runs finish: only the later one's TensorBoard stays started for nobody.
+    await boards.prestart(a);
+    const [first] = boards.list();
+    await boards.prestart(b);
+    expect(await waitUntil(() => !alive(first.pid), 5000)).toBe(true);
+    expect(boards.list().map(h => h.logdirs.map(d => d.name))).toEqual([[runs.runB]]);
+    const [second] = boards.list();
+    await boards.stopAll();
+    expect(await waitUntil(() => !alive(second.pid), 5000)).toBe(true);
+  });
+
   it('stops a TensorBoard that no request reached for the idle timeout', async () => {
     const idle = new LocalTensorBoards({
       python: venvPython(),
