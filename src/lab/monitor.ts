@@ -14,6 +14,7 @@ import type { IStepRecord } from '../core/runs.js';
 import type { RunClient, IStream } from './client.js';
 import { formatDuration, RunMonitorModel } from './runmodel.js';
 import type { IFailure } from './runmodel.js';
+import { StepOutputs } from './stepoutputs.js';
 import type { IStepStates } from './tokens.js';
 
 const STDOUT_MIME = 'application/vnd.jupyter.stdout';
@@ -28,6 +29,11 @@ export class RunMonitor extends Widget {
     this._notebook = options.notebook;
     this._onJump = options.onJump;
     this._tailLines = options.tailLines ?? 500;
+    this._outputs = new StepOutputs({
+      source: options.client,
+      rendermime: options.rendermime,
+      trans: options.trans
+    });
     this.model.changed.connect(this._render, this);
     this.model.logAppended.connect(this._onLog, this);
     this._build();
@@ -49,6 +55,7 @@ export class RunMonitor extends Widget {
   async open(id: string): Promise<void> {
     this._stream?.close();
     this._selected = null;
+    void this._outputs.showStep(null, null);
     const details = await this._client.get(id);
     this.model.load(details);
     this._follow(details.since ?? 0);
@@ -59,6 +66,7 @@ export class RunMonitor extends Widget {
   async follow(details: Parameters<RunMonitorModel['load']>[0]): Promise<void> {
     this._stream?.close();
     this._selected = null;
+    void this._outputs.showStep(null, null);
     this.model.load(details);
     this._follow(details.since ?? 0);
     await this.refreshHistory();
@@ -86,6 +94,7 @@ export class RunMonitor extends Widget {
     this._logBody.textContent = '';
     this._logLines = [];
     this._logTitle.textContent = this._trans.__('Log of %1', step);
+    void this._outputs.showStep(id, step, this.model.record?.backend === 'local');
     this._render();
     const known = this.model.log(step);
     if (known.length > 0) {
@@ -107,6 +116,7 @@ export class RunMonitor extends Widget {
       return;
     }
     this._stream?.close();
+    this._outputs.dispose();
     this.model.states = null;
     this.model.dispose();
     super.dispose();
@@ -122,6 +132,7 @@ export class RunMonitor extends Widget {
       after,
       e => {
         this.model.apply(e);
+        this._outputs.onEvent(e.event);
         if (e.event.event === 'run-finished') {
           void this.refreshHistory();
         }
@@ -156,7 +167,7 @@ export class RunMonitor extends Widget {
     this._showAllNode.hidden = true;
     this._showAllNode.addEventListener('click', () => this._renderWholeLog());
     this._logBody.className = 'jp-chard-Monitor-logBody';
-    log.append(this._logTitle, this._showAllNode, this._logBody);
+    log.append(this._logTitle, this._showAllNode, this._logBody, this._outputs.node);
     const history = document.createElement('section');
     history.className = 'jp-chard-Monitor-history';
     const historyTitle = document.createElement('h3');
@@ -469,6 +480,7 @@ export class RunMonitor extends Widget {
   private readonly _logBody = document.createElement('div');
   private readonly _historyNode = document.createElement('ul');
   private readonly _metricsNode = document.createElement('div');
+  private readonly _outputs: StepOutputs;
 }
 
 export namespace RunMonitor {
