@@ -8,8 +8,6 @@ import io
 import json
 import sys
 import time
-import tokenize
-import uuid
 
 from .errors import log
 from .files import write_text_atomic
@@ -239,7 +237,7 @@ class DisplayHandle(object):
     """What display(..., display_id=...) returns: shows or updates that display."""
 
     def __init__(self, display_id=None):
-        self.display_id = display_id if display_id is not None else uuid.uuid4().hex
+        self.display_id = display_id if display_id is not None else _new_display_id()
 
     def __repr__(self):
         return "<DisplayHandle display_id=%s>" % self.display_id
@@ -262,7 +260,7 @@ def display(*objs, include=None, exclude=None, metadata=None, transient=None, di
     if transient and transient.get("display_id") is not None and display_id is None:
         display_id = transient["display_id"]
     if display_id is True:
-        display_id = uuid.uuid4().hex
+        display_id = _new_display_id()
     if clear:
         publisher.clear()
     for obj in objs:
@@ -280,6 +278,11 @@ def display(*objs, include=None, exclude=None, metadata=None, transient=None, di
         if data:
             publisher.add(data, md, display_id=display_id)
     return DisplayHandle(display_id) if display_id is not None else None
+
+
+def _new_display_id():
+    import uuid
+    return uuid.uuid4().hex
 
 
 def update_display(obj, display_id, **kwargs):
@@ -334,6 +337,7 @@ def show_result(value, source):
 
 def _ends_with_semicolon(source):
     """IPython's rule: a cell whose last token (comments aside) is `;` shows no result."""
+    import tokenize
     last = None
     skip = (tokenize.COMMENT, tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER,
             tokenize.INDENT, tokenize.DEDENT)
