@@ -587,7 +587,7 @@ async function stepOutputs(page) {
       seen.title === 'Outputs of split' &&
       same(seen.cells, ['Cell 5']) &&
       same(seen.mimeTypes, ['image/png', 'text/html']) &&
-      seen.image.src === 'data:image/png;base64' &&
+      seen.image.src === 'data:image/png;base64,' &&
       seen.image.width > 200 &&
       seen.image.height > 100 &&
       same(seen.table, ['part rows', '0 kept 100', '1 left 100']),
