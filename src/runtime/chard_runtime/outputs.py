@@ -64,6 +64,7 @@ class RichOutputs(object):
         self.by_id = {}
         self.dirty = False
         self.written_at = 0.0
+        self.unwritable = False
 
     def add(self, data, metadata=None, result=False, display_id=None):
         output = {"output_type": "execute_result" if result else "display_data",
@@ -91,8 +92,11 @@ class RichOutputs(object):
         """update_display(): every output shown with `display_id` now shows this."""
         for output in self.by_id.get(display_id, []):
             before = _json_size(output)
+            after = _json_size(dict(output, data=data, metadata=metadata or {}))
+            if self.size + after - before > self.max_bytes:
+                continue  # over the limit: the output keeps what it showed before
             output["data"], output["metadata"] = data, metadata or {}
-            self.size += _json_size(output) - before
+            self.size += after - before
             self.dirty = True
         self.write(soon=True)
 
@@ -115,15 +119,23 @@ class RichOutputs(object):
             show_figures()
 
     def write(self, soon=False):
-        """Write the outputs if they changed; `soon`: unless written less than a second ago."""
-        if not self.dirty or (soon and time.time() - self.written_at < OUTPUTS_WRITE_EVERY):
+        """Write the outputs if they changed; `soon`: unless written less than a second ago. A
+        file that cannot be written is said once in the log; the step goes on without it."""
+        if self.unwritable or not self.dirty or (
+                soon and time.time() - self.written_at < OUTPUTS_WRITE_EVERY):
             return
         truncated = None
         if self.left_out:
             truncated = {"outputs": self.left_out, "bytes": self.left_out_bytes,
                          "maxBytes": self.max_bytes, "maxOutputs": self.max_count}
         document = {"version": 1, "outputs": self.outputs, "truncated": truncated}
-        write_text_atomic(self.path, json.dumps(document, separators=(",", ":")))
+        try:
+            write_text_atomic(self.path, json.dumps(document, separators=(",", ":")))
+        except OSError as e:
+            self.unwritable = True
+            log("cannot save what the step shows in %s: %s; it is not kept" % (
+                self.path, e.strerror or e))
+            return
         self.dirty = False
         self.written_at = time.time()
 
@@ -508,9 +520,6 @@ def finish_outputs(publisher):
         publisher.flush_figures()
     except Exception as e:
         log("cannot show the step's last figures: %s: %s" % (type(e).__name__, e))
-    try:
-        publisher.write()
-    except OSError as e:
-        log("cannot save the step's outputs in %s: %s" % (publisher.path, e.strerror or e))
+    publisher.write()
     _PUBLISHER[0] = None
 

@@ -240,6 +240,25 @@ def test_outputs_are_written_as_they_come_at_most_once_a_second(tmp_path, monkey
     assert leftover == []
 
 
+def test_an_unwritable_outputs_file_is_said_once_and_fails_nothing(tmp_path, capsys):
+    (tmp_path / "data").write_text("a file where the step's folder would be")
+    publisher = outputs.RichOutputs(str(tmp_path / "data" / "show" / outputs.OUTPUTS_FILE))
+    publisher.add({"text/plain": "1"})
+    publisher.add({"text/plain": "2"})
+    publisher.write()
+    assert capsys.readouterr().err.count("cannot save what the step shows in") == 1
+    assert len(publisher.outputs) == 2
+
+
+def test_an_update_over_the_limit_leaves_the_output_as_it_was(tmp_path):
+    publisher = outputs.RichOutputs(str(tmp_path / outputs.OUTPUTS_FILE), max_bytes=1000)
+    publisher.add({"text/plain": "v1"}, display_id="p")
+    publisher.update("p", {"text/plain": "x" * 2000})
+    assert publisher.outputs[0]["data"] == {"text/plain": "v1"}
+    publisher.update("p", {"text/plain": "v2"})
+    assert publisher.outputs[0]["data"] == {"text/plain": "v2"}
+
+
 def test_display_outside_a_step_prints_as_ipython_does_without_a_kernel(capsys):
     assert outputs._PUBLISHER[0] is None
     outputs.display("plain", 3)
