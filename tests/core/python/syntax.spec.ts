@@ -105,6 +105,10 @@ const CORPUS: string[] = [
   'if x = 1:\n  pass\n',
   'while x = next(it):\n  pass\n',
   'y = [a = 1]\n',
+  // a lambda's default values are no `=` for `==` (tkinter/simpledialog.py writes them so)
+  'b = Button(f, command=(lambda self=self, num=num: self.done(num)))\n',
+  'x = [lambda a=1, b=2: a + b]\n',
+  'x = (lambda a=1: a, b = 2)\n',
   'f(a.b=1)\n',
   "print 'x'\n",
   'print x\n',
