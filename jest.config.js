@@ -14,7 +14,11 @@ export default {
   testMatch: ['**/*.spec.ts'],
   // The cluster stage has its own configuration (jest.cluster.config.js, npm run test:cluster).
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/tests/cluster/'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // JupyterLab's icons (SVG files its packages import as text), for lab tests that load them.
+    '\\.svg$': '<rootDir>/tests/support/svg.cjs'
+  },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tests/tsconfig.json' }]
   },

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Run the churn example notebook (examples/churn/churn.ipynb) as a pipeline on this machine:
-# installs what is missing, then `chard run` with a Python that has numpy, pandas and scikit-learn.
+# installs what is missing, then `chard run` with a Python that has numpy, pandas, scikit-learn and
+# matplotlib.
 # Usage: examples/run-example.sh [extra chard run options, e.g. --param N_TREES=100 --json]
 set -eu
 cd "$(dirname "$0")/.."
 
-NEEDED="numpy pandas sklearn"
-DEBIAN_PACKAGES="python3-numpy python3-pandas python3-sklearn"
+NEEDED="numpy pandas sklearn matplotlib"
+DEBIAN_PACKAGES="python3-numpy python3-pandas python3-sklearn python3-matplotlib"
 
 has_modules() {
   "$1" -c 'import sys, importlib.util
@@ -30,10 +31,10 @@ if ! PYTHON=$(pick_python); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 $DEBIAN_PACKAGES >&2
     PYTHON=$(pick_python) || { echo "run-example: still no Python with $NEEDED" >&2; exit 1; }
   else
-    echo "run-example: no Python here can import numpy, pandas and scikit-learn. Install them with" >&2
+    echo "run-example: no Python here can import numpy, pandas, scikit-learn and matplotlib. Install them with" >&2
     echo "    sudo apt-get install $DEBIAN_PACKAGES" >&2
     echo "or" >&2
-    echo "    python3 -m pip install numpy pandas scikit-learn" >&2
+    echo "    python3 -m pip install numpy pandas scikit-learn matplotlib" >&2
     echo "then run this script again." >&2
     exit 1
   fi

@@ -29,6 +29,7 @@ const RUNTIME_MODULES = [
   'byvalue',
   'marshalling',
   'shell',
+  'outputs',
   'metrics',
   'step'
 ];

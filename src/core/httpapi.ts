@@ -12,8 +12,10 @@ import type {
   IStartRunRequest
 } from './api.js';
 import type { IPlan } from './plan.js';
+import type { IStepOutputs } from './richoutputs.js';
 import type { IRunRecord, RunBackend } from './runs.js';
 
+export type { IRichOutput, IRichOutputsTruncated, IStepOutputs } from './richoutputs.js';
 export type {
   ICompileResponse,
   ICopyOutputsRequest,
@@ -157,6 +159,12 @@ export interface IRunOutputsResponse {
 }
 
 export type ICopyOutputsHttpRequest = ICopyOutputsRequest;
+
+/**
+ * `GET /chard/api/runs/{id}/steps/{step}/outputs`: what the step's cells showed (MIME bundles,
+ * as a kernel sends them), not the files it wrote (those are `/runs/{id}/outputs`).
+ */
+export type IStepOutputsResponse = IStepOutputs;
 
 /** The SSE event names: run events on `/events`, log chunks on `/logs?follow=1`. */
 export const SSE_RUN_EVENT = 'run-event';

@@ -15,6 +15,8 @@ import type {
   IResumeRunRequest,
   IStartRunRequest
 } from '../core/api.js';
+import type { IStepOutputs } from '../core/richoutputs.js';
+import { isStepOutputs } from '../core/richoutputs.js';
 import type { RunBackend, RunEvent } from '../core/runs.js';
 import { isRunRecord, RUN_BACKENDS, RUN_STATUSES, STEP_STATUSES } from '../core/runs.js';
 import { requestAPI } from './request.js';
@@ -108,6 +110,16 @@ export class RunClient {
       this._settings
     );
     return answer.outputs;
+  }
+
+  /** What a step's cells showed (figures, display() calls, cell values), as MIME bundles. */
+  stepOutputs(id: string, step: string): Promise<IStepOutputs> {
+    return requestAPI(
+      `runs/${encodeURIComponent(id)}/steps/${encodeURIComponent(step)}/outputs`,
+      isStepOutputs,
+      {},
+      this._settings
+    );
   }
 
   /** A step's log as it is now. */

@@ -16,6 +16,7 @@ import { MetricsCharts } from './metricscharts.js';
 import type { IMetricRun } from './metricscharts.js';
 import { formatDuration, RunMonitorModel } from './runmodel.js';
 import type { IFailure } from './runmodel.js';
+import { StepOutputs } from './stepoutputs.js';
 import type { IStepStates } from './tokens.js';
 
 const STDOUT_MIME = 'application/vnd.jupyter.stdout';
@@ -33,6 +34,11 @@ export class RunMonitor extends Widget {
     this._onJump = options.onJump;
     this._tailLines = options.tailLines ?? 500;
     this._charts = new MetricsCharts({ trans: this._trans });
+    this._outputs = new StepOutputs({
+      source: options.client,
+      rendermime: options.rendermime,
+      trans: options.trans
+    });
     this.model.changed.connect(this._render, this);
     this.model.logAppended.connect(this._onLog, this);
     this._build();
@@ -87,6 +93,7 @@ export class RunMonitor extends Widget {
     this._logBody.textContent = '';
     this._logLines = [];
     this._logTitle.textContent = this._trans.__('Log of %1', step);
+    void this._outputs.showStep(id, step, this.model.record?.backend === 'local');
     this._render();
     const known = this.model.log(step);
     if (known.length > 0) {
@@ -114,6 +121,7 @@ export class RunMonitor extends Widget {
     }
     this._stream?.close();
     this._charts.dispose();
+    this._outputs.dispose();
     this.model.states = null;
     this.model.dispose();
     super.dispose();
@@ -146,6 +154,7 @@ export class RunMonitor extends Widget {
     this._showAll = false;
     this._showAllNode.hidden = true;
     this._logBody.replaceChildren();
+    void this._outputs.showStep(null, null);
     this._logTitle.textContent = this._trans.__('Select a step to see its log.');
   }
 
@@ -163,6 +172,7 @@ export class RunMonitor extends Widget {
       after,
       e => {
         this.model.apply(e);
+        this._outputs.onEvent(e.event);
         if (e.event.event === 'run-finished') {
           void this.refreshHistory();
         }
@@ -197,7 +207,7 @@ export class RunMonitor extends Widget {
     this._showAllNode.hidden = true;
     this._showAllNode.addEventListener('click', () => this._renderWholeLog());
     this._logBody.className = 'jp-chard-Monitor-logBody';
-    log.append(this._logTitle, this._showAllNode, this._logBody);
+    log.append(this._logTitle, this._showAllNode, this._logBody, this._outputs.node);
     const history = document.createElement('section');
     history.className = 'jp-chard-Monitor-history';
     const historyTitle = document.createElement('h3');
@@ -533,6 +543,7 @@ export class RunMonitor extends Widget {
   private readonly _historyNode = document.createElement('ul');
   private readonly _metricsNode = document.createElement('div');
   private readonly _charts: MetricsCharts;
+  private readonly _outputs: StepOutputs;
 }
 
 export namespace RunMonitor {

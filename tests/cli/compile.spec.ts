@@ -50,7 +50,7 @@ describe('chard compile', () => {
       expect.stringContaining(
         "in python:3.12-slim, the default image (no --image, no image in the notebook's " +
           "metadata), which has only Python's standard library, while the notebook imports " +
-          'numpy, pandas, sklearn'
+          'matplotlib, numpy, pandas, sklearn'
       ),
       expect.stringContaining(
         'the notebook reads customers.csv by a relative path but declares no volume'

@@ -465,6 +465,8 @@ async function runMonitor(page) {
     logged && green.some(c => /ansi-green/.test(c)),
     { green }
   );
+  await stepOutputs(page);
+  await page.locator('.jp-chard-Monitor-stepName', { hasText: 'load_data' }).click();
   await page.screenshot({ path: path.join(OUT, '8-monitor-light.png') });
   await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
   await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
@@ -651,6 +653,65 @@ async function runMonitor(page) {
   await page.screenshot({ path: path.join(OUT, '12-metrics-dark.png') });
   const darkChart = await readMetrics();
   check('the charts are redrawn in the dark theme', darkChart.pixels !== null && darkChart.pixels !== metrics.pixels);
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+}
+
+/**
+ * Issue 11, item 5: what a step showed. split draws a histogram (plt.show()) and ends with a
+ * DataFrame: under its log, the figure is an <img> drawn by JupyterLab's image renderer and the
+ * table JupyterLab's sanitized HTML; screenshots in both themes.
+ */
+async function stepOutputs(page) {
+  await page.locator('.jp-chard-Monitor-stepName', { hasText: 'split' }).click();
+  const outputs = page.locator('.jp-chard-Monitor .jp-chard-StepOutputs');
+  const drawn = await page
+    .waitForFunction(
+      () => {
+        const o = document.querySelector('.jp-chard-Monitor .jp-chard-StepOutputs');
+        const img = o && o.querySelector('.jp-RenderedImage img');
+        return Boolean(img && img.complete && img.naturalWidth > 0 && o.querySelector('.jp-RenderedHTMLCommon table'));
+      },
+      null,
+      { timeout: 15000 }
+    )
+    .then(() => true)
+    .catch(() => false);
+  const seen = await outputs.evaluate(o => ({
+    title: o.querySelector('h3') && o.querySelector('h3').textContent,
+    cells: [...o.querySelectorAll('.jp-chard-StepOutputs-cell')].map(c => c.textContent),
+    mimeTypes: [...o.querySelectorAll('.jp-chard-StepOutputs-output')].map(x => x.dataset.mimeType),
+    image: (() => {
+      const img = o.querySelector('.jp-RenderedImage img');
+      return img ? { src: img.src.slice(0, 22), width: img.naturalWidth, height: img.naturalHeight } : null;
+    })(),
+    table: [...o.querySelectorAll('.jp-RenderedHTMLCommon table tr')].map(r => r.textContent.trim().replace(/\s+/g, ' '))
+  }));
+  check(
+    "split's outputs under its log: the figure it drew as an image and the DataFrame it ended with as a table, from cell 5",
+    drawn &&
+      seen.title === 'Outputs of split' &&
+      same(seen.cells, ['Cell 5']) &&
+      same(seen.mimeTypes, ['image/png', 'text/html']) &&
+      seen.image.src === 'data:image/png;base64,' &&
+      seen.image.width > 200 &&
+      seen.image.height > 100 &&
+      same(seen.table, ['part rows', '0 kept 100', '1 left 100']),
+    seen
+  );
+  const logged = await page
+    .waitForFunction(() => /split into 100/.test(document.querySelector('.jp-chard-Monitor-logBody').textContent), null, {
+      timeout: 15000
+    })
+    .then(() => true)
+    .catch(() => false);
+  check("split's log above its outputs still shows what it printed", logged);
+  await outputs.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(OUT, '8b-step-outputs-light.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, '8b-step-outputs-dark.png') });
   await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
   await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
 }

@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import type { IRichOutput } from '../../src/core/richoutputs.js';
+import { RICH_OUTPUTS_FILE } from '../../src/core/richoutputs.js';
 import type { IRunRecord } from '../../src/core/runs.js';
 import type { IPlan } from '../../src/core/plan.js';
 import { isProcessAlive } from '../../src/server/local/processes.js';
@@ -113,6 +115,25 @@ describe('chard run on the churn example', () => {
     expect(runs.stdout).toMatch(new RegExp(`${started.run}\\s+churn\\s+succeeded`));
     const logs = await chard(['logs', dir, 'evaluate']);
     expect(logs.stdout).toContain('best: logistic regression');
+
+    // What evaluate showed, as a kernel would send it: its figure (plt.show()) and then the
+    // results table (the cell's last value), both from its cell; the other steps showed nothing.
+    const evaluate = plan.steps.find(s => s.name === 'evaluate')!;
+    const shown = readJson<{ outputs: IRichOutput[] }>(
+      path.join(dir, 'data', evaluate.id, RICH_OUTPUTS_FILE)
+    ).outputs;
+    expect(shown.map(o => [o.output_type, o.cell, Object.keys(o.data).sort()])).toEqual([
+      ['display_data', 13, ['image/png', 'text/plain']],
+      ['execute_result', 13, ['text/html', 'text/plain']]
+    ]);
+    expect(
+      Buffer.from(shown[0].data['image/png'] as string, 'base64')
+        .subarray(1, 4)
+        .toString()
+    ).toBe('PNG');
+    expect(shown[1].data['text/html']).toMatch(/<table[\s\S]*gradient boosting/);
+    const load = plan.steps.find(s => s.name === 'load')!;
+    expect(fs.existsSync(path.join(dir, 'data', load.id, RICH_OUTPUTS_FILE))).toBe(false);
   });
 });
 

@@ -576,6 +576,24 @@ function expressionStart(tokens: IToken[], end: number): number {
   return k;
 }
 
+/** Whether the `=` at `end` gives a default value in a lambda's parameters (`lambda a=1: a`). */
+function inLambdaParameters(tokens: IToken[], end: number): boolean {
+  const depth = tokens[end].depth;
+  for (let k = end - 1; k >= 0; k--) {
+    const t = tokens[k];
+    if (t.depth < depth || t.type === 'NEWLINE' || t.type === 'INDENT') {
+      return false;
+    }
+    if (t.depth === depth && t.type === 'OP' && t.text === ':') {
+      return false;
+    }
+    if (t.depth === depth && t.type === 'NAME' && t.text === 'lambda') {
+      return true;
+    }
+  }
+  return false;
+}
+
 const COMPARISONS: ReadonlySet<string> = new Set(['<', '>', '<=', '>=', '==', '!=']);
 const BINARY: ReadonlySet<string> = new Set([
   '+',
@@ -940,8 +958,8 @@ function lineError(tokens: IToken[], a: number, b: number, complete: boolean): I
       if (inBrackets && calls[calls.length - 1] === 'params') {
         continue; // a default value
       }
-      if ((lambdas.get(t.depth) ?? 0) > 0) {
-        continue; // a default value of a lambda's parameter: `(lambda n=n: n)`
+      if (inLambdaParameters(tokens, k)) {
+        continue; // a lambda's default value: `(lambda a=1: a)`
       }
       const inCall = inBrackets && calls[calls.length - 1] === 'call';
       const inCondition =

@@ -11,6 +11,8 @@ The contract is documented in src/core/stepspec.ts. In order, the runtime:
   3. runs the code blocks (imports, functions, then the step's cells) in one global namespace
      whose ``__name__`` is ``'__main__'``, in the working directory, with IPython syntax support,
   4. saves the outputs (atomically, next to a manifest) and records the metrics.
+What the cells show (display(), a cell's last expression, matplotlib figures) is kept as MIME
+bundles, as a Jupyter kernel sends them, in DATA_DIR/STEP_ID/_outputs.json (see outputs.py).
 
 An input whose pickle refers to a class the notebook defines (``__main__.Foo``) is loaded as soon
 as the code blocks define it (the functions cells run first), and at the latest before the first
@@ -31,6 +33,7 @@ Source layout: this package's modules, each importable and tested on its own (te
   byvalue      pickling the classes and functions the notebook defines by value
   marshalling  serializers, manifests, saving outputs and loading inputs
   shell        IPython syntax and magics without a kernel
+  outputs      rich outputs: display(), a cell's last value, matplotlib figures (_outputs.json)
   metrics      pipeline metrics
   step         running one step: main()
 """

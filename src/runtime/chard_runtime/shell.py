@@ -356,12 +356,6 @@ def _fmt_time(seconds):
     return "%.0f ns" % (seconds * 1e9)
 
 
-def _display(*objs, **kwargs):
-    """IPython's display() outside a kernel: print the objects."""
-    if objs:
-        print(*objs)
-
-
 _TRANSFORMER = []
 
 

@@ -1,5 +1,6 @@
 """The entry point: runs one step (parameters, inputs, code, outputs, metrics)."""
 
+import ast
 import builtins
 import json
 import linecache
@@ -14,7 +15,8 @@ from .errors import (MarshalError, UsageError, UserCodeError, _error_position, _
 from .files import DIGESTS
 from .marshalling import InputValue, save_value
 from .metrics import record_metrics
-from .shell import Shell, _display, transform_cell
+from .outputs import OUTPUTS_FILE, display, finish_outputs, show_result, start_outputs
+from .shell import Shell, transform_cell
 from .spec import _pairs, load_spec, parse_args, resolve_parameters
 
 
@@ -46,6 +48,21 @@ def _read_names(code):
     return now, later - now
 
 
+def compile_cell(code_text, cell):
+    """The cell's code, and apart from it its last statement when that is an expression (whose
+    value Jupyter shows), else None. Raises UserCodeError on a syntax error."""
+    filename = cell_file(cell)
+    try:
+        tree = ast.parse(code_text, filename, "exec")
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = compile(ast.Expression(tree.body.pop().value), filename, "eval",
+                           dont_inherit=True)
+        return compile(tree, filename, "exec", dont_inherit=True), last
+    except SyntaxError as e:
+        raise UserCodeError(e)
+
+
 class Step(object):
     def __init__(self, spec, args):
         self.spec = spec
@@ -70,6 +87,13 @@ class Step(object):
         self.sources = {b["cell"]: b["source"] for b in spec["code"]}
 
     def run(self):
+        publisher = start_outputs(os.path.join(self.data_dir, self.spec["stepId"], OUTPUTS_FILE))
+        try:
+            self._run(publisher)
+        finally:
+            finish_outputs(publisher)
+
+    def _run(self, publisher):
         spec = self.spec
         module = types.ModuleType("__main__")
         namespace = module.__dict__
@@ -77,7 +101,7 @@ class Step(object):
         sys.modules["__main__"] = module
         shell = Shell(namespace)
         namespace["get_ipython"] = lambda: shell
-        namespace["display"] = _display
+        namespace["display"] = display
         namespace.update(self.parameters)
         os.chdir(self.workdir)
         sys.path.insert(0, self.workdir)
@@ -100,17 +124,19 @@ class Step(object):
 
         for block in spec["code"]:
             cell = block["cell"]
+            publisher.cell = cell
             code_text = transform_cell(block["source"], shell)
-            try:
-                code = compile(code_text, cell_file(cell), "exec", dont_inherit=True)
-            except SyntaxError as e:
-                raise UserCodeError(e)
+            code, last = compile_cell(code_text, cell)
             if pending:
                 now, _ = _read_names(code)
+                if last is not None:
+                    now |= _read_names(last)[0]
                 self._load([v for v in pending if v.name in now], namespace, strict=True)
                 pending = self._load(pending, namespace, strict=False)
             try:
                 exec(code, namespace)
+                if last is not None:
+                    show_result(eval(last, namespace), block["source"])
             except NameError as e:
                 missing = [v for v in pending if "'%s'" % v.name in str(e)]
                 if missing:
@@ -118,6 +144,7 @@ class Step(object):
                 raise UserCodeError(e)
             except BaseException as e:
                 raise UserCodeError(e)
+            publisher.end_cell()
             if pending:
                 pending = self._load(pending, namespace, strict=False)
         self._load(pending, namespace, strict=True)

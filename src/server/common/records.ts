@@ -7,7 +7,8 @@
  *                                          times, so `chard cancel` never signals a reused pid
  *   .chard/runs/<run-id>/specs/<step>.json the step specs handed to the runtime
  *   .chard/runs/<run-id>/logs/<step>.log   each step's stdout and stderr
- *   .chard/runs/<run-id>/data/<step>/...   marshalled values and `_metrics.json`
+ *   .chard/runs/<run-id>/data/<step>/...   marshalled values, `_metrics.json` and `_outputs.json`
+ *                                          (what the step's cells showed, see richoutputs.ts)
  *   .chard/runs/<run-id>/workspace/        the workspace snapshot the steps ran in
  *
  *   .chard/runs/<run-id>/events.jsonl      every event of the run, numbered (see events.ts)

@@ -22,7 +22,8 @@ import type {
   ILogsResponse,
   IPrepareRunResponse,
   IRunListResponse,
-  IRunOutputsResponse
+  IRunOutputsResponse,
+  IStepOutputsResponse
 } from '../../core/httpapi.js';
 import { isFinished } from '../../core/runs.js';
 import type { RunBackend } from '../../core/runs.js';
@@ -51,6 +52,7 @@ export function runRoutes(options: IRunRoutesOptions): IRoute[] {
     { method: 'POST', path: '/runs/{id}/cancel', handle: c => api.cancel(c) },
     { method: 'POST', path: '/runs/{id}/resume', handle: c => api.resume(c) },
     { method: 'GET', path: '/runs/{id}/outputs', handle: c => api.outputs(c) },
+    { method: 'GET', path: '/runs/{id}/steps/{step}/outputs', handle: c => api.stepOutputs(c) },
     { method: 'POST', path: '/runs/{id}/outputs/copy', handle: c => api.copyOutputs(c) }
   ];
 }
@@ -230,6 +232,14 @@ class RunApi {
   async outputs({ params }: IRequestContext): Promise<{ body: IRunOutputsResponse }> {
     const run = await this._run(params?.id);
     return { body: { outputs: await this._call(() => this._service.outputs(run.record.id)) } };
+  }
+
+  async stepOutputs({ params }: IRequestContext): Promise<{ body: IStepOutputsResponse }> {
+    const run = await this._run(params?.id);
+    const step = params?.step ?? '';
+    return {
+      body: await this._call(() => this._service.stepOutputs(run.record.id, step))
+    };
   }
 
   async copyOutputs({ params, body }: IRequestContext): Promise<{ body: ICopyOutputsResult }> {

@@ -23,12 +23,14 @@ import type {
 } from '../../core/api.js';
 import { compilePlan, CompileError } from '../../core/compile/index.js';
 import type { IDiagnostic, IPlan } from '../../core/plan.js';
+import type { IStepOutputs } from '../../core/richoutputs.js';
 import { isCompilable, planWithParameterValues } from '../../core/plan.js';
 import type { IRunRecord, RunBackend, RunEvent } from '../../core/runs.js';
 import { isFinished } from '../../core/runs.js';
 import { EventLog, followEvents } from '../common/events.js';
 import type { IRunEntry } from '../common/records.js';
 import { CHARD_DIR, findRuns, readRunRecord, RunRecordError, runPaths } from '../common/records.js';
+import { readRichOutputs } from '../common/richoutputs.js';
 import { RunIndex, stateDir } from '../common/runindex.js';
 import { KfpError } from '../kfp/client.js';
 import { KfpBackend } from '../kfp/backend.js';
@@ -395,6 +397,30 @@ export class RunService {
     const run = await this._locate(id);
     const workspace = Private.workspaceOf(run);
     return listOutputs(workspace, run.record, path.dirname(Private.notebookOf(run)));
+  }
+
+  /**
+   * What a step's cells showed (display(), a cell's last value, figures) as MIME bundles, so
+   * far if it still runs. Local runs only: a cluster step's are on the cluster's volumes.
+   */
+  async stepOutputs(id: string, step: string): Promise<IStepOutputs> {
+    const run = await this._locate(id);
+    const record = run.record.steps.find(s => s.name === step);
+    if (!record) {
+      throw new ServiceError(
+        `run ${run.record.id} has no step ${JSON.stringify(step)}`,
+        false,
+        [],
+        true
+      );
+    }
+    if (run.record.backend !== 'local') {
+      throw new ServiceError(
+        `run ${run.record.id} ran on the cluster: what its steps showed stays on the cluster's volumes`
+      );
+    }
+    const shown = await Private.call(() => readRichOutputs(run.dir, record.id));
+    return { step, ...shown };
   }
 
   /** Copy chosen outputs of a finished local run next to its notebook. */

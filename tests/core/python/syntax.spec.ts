@@ -99,15 +99,16 @@ const CORPUS: string[] = [
   'x = 1 +* 2\n',
   'def f(x y):\n  pass\n',
   'lambda x y: 1\n',
-  // lambdas' parameter defaults inside brackets are valid (tkinter/simpledialog.py)
-  'f(command=(lambda self=self, num=num: self.done(num)))\n',
-  'y = [lambda v=v: v for v in xs]\n',
   'import a.\n',
   'return\nx +\n',
   // `=` for `==`, print statements
   'if x = 1:\n  pass\n',
   'while x = next(it):\n  pass\n',
   'y = [a = 1]\n',
+  // a lambda's default values are no `=` for `==` (tkinter/simpledialog.py writes them so)
+  'b = Button(f, command=(lambda self=self, num=num: self.done(num)))\n',
+  'x = [lambda a=1, b=2: a + b]\n',
+  'x = (lambda a=1: a, b = 2)\n',
   'f(a.b=1)\n',
   "print 'x'\n",
   'print x\n',

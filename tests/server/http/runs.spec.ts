@@ -14,7 +14,8 @@ import type {
   ICompileResponse,
   ILogsResponse,
   IRunListResponse,
-  IRunOutputsResponse
+  IRunOutputsResponse,
+  IStepOutputsResponse
 } from '../../../src/core/httpapi.js';
 import { CellAnalysisPool } from '../../../src/server/analysis/pool.js';
 import { apiRoutes, createApiServer } from '../../../src/server/http/index.js';
@@ -50,7 +51,10 @@ describe('the run endpoints of the HTTP API', () => {
         },
         {
           tags: ['step:write', 'prev:count'],
-          source: 'open("result.txt", "w").write(str(n * 2))\nprint("wrote", n * 2)'
+          source:
+            'open("result.txt", "w").write(str(n * 2))\nprint("wrote", n * 2)\n' +
+            'class Doubled:\n    def _repr_html_(self):\n        return "<b>%d</b>" % (n * 2)\n' +
+            'display(Doubled())\n{"doubled": n * 2}'
         }
       ],
       {}
@@ -158,6 +162,42 @@ describe('the run endpoints of the HTTP API', () => {
     });
     expect(copied.body).toEqual({ copied: ['result.txt'], target: 'work' });
     expect(fs.readFileSync(path.join(root, 'work/result.txt'), 'utf8')).toBe('10');
+
+    // What the steps showed: display() and the last expression's value, with their cell.
+    const shown = await client.request<IStepOutputsResponse>(
+      'GET',
+      `/chard/api/runs/${id}/steps/write/outputs`
+    );
+    expect(shown.status).toBe(200);
+    expect(shown.body).toEqual({
+      step: 'write',
+      outputs: [
+        {
+          output_type: 'display_data',
+          cell: 2,
+          data: { 'text/html': '<b>10</b>', 'text/plain': expect.stringContaining('Doubled') },
+          metadata: {}
+        },
+        {
+          output_type: 'execute_result',
+          cell: 2,
+          data: { 'text/plain': "{'doubled': 10}" },
+          metadata: {},
+          execution_count: null
+        }
+      ],
+      truncated: null
+    });
+    const none = await client.request<IStepOutputsResponse>(
+      'GET',
+      `/chard/api/runs/${id}/steps/count/outputs`
+    );
+    expect(none.body).toEqual({ step: 'count', outputs: [], truncated: null });
+    const noStep = await client.request<IApiError>(
+      'GET',
+      `/chard/api/runs/${id}/steps/nope/outputs`
+    );
+    expect([noStep.status, noStep.body.error.code]).toEqual([404, 'not-found']);
 
     const cancel = await client.request('POST', `/chard/api/runs/${id}/cancel`);
     expect(cancel.body).toMatchObject({ how: 'already-finished' });

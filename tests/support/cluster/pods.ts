@@ -91,13 +91,17 @@ export class PodDriver {
     if (!nodeId || !workflow || !owner) {
       return;
     }
-    // The step's template, in an environment variable, or in a ConfigMap when it is long.
+    // The step's template, in an environment variable, or in a ConfigMap when it is long: named
+    // by the variable, or (Argo 3.7, a template over 128 KiB: the variable says "offloaded") the
+    // ConfigMap named after the pod, which Argo mounts into the pod's init container.
     const env: Json[] = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].flatMap(
       (c: Json) => c.env ?? []
     );
     const entry = env.find(e => e.name === 'ARGO_TEMPLATE');
     let text: string = entry?.value ?? '{}';
-    const ref = entry?.valueFrom?.configMapKeyRef;
+    const ref =
+      entry?.valueFrom?.configMapKeyRef ??
+      (text === 'offloaded' ? { name: pod.metadata.name, key: 'ARGO_TEMPLATE' } : undefined);
     if (ref) {
       const cm = await this._admin.get(
         `/api/v1/namespaces/${this._namespace}/configmaps/${ref.name}`
