@@ -14,11 +14,11 @@
  * in base64 chunks below the kernel's limit for one argument; each task names its spec by
  * sha256 and the bootstrap checks it. Never as template inputs: Argo copies a node's inputs into
  * the Workflow's status for every node it runs, so a payload there grows the object by its size
- * with every step until Argo fails the run ("workflow is longer than maximum allowed size"). Values pass between steps on the
- * marshal volume (a volumeClaimTemplate mounted at /chard/data in every step, in the data-dir
- * layout of stepspec.ts); workspace volumes are mounted where the notebook had them. User data
- * reaches the cluster only as base64 (see payload.ts), and a final check refuses any other string
- * containing `{{`, which Argo would substitute.
+ * with every step until Argo fails the run ("workflow is longer than maximum allowed size").
+ * Values pass between steps on the marshal volume (a volumeClaimTemplate mounted at /chard/data
+ * in every step, in the data-dir layout of stepspec.ts); workspace volumes are mounted where the
+ * notebook had them. User data reaches the cluster only as base64 (see payload.ts), and a final
+ * check refuses any other string containing `{{`, which Argo would substitute.
  */
 import type { IPlan, IStep, IVolume } from '../plan.js';
 import { buildStepSpec } from '../stepspec.js';
@@ -65,7 +65,7 @@ export namespace ArgoPaths {
   export const METRICS = '/tmp/chard-metrics.json';
 }
 
-/** Names of the fixed artifacts, parameters, volumes and the container in every step template. */
+/** Names of the fixed parameter, volumes and container in every step template. */
 export namespace ArgoNames {
   /** The input parameter of a step template: the sha256 of the step's spec in the bundle. */
   export const SPEC = 'chard-spec';
