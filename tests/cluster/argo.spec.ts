@@ -253,6 +253,9 @@ it(
     const main = train.spec.containers.find((c: Json) => c.name === 'main');
     expect(main.command).toEqual(expect.arrayContaining(['--param', 'EPOCHS=5']));
     expect(main.command.join(' ')).not.toContain('{{');
+    // The runtime, carried once by the Workflow's templateDefaults, reached the step's arguments.
+    expect(main.args[0]).toBe('--runtime-b64');
+    expect(main.args.length).toBeGreaterThanOrEqual(2);
   }
 );
 

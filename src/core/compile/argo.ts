@@ -8,11 +8,12 @@
  * more than 200 tasks (Argo's cap) is split into nested DAGs of at most 200, in plan order; a
  * group waits for the groups its steps depend on.
  *
- * What a step runs travels once per step template, in its container's command line: the
- * bootstrap (`python3 -c`), the runtime and the step specs of the template's steps (cell code,
- * names, defaults) as one compressed, content-addressed bundle (payload.ts `specBundle`), both
- * in base64 chunks below the kernel's limit for one argument; each task names its spec by
- * sha256 and the bootstrap checks it. Never as template inputs: Argo copies a node's inputs into
+ * What a step runs travels in its container's command line: the bootstrap (`python3 -c`) and
+ * the step specs of the template's steps (cell code, names, defaults) as one compressed,
+ * content-addressed bundle (payload.ts `specBundle`) in each step template's command, the
+ * runtime once per Workflow as the container `args` of `spec.templateDefaults`, which Argo
+ * merges into every container template; both in base64 chunks below the kernel's limit for one
+ * argument. Each task names its spec by sha256 and the bootstrap checks it. Never as template inputs: Argo copies a node's inputs into
  * the Workflow's status for every node it runs, so a payload there grows the object by its size
  * with every step until Argo fails the run ("workflow is longer than maximum allowed size").
  * Values pass between steps on the marshal volume (a volumeClaimTemplate mounted at /chard/data
@@ -128,6 +129,12 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
     entrypoint: dags[0].name,
     templates,
     volumeClaimTemplates: [Private.marshalClaim(settings), ...workspace.claims]
+  };
+  // The runtime, once: Argo gives every step container these arguments after its command.
+  spec.templateDefaults = {
+    container: {
+      args: chunk(base64Encode(settings.runtimeSource)).flatMap(c => ['--runtime-b64', c])
+    }
   };
   if (settings.parameters.length > 0) {
     spec.arguments = {
@@ -348,9 +355,9 @@ namespace Private {
    * The step templates, shared: steps whose templates would be identical (same image, limits,
    * secrets, pod labels and annotations, metrics or not) use one, named `chard-step`,
    * `chard-step-2`, ... (never a step id: the run monitor matches pods to steps by task name,
-   * else template name). Each carries the bootstrap, the runtime and the specs of its own steps
-   * (`specs`: each step's spec, in plan order) in its command line; `specHash` names each
-   * step's spec in its template's bundle.
+   * else template name). Each carries the bootstrap and the specs of its own steps (`specs`:
+   * each step's spec, in plan order) in its command line; `specHash` names each step's spec in
+   * its template's bundle.
    */
   export function stepTemplates(
     plan: IPlan,
@@ -379,7 +386,6 @@ namespace Private {
       templateOf.set(step.id, name);
       specsOf.get(name)?.push(specs[i]);
     });
-    const runtime = chunk(base64Encode(settings.runtimeSource)).flatMap(c => ['--runtime-b64', c]);
     const specHash = new Map<string, string>();
     const hashOf = new Map<string, string>();
     for (const template of templates) {
@@ -391,7 +397,6 @@ namespace Private {
         python,
         '-c',
         BOOTSTRAP_SOURCE,
-        ...runtime,
         ...chunk(bundle.data).flatMap(c => ['--spec-bundle-zb64', c]),
         ...rest
       ];
@@ -421,7 +426,7 @@ namespace Private {
   ): Omit<ITemplate, 'name'> {
     const specHash = `{{inputs.parameters.${ArgoNames.SPEC}}}`;
     allowed.add(specHash);
-    // The payload (bootstrap, runtime, specs) goes after `python3` once templates are shared.
+    // The bootstrap and the specs go after `python3` once templates are shared.
     const command = ['python3', '--spec-sha256', specHash, '--data-dir', ArgoPaths.DATA];
     // Every pipeline parameter, so that steps reading different ones share a template (the
     // runtime ignores a --param its step does not read).

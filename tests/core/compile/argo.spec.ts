@@ -80,13 +80,12 @@ describe('argo target: structure', () => {
     for (const step of plan.steps) {
       const p = payloads.get(step.id);
       expect(p).toBeDefined();
-      // The payload rides in the command line (stub runtime and bundle: one chunk each).
-      expect(p!.command.slice(0, 11)).toEqual([
+      // The code rides in the command line (the bundle: one chunk), the runtime in the
+      // arguments every step template gets from templateDefaults.
+      expect(p!.command.slice(0, 9)).toEqual([
         'python3',
         '-c',
         BOOTSTRAP_SOURCE,
-        '--runtime-b64',
-        Buffer.from(STUB_RUNTIME).toString('base64'),
         '--spec-bundle-zb64',
         expect.stringMatching(/^[A-Za-z0-9+/]+=*$/),
         '--spec-sha256',
@@ -130,6 +129,11 @@ describe('argo target: structure', () => {
       expect(t.inputs ?? null).toEqual(t.dag ? null : { parameters: [{ name: 'chard-spec' }] });
     }
     expect(wf.spec.arguments.artifacts).toBeUndefined();
+    // The runtime, once for every step template (Argo merges templateDefaults into each).
+    expect(wf.spec.templateDefaults).toEqual({
+      container: { args: ['--runtime-b64', Buffer.from(STUB_RUNTIME).toString('base64')] }
+    });
+    expect((wf.spec.templates as Json[]).every(t => t.container?.args === undefined)).toBe(true);
     for (const task of (wf.spec.templates as Json[]).flatMap(t => t.dag?.tasks ?? [])) {
       expect(JSON.stringify(task.arguments ?? {}).length).toBeLessThan(200);
     }
@@ -143,7 +147,7 @@ describe('argo target: structure', () => {
     ]);
     // Every parameter, so that steps share templates; the runtime takes those its step reads.
     const command = template(wf, ids.train_forest).container.command as string[];
-    expect(command.slice(11)).toEqual([
+    expect(command.slice(9)).toEqual([
       '--param',
       'TEST_SIZE={{workflow.parameters.TEST_SIZE}}',
       '--param',

@@ -56,7 +56,7 @@ interface IArgoTask {
 }
 interface IArgoTemplate {
   name: string;
-  container?: { command: string[] };
+  container?: { command: string[]; args?: string[] };
   inputs?: { parameters?: { name: string }[]; artifacts?: unknown[] };
   dag?: { tasks: IArgoTask[] };
 }
@@ -68,7 +68,10 @@ export interface IArgoStepRun {
   template: IArgoTemplate;
   /** Input parameters of the template, as the task passes them. */
   parameters: Map<string, string>;
-  /** The container command with `{{inputs.parameters.X}}` substituted. */
+  /**
+   * The container's command and then its arguments (the Workflow's `templateDefaults` ones when
+   * the template has none, as Argo merges them), `{{inputs.parameters.X}}` substituted.
+   */
   command: string[];
 }
 
@@ -78,7 +81,11 @@ export interface IArgoStepRun {
  * takes artifacts (Argo would copy them into the Workflow's status for every node).
  */
 export function argoStepRuns(workflow: unknown): IArgoStepRun[] {
-  const spec = (workflow as Json).spec as { entrypoint: string; templates: IArgoTemplate[] };
+  const spec = (workflow as Json).spec as {
+    entrypoint: string;
+    templates: IArgoTemplate[];
+    templateDefaults?: { container?: { args?: string[] } };
+  };
   const byName = new Map(spec.templates.map(t => [t.name, t]));
   const out: IArgoStepRun[] = [];
   const walk = (template: IArgoTemplate): void => {
@@ -105,7 +112,8 @@ export function argoStepRuns(workflow: unknown): IArgoStepRun[] {
           throw new Error(`task ${task.name}: no value for input parameter ${p.name}`);
         }
       }
-      const command = (target.container?.command ?? []).map(arg =>
+      const args = target.container?.args ?? spec.templateDefaults?.container?.args ?? [];
+      const command = [...(target.container?.command ?? []), ...args].map(arg =>
         arg.replace(/\{\{inputs\.parameters\.([-\w]+)\}\}/g, (_, n: string) =>
           String(parameters.get(n))
         )
