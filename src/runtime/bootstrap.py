@@ -1,6 +1,6 @@
 """Chard step bootstrap: decodes the runtime and step spec the manifest carries, runs the step.
 
-Run as `python3 bootstrap.py ARGS` (Argo steps, KFP steps) or `python3 -c BOOTSTRAP ARGS` (the KFP
+Run as `python3 bootstrap.py ARGS` (KFP steps) or `python3 -c BOOTSTRAP ARGS` (Argo steps, the KFP
 runtime task); the manifests carry this file's text (see src/core/compile/payload.ts). Standard
 library only; constant (it never contains user data). The arguments it consumes (all others go to
 the runtime):
@@ -13,8 +13,9 @@ the runtime):
   KFP target's first task does this, and every step runs `DIR/bootstrap.py` from that task's
   output artifact;
 - the step spec: `--spec-b64 DATA` (may repeat), `--spec-b64-file FILE`, `--spec-zb64 DATA` (may
-  repeat: base64 of the zlib-compressed spec), or `--spec-bundle-file FILE` (the specs of all
-  steps, see `specBundle` in payload.ts) with `--spec-sha256 HEX` naming the step's;
+  repeat: base64 of the zlib-compressed spec), or a bundle of several steps' specs (see
+  `specBundle` in payload.ts), `--spec-bundle-zb64 DATA` (may repeat) or `--spec-bundle-file
+  FILE`, with `--spec-sha256 HEX` naming the step's;
   `--spec-sha256` refuses any spec whose sha256 differs;
 - `--param NAME=chard:b64:DATA`: decoded to `--param NAME=VALUE`;
 - KFP outputs: with `--kfp-executor-input JSON` (KFP's executor input), once the step (or the
@@ -41,7 +42,8 @@ import zlib
 PREFIX = "chard:b64:"
 OPTIONS = (
     "--runtime-b64", "--runtime-b64-file", "--runtime-file", "--runtime-sha256",
-    "--spec-b64", "--spec-b64-file", "--spec-zb64", "--spec-bundle-file", "--spec-sha256",
+    "--spec-b64", "--spec-b64-file", "--spec-zb64", "--spec-bundle-zb64", "--spec-bundle-file",
+    "--spec-sha256",
     "--save", "--bootstrap-b64", "--kfp-metrics", "--kfp-executor-input",
 )
 
@@ -133,10 +135,14 @@ def step_spec(options):
         spec = decode("".join(parts), "step spec")
     elif packed:
         spec = inflate("".join(packed), "step spec")
-    elif options["--spec-bundle-file"]:
+    elif options["--spec-bundle-zb64"] or options["--spec-bundle-file"]:
         if not wanted:
-            fail("--spec-bundle-file needs --spec-sha256")
-        text = inflate(read(options["--spec-bundle-file"][-1], "step specs").strip(), "step specs")
+            fail("a bundle of step specs needs --spec-sha256")
+        if options["--spec-bundle-zb64"]:
+            packed = "".join(part.strip() for part in options["--spec-bundle-zb64"])
+        else:
+            packed = read(options["--spec-bundle-file"][-1], "step specs").strip()
+        text = inflate(packed, "step specs")
         try:
             bundle = json.loads(text)
         except ValueError as error:
@@ -146,8 +152,8 @@ def step_spec(options):
             fail("the pipeline carries no step spec with sha256 " + wanted[-1] + "; "
                  "recompile and resubmit the pipeline")
     else:
-        fail("usage: bootstrap RUNTIME --spec-b64[-file]|--spec-zb64|--spec-bundle-file SPEC "
-             "[runtime arguments]")
+        fail("usage: bootstrap RUNTIME --spec-b64[-file]|--spec-zb64|--spec-bundle-zb64|"
+             "--spec-bundle-file SPEC [runtime arguments]")
     actual = hashlib.sha256(spec.encode("utf-8")).hexdigest()
     for expected in wanted:
         if actual != expected:

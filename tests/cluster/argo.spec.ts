@@ -4,6 +4,7 @@
  * the test decides), the test binds pods to kwok's node and plays the CSI snapshot controller.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeNotebook } from '../../src/core/analyze.js';
 import { compileArgo } from '../../src/core/compile/argo.js';
@@ -13,7 +14,7 @@ import { createKubeClient } from '../../src/server/kube/client.js';
 import { loadClusterConfig } from '../../src/server/kube/config.js';
 import { followWorkflow } from '../../src/server/kube/monitor.js';
 import { submitWorkflow } from '../../src/server/kube/submit.js';
-import type { Json } from '../support/cluster/admin.js';
+import { FatalError, type Json } from '../support/cluster/admin.js';
 import type { ICluster } from '../support/cluster/index.js';
 import { startCluster, STEP_LOG_LINE, until } from '../support/cluster/index.js';
 import { taskOf } from '../support/cluster/pods.js';
@@ -101,6 +102,47 @@ async function within<T>(promise: Promise<T>, name: string, ms = 60000): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A notebook of `n` steps in a chain, each about 40 lines reading the list the step before made
+ * (the size of bench/compile.ts's plans), in a folder of its own.
+ */
+function chainNotebook(n: number): string {
+  const cell = (tag: string, source: string): Json => ({
+    cell_type: 'code',
+    metadata: { tags: [tag] },
+    source,
+    outputs: [],
+    execution_count: null
+  });
+  const cells = [
+    cell('imports', 'import math'),
+    cell('pipeline-parameters', 'EPOCHS = 3\nLR = 0.01'),
+    cell('step:stage_0', 'data_0 = [1.0, 2.0, 3.0]')
+  ];
+  for (let i = 1; i < n; i++) {
+    const lines = Array.from(
+      { length: 38 },
+      (_, k) => `x_${k} = [v * ${k} * LR for v in data_${i - 1}]`
+    );
+    lines.push(
+      `data_${i} = [math.fsum(t) / EPOCHS for t in zip(x_1, x_7, x_13, x_19, x_25, x_31)]`
+    );
+    cells.push(cell(`step:stage_${i}`, lines.join('\n')));
+  }
+  const notebook = {
+    cells,
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+    nbformat: 4,
+    nbformat_minor: 5
+  };
+  const file = path.join(
+    fs.mkdtempSync(path.join(os.tmpdir(), 'chard-cluster-spec-')),
+    'chain.ipynb'
+  );
+  fs.writeFileSync(file, JSON.stringify(notebook));
+  return file;
 }
 
 /** The only Workflow whose parameter EPOCHS is `epochs` (each test submits its own). */
@@ -211,6 +253,9 @@ it(
     const main = train.spec.containers.find((c: Json) => c.name === 'main');
     expect(main.command).toEqual(expect.arrayContaining(['--param', 'EPOCHS=5']));
     expect(main.command.join(' ')).not.toContain('{{');
+    // The runtime, carried once by the Workflow's templateDefaults, reached the step's arguments.
+    expect(main.args[0]).toBe('--runtime-b64');
+    expect(main.args.length).toBeGreaterThanOrEqual(2);
   }
 );
 
@@ -393,4 +438,56 @@ it('snapshots: the Workflow waits suspended until the snapshot is ready, then Ar
   expect(r.out).toMatch(new RegExp(`run ${name} succeeded\n$`));
   const wf = await workflow(cluster, name);
   expect(podNodes(wf)).toHaveLength(5);
+});
+
+it("a 500-step notebook: the API server stores its Workflow (under 1 MiB) and Argo's controller accepts the nested DAGs and the shared step template, and runs the chain in order", async () => {
+  const first = new Set(['stage-0', 'stage-1', 'stage-2']);
+  cluster.pods.outcome = pod => (first.has(taskOf(pod)) ? 'succeed' : 'hold');
+  const r = await chard('submit', chainNotebook(500), '--no-workspace', '--param', 'EPOCHS=500');
+  expect(r.err).not.toMatch(/ at |Error:|warning/);
+  expect(r.code).toBe(0);
+  const name = r.out.trim();
+  const wf = await until(
+    'Argo to run stage-3',
+    async () => {
+      const w = await workflow(cluster, name);
+      if (w.status?.phase && w.status.phase !== 'Running') {
+        throw new FatalError(`Argo ended the run: ${w.status.phase}: ${w.status.message}`);
+      }
+      return podNodes(w).some(n => n.displayName === 'stage-3' && n.phase === 'Running')
+        ? w
+        : undefined;
+    },
+    120000
+  );
+  expect(Buffer.byteLength(JSON.stringify(wf.spec))).toBeLessThanOrEqual(1024 * 1024);
+  // Argo's validation passed (an invalid spec fails the run before any node) and it keeps going.
+  expect(wf.status.phase).toBe('Running');
+  expect(wf.status.message ?? '').toBe('');
+  // 500 tasks in nested DAGs of at most 200 (Argo's cap), every step on one shared template.
+  const dags = wf.spec.templates.filter((t: Json) => t.dag);
+  expect(dags.map((t: Json) => [t.name, t.dag.tasks.length])).toEqual([
+    ['pipeline', 3],
+    ['pipeline-1', 200],
+    ['pipeline-2', 200],
+    ['pipeline-3', 100]
+  ]);
+  expect(wf.spec.templates).toHaveLength(5);
+  // Argo entered the first group only, and ran its steps one after another.
+  const nodes = Object.values(wf.status.nodes as Record<string, INode & { templateName: string }>);
+  expect(
+    nodes
+      .filter(n => n.type === 'DAG')
+      .map(n => `${n.displayName}:${n.phase}`)
+      .sort()
+  ).toEqual([`${name}:Running`, 'pipeline-1:Running']);
+  expect(
+    podNodes(wf)
+      .map(n => `${n.displayName}:${n.phase}`)
+      .sort()
+  ).toEqual(['stage-0:Succeeded', 'stage-1:Succeeded', 'stage-2:Succeeded', 'stage-3:Running']);
+  expect(new Set(nodes.filter(n => n.type === 'Pod').map(n => n.templateName))).toEqual(
+    new Set(['chard-step'])
+  );
+  expect((await chard('cancel', name, '--cluster')).code).toBe(0);
 });

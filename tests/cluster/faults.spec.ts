@@ -4,6 +4,7 @@
  * watches, 410 Expired watch events, slow answers, lost answers).
  */
 import * as fs from 'node:fs';
+import { ApiException, CustomObjectsApi, Watch } from '@kubernetes/client-node';
 import { analyzeNotebook } from '../../src/core/analyze.js';
 import { compileArgo } from '../../src/core/compile/argo.js';
 import { parseNotebook } from '../../src/core/notebook.js';
@@ -14,6 +15,7 @@ import { loadClusterConfig } from '../../src/server/kube/config.js';
 import { followWorkflow } from '../../src/server/kube/monitor.js';
 import { RunRecordStore } from '../../src/server/common/store.js';
 import { submitWorkflow } from '../../src/server/kube/submit.js';
+import type { Json } from '../support/cluster/admin.js';
 import { pem } from '../support/cluster/certs.js';
 import type { ICluster } from '../support/cluster/index.js';
 import { startCluster, STEP_LOG_LINE } from '../support/cluster/index.js';
@@ -68,6 +70,93 @@ function planWith(epochs: number): ReturnType<typeof plan> {
     parameters: p.parameters.map(x => (x.name === 'EPOCHS' ? { ...x, value: epochs } : x))
   };
 }
+
+const WF = { group: 'argoproj.io', version: 'v1alpha1', plural: 'workflows' };
+
+async function apiError(fn: () => Promise<unknown>): Promise<ApiException<unknown>> {
+  try {
+    await fn();
+  } catch (error) {
+    if (error instanceof ApiException) {
+      return error;
+    }
+    throw error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+it('the proxy answers each fault as client-node sees a real API server do it', async () => {
+  const config = loadClusterConfig({
+    kubeconfig: cluster.kubeconfigFor(proxy.url, 'proxied'),
+    env: {}
+  });
+  const custom = config.kubeConfig.makeApiClient(CustomObjectsApi);
+  const namespace = cluster.namespace;
+  // A burst of 429 with Retry-After, then the real answer.
+  proxy.next({
+    method: 'GET',
+    pathIncludes: '/workflows',
+    status: 429,
+    times: 2,
+    retryAfterSeconds: 2
+  });
+  for (let i = 0; i < 2; i++) {
+    const error = await apiError(() => custom.listNamespacedCustomObject({ ...WF, namespace }));
+    expect(error.code).toBe(429);
+    expect(error.headers['retry-after']).toBe('2');
+    expect(JSON.parse(String(error.body))).toMatchObject({
+      kind: 'Status',
+      reason: 'TooManyRequests',
+      code: 429
+    });
+  }
+  await expect(custom.listNamespacedCustomObject({ ...WF, namespace })).resolves.toMatchObject({
+    kind: 'WorkflowList'
+  });
+  // A 500 only for the matching request; the next one reaches the server (a real 404).
+  proxy.next({ method: 'GET', pathIncludes: '/workflows/no-such-run', status: 500 });
+  await expect(custom.listNamespacedCustomObject({ ...WF, namespace })).resolves.toBeTruthy();
+  const get = (): Promise<unknown> =>
+    custom.getNamespacedCustomObject({ ...WF, namespace, name: 'no-such-run' });
+  expect((await apiError(get)).code).toBe(500);
+  expect((await apiError(get)).code).toBe(404);
+  // A connection reset without an answer.
+  proxy.next({ pathIncludes: '/workflows/no-such-run', status: 0 });
+  await expect(get()).rejects.toThrow(/socket hang up|ECONNRESET/);
+  // A watch from a compacted resourceVersion: HTTP 200 and one ERROR event with a 410 Status.
+  const path = `/apis/argoproj.io/v1alpha1/namespaces/${namespace}/workflows`;
+  const watch = (query: Record<string, string>): Promise<{ events: Json[]; error: unknown }> =>
+    new Promise(resolve => {
+      const events: Json[] = [];
+      void new Watch(config.kubeConfig).watch(
+        path,
+        query,
+        (type: string, object: Json) => events.push({ type, object }),
+        (error: unknown) => resolve({ events, error: error ?? null })
+      );
+    });
+  proxy.expireWatches(1);
+  const expired = await watch({ resourceVersion: '1' });
+  expect(expired.events).toEqual([
+    {
+      type: 'ERROR',
+      object: expect.objectContaining({ kind: 'Status', reason: 'Expired', code: 410 })
+    }
+  ]);
+  // A watch the server ends (as at its time-out): the stream closes cleanly.
+  proxy.dropWatchesAfter(100);
+  const list = (await custom.listNamespacedCustomObject({ ...WF, namespace })) as Json;
+  const dropped = await watch({ resourceVersion: list.metadata.resourceVersion });
+  expect(dropped.error).toBeNull();
+  // Slow answers: held, then delivered whole.
+  proxy.clear();
+  proxy.slow(300, { method: 'GET', pathIncludes: '/workflows', times: 1 });
+  const started = Date.now();
+  await expect(custom.listNamespacedCustomObject({ ...WF, namespace })).resolves.toMatchObject({
+    kind: 'WorkflowList'
+  });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+});
 
 it('follows a run to its end through 429 bursts, 500s, dropped watches, 410 Expired and slow answers', async () => {
   cluster.pods.outcome = () => 'succeed';

@@ -8,14 +8,18 @@
  * more than 200 tasks (Argo's cap) is split into nested DAGs of at most 200, in plan order; a
  * group waits for the groups its steps depend on.
  *
- * What a step runs travels once per Workflow, as raw workflow argument artifacts the DAGs hand
- * down to every task: the bootstrap, the runtime and the step specs of all steps (cell code,
- * names, defaults) as one compressed, content-addressed bundle (payload.ts `specBundle`); each
- * task names its spec by sha256 and the bootstrap checks it. Values pass between steps on the
- * marshal volume (a volumeClaimTemplate mounted at /chard/data in every step, in the data-dir
- * layout of stepspec.ts); workspace volumes are mounted where the notebook had them. User data
- * reaches the cluster only as base64 (see payload.ts), and a final check refuses any other string
- * containing `{{`, which Argo would substitute.
+ * What a step runs travels in its container's command line: the bootstrap (`python3 -c`) and
+ * the step specs of the template's steps (cell code, names, defaults) as one compressed,
+ * content-addressed bundle (payload.ts `specBundle`) in each step template's command, the
+ * runtime once per Workflow as the container `args` of `spec.templateDefaults`, which Argo
+ * merges into every container template; both in base64 chunks below the kernel's limit for one
+ * argument. Each task names its spec by sha256 and the bootstrap checks it. Never as template inputs: Argo copies a node's inputs into
+ * the Workflow's status for every node it runs, so a payload there grows the object by its size
+ * with every step until Argo fails the run ("workflow is longer than maximum allowed size").
+ * Values pass between steps on the marshal volume (a volumeClaimTemplate mounted at /chard/data
+ * in every step, in the data-dir layout of stepspec.ts); workspace volumes are mounted where the
+ * notebook had them. User data reaches the cluster only as base64 (see payload.ts), and a final
+ * check refuses any other string containing `{{`, which Argo would substitute.
  */
 import type { IPlan, IStep, IVolume } from '../plan.js';
 import { buildStepSpec } from '../stepspec.js';
@@ -30,7 +34,7 @@ import {
 import type { ICompileOptions, ICompileResult, ISettings } from './options.js';
 import type { AccessMode } from './options.js';
 import { ACCESS_MODES, CompileError, resolveSettings } from './options.js';
-import { BOOTSTRAP_SOURCE, assertInert, inertParameterText, specBundle } from './payload.js';
+import { BOOTSTRAP_SOURCE, assertInert, chunk, inertParameterText, specBundle } from './payload.js';
 import { compareText, toYaml } from './serialize.js';
 import {
   checkPlan,
@@ -41,7 +45,6 @@ import {
   withParameters
 } from './steps.js';
 import type {
-  IArtifact,
   IClaimTemplate,
   IContainer,
   IDagTask,
@@ -59,18 +62,12 @@ export const ARGO_MAX_DAG_TASKS = 200;
 
 /** Fixed paths inside every step container. */
 export namespace ArgoPaths {
-  export const BOOTSTRAP = '/chard/bootstrap.py';
-  export const RUNTIME = '/chard/runtime.b64';
-  export const SPECS = '/chard/specs.b64';
   export const DATA = '/chard/data';
   export const METRICS = '/tmp/chard-metrics.json';
 }
 
-/** Names of the fixed artifacts, parameters, volumes and the container in every step template. */
+/** Names of the fixed parameter, volumes and container in every step template. */
 export namespace ArgoNames {
-  export const BOOTSTRAP = 'chard-bootstrap';
-  export const RUNTIME = 'chard-runtime';
-  export const SPECS = 'chard-specs';
   /** The input parameter of a step template: the sha256 of the step's spec in the bundle. */
   export const SPEC = 'chard-spec';
   export const DATA_VOLUME = 'chard-data';
@@ -104,32 +101,21 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
       })
     )
   );
-  const bundle = specBundle(specs);
   const stepIds = new Set(plan.steps.map(s => s.id));
-  const steps = Private.stepTemplates(plan, settings, workspace.mounts, allowed, stepIds);
-  // The bootstrap, the runtime (tens of KiB) and the step specs are carried once, as workflow
-  // arguments the DAGs hand to every task, rather than once per step: a Workflow object must
-  // stay well under etcd's 1.5 MiB.
-  const shared = [ArgoNames.BOOTSTRAP, ArgoNames.RUNTIME, ArgoNames.SPECS];
-  const passed: IArtifact[] = shared.map(name => {
-    const from = `{{inputs.artifacts.${name}}}`;
-    allowed.add(from);
-    return { name, from };
-  });
-  const tasks: IDagTask[] = plan.steps.map((step, i) => {
+  const steps = Private.stepTemplates(plan, settings, workspace.mounts, allowed, stepIds, specs);
+  const tasks: IDagTask[] = plan.steps.map(step => {
     const dependencies = parentIds(plan, step);
     const task: IDagTask = {
       name: step.id,
       template: steps.templateOf.get(step.id) as string,
       arguments: {
-        parameters: [{ name: ArgoNames.SPEC, value: bundle.hashes[i] }],
-        artifacts: passed.map(a => ({ ...a }))
+        parameters: [{ name: ArgoNames.SPEC, value: steps.specHash.get(step.id) as string }]
       }
     };
     return dependencies.length > 0 ? { ...task, dependencies } : task;
   });
   const taken = new Set([...stepIds, ...steps.templates.map(t => t.name)]);
-  const dags = Private.dagTemplates(tasks, freeName('pipeline', taken), shared, passed);
+  const dags = Private.dagTemplates(tasks, freeName('pipeline', taken));
   const templates = [...dags, ...steps.templates];
   if (templates.length > ARGO_MAX_TEMPLATES) {
     throw new CompileError(
@@ -144,18 +130,19 @@ export function compileArgo(plan: IPlan, options: ICompileOptions = {}): ICompil
     templates,
     volumeClaimTemplates: [Private.marshalClaim(settings), ...workspace.claims]
   };
-  spec.arguments = {
-    artifacts: [
-      { name: ArgoNames.BOOTSTRAP, raw: { data: BOOTSTRAP_SOURCE } },
-      { name: ArgoNames.RUNTIME, raw: { data: base64Encode(settings.runtimeSource) } },
-      { name: ArgoNames.SPECS, raw: { data: bundle.data } }
-    ]
+  // The runtime, once: Argo gives every step container these arguments after its command.
+  spec.templateDefaults = {
+    container: {
+      args: chunk(base64Encode(settings.runtimeSource)).flatMap(c => ['--runtime-b64', c])
+    }
   };
   if (settings.parameters.length > 0) {
-    spec.arguments.parameters = settings.parameters.map(p => ({
-      name: p.name,
-      value: inertParameterText(p.value)
-    }));
+    spec.arguments = {
+      parameters: settings.parameters.map(p => ({
+        name: p.name,
+        value: inertParameterText(p.value)
+      }))
+    };
   }
   if (workspace.volumes.length > 0) {
     spec.volumes = workspace.volumes;
@@ -223,15 +210,9 @@ namespace Private {
    * its own, and an outer DAG (nested again if needed) in which a group depends on every group
    * holding a parent of one of its tasks. The first template returned is the entrypoint.
    */
-  export function dagTemplates(
-    tasks: IDagTask[],
-    name: string,
-    shared: string[],
-    passed: IArtifact[]
-  ): ITemplate[] {
+  export function dagTemplates(tasks: IDagTask[], name: string): ITemplate[] {
     const dag = (dagName: string, list: IDagTask[]): ITemplate => ({
       name: dagName,
-      inputs: { artifacts: shared.map(a => ({ name: a })) },
       dag: { tasks: list }
     });
     if (tasks.length <= ARGO_MAX_DAG_TASKS) {
@@ -260,16 +241,12 @@ namespace Private {
         return inGroup.length > 0 ? { ...rest, dependencies: inGroup } : rest;
       });
       inner.push(dag(groupName, local));
-      const groupTask: IDagTask = {
-        name: groupName,
-        template: groupName,
-        arguments: { artifacts: passed.map(a => ({ ...a })) }
-      };
+      const groupTask: IDagTask = { name: groupName, template: groupName };
       const dependencies = [...after].sort((a, b) => a - b).map(d => `${name}-${d + 1}`);
       return dependencies.length > 0 ? { ...groupTask, dependencies } : groupTask;
     });
     // Group names (`pipeline-1`, ...) are template names and task names of the outer DAG only.
-    const top = dagTemplates(outer, `${name}-groups`, shared, passed);
+    const top = dagTemplates(outer, `${name}-groups`);
     top[0] = { ...top[0], name };
     return [...top, ...inner];
   }
@@ -378,20 +355,24 @@ namespace Private {
    * The step templates, shared: steps whose templates would be identical (same image, limits,
    * secrets, pod labels and annotations, metrics or not) use one, named `chard-step`,
    * `chard-step-2`, ... (never a step id: the run monitor matches pods to steps by task name,
-   * else template name).
+   * else template name). Each carries the bootstrap and the specs of its own steps (`specs`:
+   * each step's spec, in plan order) in its command line; `specHash` names each step's spec in
+   * its template's bundle.
    */
   export function stepTemplates(
     plan: IPlan,
     settings: ISettings,
     workspaceMounts: IVolumeMount[],
     allowed: Set<string>,
-    stepIds: ReadonlySet<string>
-  ): { templates: ITemplate[]; templateOf: Map<string, string> } {
+    stepIds: ReadonlySet<string>,
+    specs: readonly string[]
+  ): { templates: ITemplate[]; templateOf: Map<string, string>; specHash: Map<string, string> } {
     const templates: ITemplate[] = [];
     const byKey = new Map<string, string>();
     const templateOf = new Map<string, string>();
+    const specsOf = new Map<string, string[]>();
     const taken = new Set(stepIds);
-    for (const step of plan.steps) {
+    plan.steps.forEach((step, i) => {
       const body = stepTemplate(plan, step, settings, workspaceMounts, allowed);
       const key = canonicalJson(body);
       let name = byKey.get(key);
@@ -400,10 +381,28 @@ namespace Private {
         taken.add(name);
         byKey.set(key, name);
         templates.push({ name, ...body });
+        specsOf.set(name, []);
       }
       templateOf.set(step.id, name);
+      specsOf.get(name)?.push(specs[i]);
+    });
+    const specHash = new Map<string, string>();
+    const hashOf = new Map<string, string>();
+    for (const template of templates) {
+      const bundle = specBundle(specsOf.get(template.name) ?? []);
+      (specsOf.get(template.name) ?? []).forEach((spec, i) => hashOf.set(spec, bundle.hashes[i]));
+      const container = template.container as IContainer;
+      const [python, ...rest] = container.command ?? [];
+      container.command = [
+        python,
+        '-c',
+        BOOTSTRAP_SOURCE,
+        ...chunk(bundle.data).flatMap(c => ['--spec-bundle-zb64', c]),
+        ...rest
+      ];
     }
-    return { templates, templateOf };
+    plan.steps.forEach((step, i) => specHash.set(step.id, hashOf.get(specs[i]) as string));
+    return { templates, templateOf, specHash };
   }
 
   /** JSON with object keys sorted, so equal templates give equal keys. */
@@ -427,18 +426,8 @@ namespace Private {
   ): Omit<ITemplate, 'name'> {
     const specHash = `{{inputs.parameters.${ArgoNames.SPEC}}}`;
     allowed.add(specHash);
-    const command = [
-      'python3',
-      ArgoPaths.BOOTSTRAP,
-      '--runtime-b64-file',
-      ArgoPaths.RUNTIME,
-      '--spec-bundle-file',
-      ArgoPaths.SPECS,
-      '--spec-sha256',
-      specHash,
-      '--data-dir',
-      ArgoPaths.DATA
-    ];
+    // The bootstrap and the specs go after `python3` once templates are shared.
+    const command = ['python3', '--spec-sha256', specHash, '--data-dir', ArgoPaths.DATA];
     // Every pipeline parameter, so that steps reading different ones share a template (the
     // runtime ignores a --param its step does not read).
     for (const { name } of settings.parameters) {
@@ -477,14 +466,7 @@ namespace Private {
     }
 
     const template: Omit<ITemplate, 'name'> = {
-      inputs: {
-        parameters: [{ name: ArgoNames.SPEC }],
-        artifacts: [
-          { name: ArgoNames.BOOTSTRAP, path: ArgoPaths.BOOTSTRAP },
-          { name: ArgoNames.RUNTIME, path: ArgoPaths.RUNTIME },
-          { name: ArgoNames.SPECS, path: ArgoPaths.SPECS }
-        ]
-      },
+      inputs: { parameters: [{ name: ArgoNames.SPEC }] },
       container
     };
     if (step.metrics.length > 0) {

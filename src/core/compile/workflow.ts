@@ -48,6 +48,7 @@ export interface IContainer {
   name: string;
   image: string;
   command: string[];
+  args?: string[];
   imagePullPolicy?: string;
   env?: IEnvVar[];
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
@@ -92,6 +93,8 @@ export interface IWorkflowSpec {
   entrypoint: string;
   templates: ITemplate[];
   arguments?: { parameters?: IParameter[]; artifacts?: IArtifact[] };
+  /** Merged by Argo into every template (strategic merge), then cut to the template's type. */
+  templateDefaults?: { container: { args: string[] } };
   volumeClaimTemplates?: IClaimTemplate[];
   volumes?: IVolume[];
   serviceAccountName?: string;

@@ -208,7 +208,17 @@ namespace Private {
       const [workspace] = await runWorkspaces(options, { ...body, runs: [run] });
       claim = await claimOfRun(cluster.client, workspace.dir);
     }
-    const logspath = await translate(async () => pvcLogsPath(claim, body.path ?? ''));
+    let logspath: string;
+    try {
+      logspath = pvcLogsPath(claim, body.path ?? '');
+    } catch (error) {
+      // The user's path (or a claim name from the request): nothing the cluster said.
+      throw new HttpError(
+        400,
+        'bad-request',
+        error instanceof Error ? error.message : String(error)
+      );
+    }
     const board = await translate(() => cluster.boards.open(logspath, run));
     return {
       id: board.name,

@@ -2,8 +2,11 @@
  * TensorBoard on a cluster: a Kubeflow `Tensorboard` resource (tensorboard.kubeflow.org/v1alpha1)
  * on the run's volume (`spec.logspath: pvc://<claim>/<path>`), which Kubeflow's Tensorboard
  * controller serves at `/tensorboard/<namespace>/<name>/` behind Kubeflow's own authentication.
- * Chard creates it, waits until it is ready (`status.readyReplicas >= 1`, or a condition with
- * `deploymentState: Available`), and deletes it when the user is done.
+ * Chard creates it, waits until it serves (`status.readyReplicas >= 1`), and deletes it when the
+ * user is done. Kubeflow's controller copies `readyReplicas` from the Tensorboard's Deployment;
+ * its `conditions[].deploymentState` is only the type of the Deployment's first condition
+ * (`Available` from the start, with status False while the pod starts), so it says nothing about
+ * readiness.
  */
 import { randomBytes } from 'node:crypto';
 import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
@@ -90,14 +93,8 @@ export function tensorBoardManifest(options: {
 
 /** Whether a Tensorboard's status says it serves. */
 export function isReady(object: IKubeObject): boolean {
-  const status = object.status as { readyReplicas?: unknown; conditions?: unknown } | undefined;
-  if (!status) {
-    return false;
-  }
-  if (typeof status.readyReplicas === 'number' && status.readyReplicas >= 1) {
-    return true;
-  }
-  return false;
+  const status = object.status as { readyReplicas?: unknown } | undefined;
+  return typeof status?.readyReplicas === 'number' && status.readyReplicas >= 1;
 }
 
 /**

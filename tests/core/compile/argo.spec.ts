@@ -80,13 +80,14 @@ describe('argo target: structure', () => {
     for (const step of plan.steps) {
       const p = payloads.get(step.id);
       expect(p).toBeDefined();
-      expect(p!.command.slice(0, 10)).toEqual([
+      // The code rides in the command line (the bundle: one chunk), the runtime in the
+      // arguments every step template gets from templateDefaults.
+      expect(p!.command.slice(0, 9)).toEqual([
         'python3',
-        '/chard/bootstrap.py',
-        '--runtime-b64-file',
-        '/chard/runtime.b64',
-        '--spec-bundle-file',
-        '/chard/specs.b64',
+        '-c',
+        BOOTSTRAP_SOURCE,
+        '--spec-bundle-zb64',
+        expect.stringMatching(/^[A-Za-z0-9+/]+=*$/),
         '--spec-sha256',
         sha256Hex(JSON.stringify(p!.spec)),
         '--data-dir',
@@ -123,6 +124,21 @@ describe('argo target: structure', () => {
     expect(text(withMeta, { valueDigest: 'crc32' })).toBe(text(plan));
   });
 
+  it("gives no template inputs but the step's spec hash: Argo copies a node's inputs into the Workflow's status for every node it runs", () => {
+    for (const t of wf.spec.templates as Json[]) {
+      expect(t.inputs ?? null).toEqual(t.dag ? null : { parameters: [{ name: 'chard-spec' }] });
+    }
+    expect(wf.spec.arguments.artifacts).toBeUndefined();
+    // The runtime, once for every step template (Argo merges templateDefaults into each).
+    expect(wf.spec.templateDefaults).toEqual({
+      container: { args: ['--runtime-b64', Buffer.from(STUB_RUNTIME).toString('base64')] }
+    });
+    expect((wf.spec.templates as Json[]).every(t => t.container?.args === undefined)).toBe(true);
+    for (const task of (wf.spec.templates as Json[]).flatMap(t => t.dag?.tasks ?? [])) {
+      expect(JSON.stringify(task.arguments ?? {}).length).toBeLessThan(200);
+    }
+  });
+
   it('passes pipeline parameters as workflow arguments referenced by --param', () => {
     expect(wf.spec.arguments.parameters).toEqual([
       { name: 'TEST_SIZE', value: '0.25' },
@@ -131,7 +147,7 @@ describe('argo target: structure', () => {
     ]);
     // Every parameter, so that steps share templates; the runtime takes those its step reads.
     const command = template(wf, ids.train_forest).container.command as string[];
-    expect(command.slice(10)).toEqual([
+    expect(command.slice(9)).toEqual([
       '--param',
       'TEST_SIZE={{workflow.parameters.TEST_SIZE}}',
       '--param',

@@ -64,9 +64,6 @@ function expectInert(plan: IPlan): void {
   plan.parameters.forEach((p, i) => expect(decodeParam(args[i].value)).toBe(textOf(p.value)));
   // The only tags Argo could substitute are the references Chard wrote.
   const allowed = new Set([
-    '{{inputs.artifacts.chard-bootstrap}}',
-    '{{inputs.artifacts.chard-runtime}}',
-    '{{inputs.artifacts.chard-specs}}',
     '{{inputs.parameters.chard-spec}}',
     ...plan.parameters.map(p => `{{workflow.parameters.${p.name}}}`)
   ]);

@@ -7,9 +7,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { analyzeNotebook } from '../../../src/core/analyze.js';
 import { ArgoPaths, compileArgo } from '../../../src/core/compile/argo.js';
 import { KFP_DATA_DIR, KFP_RUNTIME_TASK, compileKfp } from '../../../src/core/compile/kfp.js';
@@ -87,8 +87,8 @@ const ALL_TRUE = { arr: true, df: true, model: true, info: true, fn: true, box: 
 const METRICS = { note: '{{workflow.name}}', score: 1 };
 
 /**
- * Run an Argo Workflow's steps in plan order as Argo would (raw artifacts written to their paths,
- * `{{workflow.parameters.X}}` substituted), in `root`; returns the last step's stdout.
+ * Run an Argo Workflow's steps in plan order as Argo would (`{{workflow.parameters.X}}`
+ * substituted), in `root`; returns the last step's stdout.
  */
 function runArgo(workflow: Json, plan: IPlan, root: string): string {
   const args = new Map<string, string>(
@@ -109,12 +109,6 @@ function runArgo(workflow: Json, plan: IPlan, root: string): string {
       [ArgoPaths.DATA, data],
       [ArgoPaths.METRICS, join(dir, 'metrics.json')]
     ]);
-    // As Argo does: the artifacts the DAGs pass down written to their paths.
-    for (const [path, content] of run.files) {
-      const file = join(dir, basename(path));
-      writeFileSync(file, content);
-      paths.set(path, file);
-    }
     const argv = run.command.map(arg =>
       (paths.get(arg) ?? arg).replace(/\{\{workflow\.parameters\.([A-Za-z0-9_-]+)\}\}/g, (_, n) =>
         String(args.get(n))

@@ -48,69 +48,61 @@ export function decodeBase64(text: string): string {
 }
 
 type Json = Record<string, unknown>;
-interface IArgoArtifact {
-  name: string;
-  path?: string;
-  from?: string;
-  raw?: { data: string };
-}
 interface IArgoTask {
   name: string;
   template: string;
   dependencies?: string[];
-  arguments?: { parameters?: { name: string; value: string }[]; artifacts?: IArgoArtifact[] };
+  arguments?: { parameters?: { name: string; value: string }[] };
 }
 interface IArgoTemplate {
   name: string;
-  container?: { command: string[] };
-  inputs?: { parameters?: { name: string }[]; artifacts?: IArgoArtifact[] };
+  container?: { command: string[]; args?: string[] };
+  inputs?: { parameters?: { name: string }[]; artifacts?: unknown[] };
   dag?: { tasks: IArgoTask[] };
 }
 
-/** One container step of a Workflow as Argo runs it: its inputs resolved down the DAGs. */
+/** One container step of a Workflow as Argo runs it. */
 export interface IArgoStepRun {
   /** The task name (the step id). */
   task: string;
   template: IArgoTemplate;
   /** Input parameters of the template, as the task passes them. */
   parameters: Map<string, string>;
-  /** Input artifacts of the template: data by artifact path. */
-  files: Map<string, string>;
-  /** The container command with `{{inputs.parameters.X}}` substituted. */
+  /**
+   * The container's command and then its arguments (the Workflow's `templateDefaults` ones when
+   * the template has none, as Argo merges them), `{{inputs.parameters.X}}` substituted.
+   */
   command: string[];
 }
 
 /**
  * The container steps of a Workflow in the order of its DAGs (nested DAGs expanded in place),
- * each with what Argo would hand it: input parameters from its task, raw artifacts from the
- * workflow arguments passed down `{{inputs.artifacts.X}}` by every enclosing DAG.
+ * each with the input parameters its task hands it. Nothing else reaches a step: no template
+ * takes artifacts (Argo would copy them into the Workflow's status for every node).
  */
 export function argoStepRuns(workflow: unknown): IArgoStepRun[] {
   const spec = (workflow as Json).spec as {
     entrypoint: string;
     templates: IArgoTemplate[];
-    arguments: { artifacts: IArgoArtifact[] };
+    templateDefaults?: { container?: { args?: string[] } };
   };
   const byName = new Map(spec.templates.map(t => [t.name, t]));
   const out: IArgoStepRun[] = [];
-  const walk = (template: IArgoTemplate, artifacts: Map<string, string>): void => {
+  const walk = (template: IArgoTemplate): void => {
+    if (template.inputs?.artifacts) {
+      throw new Error(`template ${template.name} takes artifacts`);
+    }
     for (const task of template.dag?.tasks ?? []) {
       const target = byName.get(task.template);
       if (!target) {
         throw new Error(`task ${task.name}: no template ${task.template}`);
       }
-      const passed = new Map<string, string>();
-      for (const a of task.arguments?.artifacts ?? []) {
-        const m = /^\{\{inputs\.artifacts\.([-\w]+)\}\}$/.exec(a.from ?? '');
-        const data = m ? artifacts.get(m[1]) : a.raw?.data;
-        if (data === undefined) {
-          throw new Error(`task ${task.name}: nothing supplies artifact ${a.name}`);
-        }
-        passed.set(a.name, data);
-      }
       if (target.dag) {
-        walk(target, passed);
+        walk(target);
         continue;
+      }
+      if (target.inputs?.artifacts) {
+        throw new Error(`template ${target.name} takes artifacts`);
       }
       const parameters = new Map(
         (task.arguments?.parameters ?? []).map(p => [p.name, p.value] as [string, string])
@@ -120,31 +112,24 @@ export function argoStepRuns(workflow: unknown): IArgoStepRun[] {
           throw new Error(`task ${task.name}: no value for input parameter ${p.name}`);
         }
       }
-      const files = new Map<string, string>();
-      for (const a of target.inputs?.artifacts ?? []) {
-        const data = a.raw?.data ?? passed.get(a.name);
-        if (data === undefined || a.path === undefined) {
-          throw new Error(`template ${target.name}: nothing supplies artifact ${a.name}`);
-        }
-        files.set(a.path, data);
-      }
-      const command = (target.container?.command ?? []).map(arg =>
+      const args = target.container?.args ?? spec.templateDefaults?.container?.args ?? [];
+      const command = [...(target.container?.command ?? []), ...args].map(arg =>
         arg.replace(/\{\{inputs\.parameters\.([-\w]+)\}\}/g, (_, n: string) =>
           String(parameters.get(n))
         )
       );
-      out.push({ task: task.name, template: target, parameters, files, command });
+      out.push({ task: task.name, template: target, parameters, command });
     }
   };
   const entry = byName.get(spec.entrypoint);
   if (!entry) {
     throw new Error(`no entrypoint template ${spec.entrypoint}`);
   }
-  walk(entry, new Map(spec.arguments.artifacts.map(a => [a.name, a.raw?.data ?? ''])));
+  walk(entry);
   return out;
 }
 
-/** Decode the step specs bundle the bootstrap reads (`--spec-bundle-file`). */
+/** Decode a bundle of step specs (`--spec-bundle-zb64`, parts joined). */
 export function decodeSpecBundle(data: string): Record<string, string> {
   return JSON.parse(inflateSync(Buffer.from(data, 'base64')).toString('utf8')) as Record<
     string,
@@ -161,22 +146,19 @@ export function argoPayloads(
     { spec: IStepSpec; runtime: string; bootstrap: string; command: string[] }
   >();
   for (const run of argoStepRuns(workflow)) {
-    const file = (path: string): string => {
-      const data = run.files.get(path);
-      if (data === undefined) {
-        throw new Error(`step ${run.task} has no artifact at ${path}`);
-      }
-      return data;
-    };
+    if (run.command[1] !== '-c') {
+      throw new Error(`step ${run.task} does not run the bootstrap with python3 -c`);
+    }
     const hash = flagValues(run.command, '--spec-sha256')[0];
-    const specText = decodeSpecBundle(file(flagValues(run.command, '--spec-bundle-file')[0]))[hash];
+    const bundle = decodeSpecBundle(flagValues(run.command, '--spec-bundle-zb64').join(''));
+    const specText = bundle[hash];
     if (specText === undefined) {
       throw new Error(`step ${run.task}: the bundle has no spec ${hash}`);
     }
     out.set(run.task, {
       spec: JSON.parse(specText) as IStepSpec,
-      runtime: decodeBase64(file(flagValues(run.command, '--runtime-b64-file')[0])),
-      bootstrap: file(run.command[1]),
+      runtime: decodeBase64(flagValues(run.command, '--runtime-b64').join('')),
+      bootstrap: run.command[2],
       command: run.command
     });
   }

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import zlib
 
 import pytest
 
@@ -42,6 +43,22 @@ def test_the_runtime_is_reassembled_from_parts_and_checked_against_its_sha256(ca
     with pytest.raises(SystemExit):
         bootstrap.runtime_source(options)
     assert "recompile and resubmit the pipeline" in capsys.readouterr().err
+
+
+def test_a_step_spec_is_found_by_sha256_in_a_bundle_given_in_parts(capsys):
+    specs = {}
+    for text in ('{"name": "a"}', '{"name": "b"}'):
+        specs[hashlib.sha256(text.encode()).hexdigest()] = text
+    packed = base64.b64encode(zlib.compress(json.dumps(specs).encode())).decode("ascii")
+    wanted = hashlib.sha256(b'{"name": "b"}').hexdigest()
+    options, _ = bootstrap.parse([
+        "--spec-bundle-zb64", packed[:10], "--spec-bundle-zb64", packed[10:],
+        "--spec-sha256", wanted])
+    assert bootstrap.step_spec(options) == '{"name": "b"}'
+    options["--spec-sha256"] = ["0" * 64]
+    with pytest.raises(SystemExit):
+        bootstrap.step_spec(options)
+    assert "carries no step spec with sha256 " + "0" * 64 in capsys.readouterr().err
 
 
 def test_kfp_metrics_become_the_metadata_of_the_metrics_artifact(tmp_path):

@@ -408,37 +408,6 @@ describe('fake cluster: CRUD through client-node', () => {
     expect(ns.metadata?.name).toBe(cluster.namespace);
   });
 
-  it('validates Tensorboards (tensorboard.kubeflow.org) against the project schema', async () => {
-    const TB = { group: 'tensorboard.kubeflow.org', version: 'v1alpha1', plural: 'tensorboards' };
-    const res = await failure(() =>
-      custom.createNamespacedCustomObject({
-        ...TB,
-        namespace: cluster.namespace,
-        body: {
-          apiVersion: 'tensorboard.kubeflow.org/v1alpha1',
-          kind: 'Tensorboard',
-          metadata: { name: 'tb' },
-          spec: {}
-        }
-      })
-    );
-    expect(res.code).toBe(422);
-    expect(res.body.details?.causes).toEqual([
-      { reason: 'FieldValueRequired', message: 'Required value', field: 'spec.logspath' }
-    ]);
-    const created = (await custom.createNamespacedCustomObject({
-      ...TB,
-      namespace: cluster.namespace,
-      body: {
-        apiVersion: 'tensorboard.kubeflow.org/v1alpha1',
-        kind: 'Tensorboard',
-        metadata: { name: 'tb' },
-        spec: { logspath: 'pvc://workspace/runs/titanic' }
-      }
-    })) as { spec: { logspath: string } };
-    expect(created.spec.logspath).toBe('pvc://workspace/runs/titanic');
-  });
-
   it('pages a list with limit and continue', async () => {
     for (const name of ['page-a', 'page-b', 'page-c']) {
       await core.createNamespacedConfigMap({

@@ -280,7 +280,9 @@ async function startArgo(
       '--pod-cleanup-workers=1',
       '--loglevel=info'
     ],
-    { LEADER_ELECTION_DISABLE: 'true', ...CLIENT_GO_ENV }
+    // A workflow is reconciled at most once per DEFAULT_REQUEUE_TIME (10 s by default); Argo's
+    // own end-to-end tests run with 1 s, its documented minimum.
+    { LEADER_ELECTION_DISABLE: 'true', DEFAULT_REQUEUE_TIME: '1s', ...CLIENT_GO_ENV }
   );
   // kwok serves the pods' logs (as a kubelet would) from one file in CRI format, and takes the
   // pod lifecycle of kwok-stages.yaml. Its kubelet API is on 127.0.0.1 only, the node's address.

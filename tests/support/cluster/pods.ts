@@ -91,22 +91,20 @@ export class PodDriver {
     if (!nodeId || !workflow || !owner) {
       return;
     }
-    // The step's template, in an environment variable, or in a ConfigMap when it is long: named
-    // by the variable, or (Argo 3.7, a template over 128 KiB: the variable says "offloaded") the
-    // ConfigMap named after the pod, which Argo mounts into the pod's init container.
+    // The step's template, in an environment variable, or, when it is longer than an
+    // environment variable may be, "offloaded" to a ConfigMap mounted as the volume
+    // argo-env-config (Argo's workflowpod.go).
     const env: Json[] = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].flatMap(
       (c: Json) => c.env ?? []
     );
     const entry = env.find(e => e.name === 'ARGO_TEMPLATE');
     let text: string = entry?.value ?? '{}';
-    const ref =
-      entry?.valueFrom?.configMapKeyRef ??
-      (text === 'offloaded' ? { name: pod.metadata.name, key: 'ARGO_TEMPLATE' } : undefined);
-    if (ref) {
+    const offloaded = (pod.spec.volumes ?? []).find((v: Json) => v.name === 'argo-env-config');
+    if (text === 'offloaded' && offloaded?.configMap?.name) {
       const cm = await this._admin.get(
-        `/api/v1/namespaces/${this._namespace}/configmaps/${ref.name}`
+        `/api/v1/namespaces/${this._namespace}/configmaps/${offloaded.configMap.name}`
       );
-      text = cm.data?.[ref.key] ?? '{}';
+      text = cm.data?.ARGO_TEMPLATE ?? '{}';
     }
     const template = JSON.parse(text);
     const parameters = ((template.outputs?.parameters ?? []) as Json[]).map(p => ({

@@ -17,13 +17,11 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 
 import { Controller, IControllerOptions } from './controller.js';
-import { FaultState, IFaultRule, IFaults } from './faults.js';
 import {
   CORE_TYPES,
   IResourceType,
   JsonObject,
   ResourceRegistry,
-  TENSORBOARDS,
   VOLUME_SNAPSHOT_CLASSES,
   VOLUME_SNAPSHOTS,
   WORKFLOWS
@@ -33,7 +31,6 @@ import { Store, metadataOf, nameOf, namespaceOf } from './store.js';
 import { tlsMaterial } from './tls.js';
 
 export type { IControllerOptions } from './controller.js';
-export type { IFaultRule, IFaults } from './faults.js';
 export type { IForbiddenRule, IRequestRecord } from './server.js';
 export type { IStatus, IStatusCause } from './status.js';
 export { argoPodName, fnv32a, quantityBytes } from './controller.js';
@@ -46,7 +43,7 @@ export interface IFakeClusterOptions {
   /** RBAC denials -> 403 (resource may be 'pods/log'; '*' matches anything). */
   forbidden?: IForbiddenRule[];
   /** Installed CRDs (all by default); an absent CRD's paths answer 404 and discovery omits it. */
-  crds?: { volumeSnapshots?: boolean; tensorboards?: boolean; workflows?: boolean };
+  crds?: { volumeSnapshots?: boolean; workflows?: boolean };
   /** VolumeSnapshotClasses present; the first is marked default. Default ['csi-hostpath-snapclass']; [] none. */
   snapshotClasses?: string[];
   /** Run the test controller (Argo, snapshot controller, PVC binder). Off by default. */
@@ -97,7 +94,6 @@ export interface IFakeCluster {
   ): boolean;
   /** Every HTTP request served, in order. */
   requests: IRequestRecord[];
-  faults: IFaults;
   podLogs: IPodLogs;
   /** The latest resourceVersion. */
   resourceVersion(): string;
@@ -120,7 +116,7 @@ function writeAtomic(path: string, text: string): void {
 export async function startFakeCluster(options: IFakeClusterOptions = {}): Promise<IFakeCluster> {
   const namespace = options.namespace ?? 'kubeflow-user';
   const token = options.token ?? `chard-test-${Math.random().toString(36).slice(2)}`;
-  const crds = { volumeSnapshots: true, tensorboards: true, workflows: true, ...options.crds };
+  const crds = { volumeSnapshots: true, workflows: true, ...options.crds };
   const types: IResourceType[] = [...CORE_TYPES];
   if (crds.workflows) {
     types.push(WORKFLOWS);
@@ -128,12 +124,8 @@ export async function startFakeCluster(options: IFakeClusterOptions = {}): Promi
   if (crds.volumeSnapshots) {
     types.push(VOLUME_SNAPSHOTS, VOLUME_SNAPSHOT_CLASSES);
   }
-  if (crds.tensorboards) {
-    types.push(TENSORBOARDS);
-  }
   const registry = new ResourceRegistry(types);
   const store = new Store();
-  const faults = new FaultState();
   const podLogs = new PodLogs(namespace);
   const requests: IRequestRecord[] = [];
 
@@ -186,7 +178,6 @@ export async function startFakeCluster(options: IFakeClusterOptions = {}): Promi
     token,
     user: `system:serviceaccount:${namespace}:default-editor`,
     forbidden: options.forbidden ?? [],
-    faults,
     podLogs,
     requests,
     tls
@@ -218,16 +209,6 @@ export async function startFakeCluster(options: IFakeClusterOptions = {}): Promi
     controller.start();
   }
 
-  const faultApi: IFaults = {
-    next: (rule: IFaultRule) => faults.add(rule),
-    dropWatchesAfter: (ms: number) => faults.dropWatches(ms),
-    compactBefore: (resourceVersion: string) => store.compact(Number(resourceVersion)),
-    slow: (ms: number) => {
-      faults.slowMs = ms;
-    },
-    clear: () => faults.clear()
-  };
-
   return {
     url,
     kubeconfigPath,
@@ -255,7 +236,6 @@ export async function startFakeCluster(options: IFakeClusterOptions = {}): Promi
     remove: (group, version, resource, ns, name) =>
       store.remove(typeOf(group, version, resource), ns, name) !== undefined,
     requests,
-    faults: faultApi,
     podLogs,
     resourceVersion: () => String(store.resourceVersion),
     observe: listener =>

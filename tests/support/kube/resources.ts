@@ -137,19 +137,6 @@ export const VOLUME_SNAPSHOT_CLASSES: IResourceType = {
   shortNames: ['vsclass', 'vsclasses']
 };
 
-/** Group as in Kubeflow's CRD (tensorboard.kubeflow.org_tensorboards.yaml). */
-export const TENSORBOARDS: IResourceType = {
-  group: 'tensorboard.kubeflow.org',
-  version: 'v1alpha1',
-  plural: 'tensorboards',
-  singular: 'tensorboard',
-  kind: 'Tensorboard',
-  namespaced: true,
-  statusSubresource: true,
-  custom: true,
-  subresources: []
-};
-
 export function typeKey(group: string, plural: string): string {
   return `${group}/${plural}`;
 }

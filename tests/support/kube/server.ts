@@ -13,26 +13,21 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import { AddressInfo, Socket } from 'node:net';
 
-import { FaultState } from './faults.js';
 import { PatchError, jsonPatch, mergePatch } from './patch.js';
 import { IResourceType, JsonObject, ResourceRegistry, apiVersionOf, typeKey } from './resources.js';
 import { Selector, fieldSelector, labelSelector } from './selectors.js';
 import {
-  IStatus,
   StatusError,
   alreadyExists,
   badRequest,
   conflict,
-  expired,
   failure,
-  forCode,
   forbidden,
   internalError,
   invalid,
   methodNotAllowed,
   notFound,
   pathNotFound,
-  tooManyRequests,
   unauthorized,
   unsupportedMediaType
 } from './status.js';
@@ -62,7 +57,7 @@ export interface IRequestRecord {
   path: string;
   /** The query string (with its leading `?`, or ''). */
   query: string;
-  /** Response status; 0 when the connection was reset by a fault. */
+  /** Response status (0 until answered). */
   status: number;
 }
 
@@ -99,7 +94,6 @@ export interface IApiServerOptions {
   token: string;
   user: string;
   forbidden: IForbiddenRule[];
-  faults: FaultState;
   podLogs: PodLogs;
   requests: IRequestRecord[];
   tls: ITlsMaterial | null;
@@ -140,10 +134,6 @@ const PATCH_TYPES = [
   'application/apply-patch+yaml'
 ];
 
-function delay(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
-}
-
 function isObject(value: unknown): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -161,11 +151,10 @@ export class ApiServer {
   private readonly _o: IApiServerOptions;
   private readonly _server: Server;
   private readonly _sockets = new Set<Socket>();
-  private readonly _watches = new Set<{ end: () => void; dropAfter: (ms: number) => void }>();
+  private readonly _watches = new Set<{ end: () => void }>();
   private _gcTimer: NodeJS.Timeout | undefined;
   private _closed = false;
   private readonly _unsubscribe: () => void;
-  private readonly _dropListener: (ms: number) => void;
 
   constructor(options: IApiServerOptions) {
     this._o = options;
@@ -180,12 +169,6 @@ export class ApiServer {
       socket.on('close', () => this._sockets.delete(socket));
     });
     this._unsubscribe = options.store.subscribe(() => this._scheduleGc());
-    this._dropListener = (ms: number) => {
-      for (const w of this._watches) {
-        w.dropAfter(ms);
-      }
-    };
-    options.faults.onDropWatches.add(this._dropListener);
   }
 
   listen(): Promise<string> {
@@ -201,7 +184,6 @@ export class ApiServer {
   async close(): Promise<void> {
     this._closed = true;
     this._unsubscribe();
-    this._o.faults.onDropWatches.delete(this._dropListener);
     if (this._gcTimer) {
       clearTimeout(this._gcTimer);
     }
@@ -260,19 +242,6 @@ export class ApiServer {
     this._o.requests.push(record);
     try {
       const body = await readBody(req);
-      if (this._o.faults.slowMs > 0) {
-        await delay(this._o.faults.slowMs);
-      }
-      const fault = this._o.faults.take(method, url.pathname + url.search);
-      if (fault) {
-        if (fault.status === 0) {
-          req.socket.destroy();
-          return;
-        }
-        throw fault.status === 429
-          ? tooManyRequests(fault.retryAfterSeconds ?? 1)
-          : forCode(fault.status, fault.reason);
-      }
       if (req.headers.authorization !== `Bearer ${this._o.token}`) {
         throw unauthorized();
       }
@@ -553,10 +522,6 @@ export class ApiServer {
     const { store } = this._o;
     const { type } = path;
     const selector = this._selector(path, q);
-    const rv = q.get('resourceVersion');
-    if (q.get('resourceVersionMatch') === 'Exact' && rv && Number(rv) < store.compactedBefore) {
-      throw expired(`too old resource version: ${rv} (${store.compactedBefore})`);
-    }
     let items = store
       .list(type, path.namespace)
       .filter(selector)
@@ -567,14 +532,6 @@ export class ApiServer {
     const token = q.get('continue');
     if (token) {
       const parsed = decodeContinue(token);
-      if (parsed.rv < store.compactedBefore) {
-        throw expired(
-          'The provided continue parameter is too old to display a consistent list result. You can start a new list ' +
-            'without the continue parameter, or use the continue token in this response to retrieve the remainder of ' +
-            'the results. Continuing with the provided token results in an inconsistent list - objects that were ' +
-            'created, modified, or deleted between the time the first chunk was returned and now may show up in the list.'
-        );
-      }
       items = items.filter(o => namespaceOf(o) + '/' + nameOf(o) > parsed.after);
     }
     const limit = Number(q.get('limit') ?? '0');
@@ -597,7 +554,7 @@ export class ApiServer {
     res: ServerResponse,
     record: IRequestRecord
   ): void {
-    const { store, faults } = this._o;
+    const { store } = this._o;
     const { type, namespace } = path;
     const key = typeKey(type.group, type.plural);
     const selector = this._selector(path, q);
@@ -614,16 +571,6 @@ export class ApiServer {
         res.write(JSON.stringify({ type, object }) + '\n');
       }
     };
-    if (rvParam !== '' && rvParam !== '0' && Number(rvParam) < store.compactedBefore) {
-      const status: IStatus = failure(
-        410,
-        'Expired',
-        `too old resource version: ${rvParam} (${store.compactedBefore})`
-      );
-      write('ERROR', status);
-      res.end();
-      return;
-    }
     const deliver = (e: IStoreEvent): void => {
       if (e.key !== key) {
         return;
@@ -654,9 +601,6 @@ export class ApiServer {
         if (!res.writableEnded) {
           res.end();
         }
-      },
-      dropAfter: (ms: number): void => {
-        timers.push(setTimeout(() => handle.end(), ms));
       }
     };
     this._watches.add(handle);
@@ -674,9 +618,6 @@ export class ApiServer {
     const timeout = Number(q.get('timeoutSeconds') ?? '0');
     if (timeout > 0) {
       timers.push(setTimeout(() => handle.end(), timeout * 1000));
-    }
-    if (faults.dropWatchMs !== undefined) {
-      handle.dropAfter(faults.dropWatchMs);
     }
     req.on('close', () => handle.end());
     res.on('close', () => handle.end());

@@ -145,10 +145,6 @@ export function badRequest(message: string): StatusError {
   return new StatusError(failure(400, 'BadRequest', message));
 }
 
-export function expired(message: string): StatusError {
-  return new StatusError(failure(410, 'Expired', message));
-}
-
 export function unauthorized(): StatusError {
   return new StatusError(failure(401, 'Unauthorized', 'Unauthorized'));
 }
@@ -176,15 +172,6 @@ export function forbidden(options: {
       `${subject}: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}"${scope}`,
       groupDetails(name, group, plural)
     )
-  );
-}
-
-export function tooManyRequests(retryAfterSeconds: number): StatusError {
-  return new StatusError(
-    failure(429, 'TooManyRequests', 'Too many requests, please try again later.', {
-      retryAfterSeconds
-    }),
-    { 'Retry-After': String(retryAfterSeconds) }
   );
 }
 
@@ -218,38 +205,4 @@ export function methodNotAllowed(method: string): StatusError {
       }
     )
   );
-}
-
-/** Generic Status for a code injected by a fault rule. */
-export function forCode(code: number, reason?: string): StatusError {
-  switch (code) {
-    case 429:
-      return tooManyRequests(1);
-    case 500:
-      return internalError(reason ?? 'injected fault');
-    case 503:
-      return new StatusError(
-        failure(
-          503,
-          'ServiceUnavailable',
-          reason ?? 'the server is currently unable to handle the request'
-        )
-      );
-    case 504:
-      return new StatusError(
-        failure(
-          504,
-          'Timeout',
-          reason ?? 'the server was unable to return a response in the time allotted'
-        )
-      );
-    case 401:
-      return unauthorized();
-    case 410:
-      return expired(reason ?? 'too old resource version');
-    default:
-      return new StatusError(
-        failure(code, reason ?? 'InternalError', reason ?? `injected ${code}`)
-      );
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * In-memory object store of the test API server: one global, monotonically increasing
- * resourceVersion, an event log (for watches that resume from a resourceVersion), compaction
- * (watches from before it get 410), and synchronous subscribers (HTTP watches, the controller).
+ * resourceVersion, an event log (for watches that resume from a resourceVersion; never
+ * compacted: 410 Expired is the fault proxy's job, tests/support/cluster/proxy.ts), and
+ * synchronous subscribers (HTTP watches, the controller).
  */
 import { randomUUID } from 'node:crypto';
 
@@ -55,7 +56,6 @@ function objectKey(namespace: string, name: string): string {
 
 export class Store {
   private _rv = 1000;
-  private _compactedBefore = 0;
   private readonly _objects = new Map<string, Map<string, JsonObject>>();
   private readonly _log: IStoreEvent[] = [];
   private readonly _listeners = new Set<StoreListener>();
@@ -63,18 +63,6 @@ export class Store {
   /** Current (latest) resourceVersion. */
   get resourceVersion(): number {
     return this._rv;
-  }
-
-  /** Watches/continues from a resourceVersion below this get 410 Expired. */
-  get compactedBefore(): number {
-    return this._compactedBefore;
-  }
-
-  compact(before: number): void {
-    this._compactedBefore = Math.max(this._compactedBefore, before);
-    while (this._log.length > 0 && this._log[0].rv < this._compactedBefore) {
-      this._log.shift();
-    }
   }
 
   subscribe(listener: StoreListener): () => void {

@@ -1,7 +1,7 @@
 /**
  * Server-side validation: object names (DNS-1123), labels, the core types Chard creates (Pod, PVC),
  * Workflows against Argo's CRD schema (src/server/argo/schema.ts), VolumeSnapshot /
- * VolumeSnapshotClass / Tensorboard against the schemas in tests/support/kube/schemas/.
+ * VolumeSnapshotClass against the schemas in tests/support/kube/schemas/.
  * Returns kube-style causes; the server turns them into one 422 Invalid.
  */
 import { workflowSchemaErrors } from '../../../src/server/argo/schema.js';
@@ -283,8 +283,7 @@ export function workflowCauses(obj: JsonObject): IStatusCause[] {
 
 const SCHEMA_FILES: Record<string, string> = {
   'snapshot.storage.k8s.io/volumesnapshots': 'volumesnapshot.schema.json',
-  'snapshot.storage.k8s.io/volumesnapshotclasses': 'volumesnapshotclass.schema.json',
-  'tensorboard.kubeflow.org/tensorboards': 'tensorboard.schema.json'
+  'snapshot.storage.k8s.io/volumesnapshotclasses': 'volumesnapshotclass.schema.json'
 };
 
 export function schemaFor(type: IResourceType): ISchema | undefined {
