@@ -135,15 +135,24 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     };
     const compiled = compile(same);
     const executors = Object.keys(compiled.spec.deploymentSpec.executors).sort();
-    // Four steps share one; train_gbm has its own image, results names its metrics artifact.
+    // One executor per distinct image and metrics-or-not (a step with metrics names its
+    // metrics artifact): here load_data, preprocess and train_forest share one, train_logreg
+    // and results (metrics) another, train_gbm (its own image) a third.
     expect(executors).toEqual([
       'exec-chard-runtime',
       'exec-chard-step',
       'exec-chard-step-2',
       'exec-chard-step-3'
     ]);
-    const labels = same.steps.map(s => compiled.spec.components[`comp-${s.id}`].executorLabel);
-    expect(labels.filter(l => l === labels[0])).toHaveLength(4);
+    const kind = (s: IPlan['steps'][number]): string => `${s.image ?? ''} ${s.metrics.length > 0}`;
+    for (const a of same.steps) {
+      for (const b of same.steps) {
+        const shared =
+          compiled.spec.components[`comp-${a.id}`].executorLabel ===
+          compiled.spec.components[`comp-${b.id}`].executorLabel;
+        expect([a.id, b.id, shared]).toEqual([a.id, b.id, kind(a) === kind(b)]);
+      }
+    }
     const payloads = kfpPayloads(compiled.spec);
     for (const s of same.steps) {
       // Each task still carries exactly its own code, checked by sha256 in the step.
