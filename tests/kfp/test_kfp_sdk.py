@@ -139,9 +139,14 @@ def test_the_golden_kfp_specs_parse_strictly_and_load(golden):
 
 
 def test_the_pvc_mounts_parse_as_kfp_kubernetes_platform_config(chard_spec):
-    platform = specs.load(chard_spec["tricky"]).platform
-    assert sorted(platform) == ["exec-chard-runtime", "exec-combine", "exec-left",
-                                "exec-make-base", "exec-right"]
+    spec = specs.load(chard_spec["tricky"])
+    platform = spec.platform
+    # Steps share executors when their containers and Kubernetes settings are the same; the
+    # tricky notebook's four steps all differ (limits, GPU, secrets, pod metadata).
+    labels = {c.executor_label for c in spec.pipeline.components.values()}
+    assert sorted(platform) == sorted(labels) == ["exec-chard-runtime", "exec-chard-step",
+                                                  "exec-chard-step-2", "exec-chard-step-3",
+                                                  "exec-chard-step-4"]
     assert platform.pop("exec-chard-runtime").image_pull_policy == "IfNotPresent"
     for config in platform.values():
         [mount] = config.pvc_mount
@@ -226,8 +231,9 @@ def test_a_wrongly_typed_value_is_rejected_by_the_strict_parse(chard_spec):
 
 
 def test_a_misspelt_pvc_setting_is_rejected_by_kfp_kubernetes_config(chard_spec):
-    _, platform = documents(chard_spec["tricky"])
-    executor = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-left"]
+    pipeline, platform = documents(chard_spec["tricky"])
+    label = pipeline["components"]["comp-left"]["executorLabel"]
+    executor = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"][label]
     executor["pvcMount"][0]["mountpath"] = executor["pvcMount"][0].pop("mountPath")
     with pytest.raises(json_format.ParseError, match="mountpath"):
         specs.parse_platform(platform)
