@@ -13,10 +13,14 @@ by `chard compile --target kfp`:
 - it means the same as the pipeline written by hand with the SDK (tests/kfp/pipelines/), compiled
   by KFP's own compiler: the same tasks, dependencies, wiring of each input, inputs and outputs
   with their types, caching, retries, resources and Kubernetes settings (specs.structure). Deliberate differences,
-  checked and then taken out by specs.chard_structure: Chard's `chard-runtime` task, and text
-  parameter defaults that Chard encodes so that KFP never substitutes `{{...}}` in them. The
-  executors differ by nature (Chard's run its bootstrap, the SDK's its Python functions) and are
-  not compared beyond their resources;
+  checked and then taken out by specs.chard_structure: Chard's `chard-runtime` task, text
+  parameter defaults that Chard encodes so that KFP never substitutes `{{...}}` in them, and the
+  constant `chard_spec`/`chard_spec_sha256` input parameters of every step (its compressed code
+  and its sha256). The executors differ by nature (Chard's run its bootstrap, the SDK's its
+  Python functions; Chard's are shared by the steps with the same container and Kubernetes
+  settings, `exec-chard-step`, `exec-chard-step-2`, ..., and name nothing of a step, which the
+  bootstrap reads from the executor input) and are not compared beyond their resources and
+  Kubernetes settings;
 - kfp.local runs both pipelines on this machine and their metrics agree.
 
 kfp.local's SubprocessRunner (the runner that needs no Docker) runs Lightweight Python components

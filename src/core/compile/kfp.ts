@@ -1,11 +1,20 @@
 /**
  * The `kfp` target: a plan compiled into a Kubeflow Pipelines v2 pipeline spec (IR YAML), in the
  * structure and conventions of the real KFP compiler (see /work/shared/reference/kfp): one
- * component `comp-<id>` and executor `exec-<id>` per step, `root.dag.tasks` keyed by step id with
- * `dependentTasks`, pipeline parameters as root `inputDefinitions`, and values between steps as
- * `system.Artifact` artifacts (so no shared volume is needed): the runtime reads an input from
- * `--input NAME={{$.inputs.artifacts['NAME'].path}}` and writes an output directory to
- * `--output NAME={{$.outputs.artifacts['NAME'].path}}`, which the KFP launcher uploads.
+ * component `comp-<id>` per step, `root.dag.tasks` keyed by step id with `dependentTasks`,
+ * pipeline parameters as root `inputDefinitions`, and values between steps as `system.Artifact`
+ * artifacts (so no shared volume is needed), which the KFP launcher downloads and uploads.
+ *
+ * Executors are shared: one per distinct container and Kubernetes settings (image, resources,
+ * volumes, secrets, pod metadata, metrics or not), `exec-chard-step`, `exec-chard-step-2`, ...,
+ * whose arguments name nothing of a step. A step's spec (its code, compressed) and the spec's
+ * sha256 are constant input parameters of its task (`chard_spec`, `chard_spec_sha256`); the
+ * bootstrap reads them, the parameter values and the artifact paths from KFP's executor input
+ * (`{{$}}`), and checks the spec's sha256. Each task carrying its own spec (not a bundle of all, as
+ * on Argo) keeps a step's cache key changing only with its own code. A 500-step spec weighs about
+ * 1.4 MiB instead of 2 MiB (`npm run bench -- compile`): what remains per step is KFP's own
+ * (component, task) and the step's code. A spec too large for one command-line argument (the
+ * executor input is one) travels in its own executor's arguments instead, in chunks.
  *
  * The step runtime (tens of KiB) and the bootstrap (a few) travel once: a first task,
  * `chard-runtime`, carries them base64 in its arguments and saves them into its output artifact,
@@ -330,13 +339,16 @@ namespace Private {
     const out: Json = { executorLabel: executor };
     const inputs: Json = { artifacts: artifacts([...step.inputs, io.runtime], ARTIFACT) };
     const types = new Map(settings.parameters.map(p => [p.name, p.type]));
-    inputs.parameters = Object.fromEntries([
+    const parameters = Object.fromEntries([
       ...step.parameters.map(name => [
         name,
         { parameterType: PARAMETER_TYPES[types.get(name) ?? 'str'] }
       ]),
       ...Object.keys(constants).map(name => [name, { parameterType: 'STRING' }])
     ]);
+    if (Object.keys(parameters).length > 0) {
+      inputs.parameters = parameters;
+    }
     out.inputDefinitions = inputs;
     const outputs = artifacts(step.outputs, ARTIFACT);
     if (io.metrics !== undefined) {
@@ -539,10 +551,13 @@ namespace Private {
         [io.runtime, artifacts(runtimeTask, KFP_RUNTIME_ARTIFACT)]
       ])
     };
-    inputs.parameters = Object.fromEntries([
+    const parameters = Object.fromEntries([
       ...step.parameters.map(name => [name, { componentInputParameter: name }]),
       ...Object.entries(constants).map(([name, constant]) => [name, { runtimeValue: { constant } }])
     ]);
+    if (Object.keys(parameters).length > 0) {
+      inputs.parameters = parameters;
+    }
     out.inputs = inputs;
     if (settings.retryLimit > 0) {
       out.retryPolicy = retryPolicy(settings.retryLimit);

@@ -10,9 +10,10 @@
  * - the step spec (cell code, names, defaults) and the runtime source travel as base64 (the
  *   base64 alphabet has no braces): in Argo as raw artifacts written to files, the specs of all
  *   steps once per Workflow as a compressed content-addressed bundle (`specBundle`), each step
- *   naming its own by sha256; in KFP as container arguments split into chunks below the kernel's
- *   128 KiB limit for a single argument, each step's spec compressed (`deflateBase64`). Both
- *   targets carry the runtime once per pipeline, not once per step;
+ *   naming its own by sha256; in KFP each step's spec compressed (`deflateBase64`) as a constant
+ *   input parameter of its task, which the bootstrap reads from KFP's executor input (a spec too
+ *   large for that: container arguments split into chunks below the kernel's 128 KiB limit for
+ *   a single argument). Both targets carry the runtime once per pipeline, not once per step;
  * - a small constant Python bootstrap (src/runtime/bootstrap.py, never containing user data) decodes both and runs
  *   the runtime in-process with its documented command line (`--spec-json JSON`, see stepspec.ts);
  * - a pipeline parameter value that would be rewritten (it contains `{{`) is passed as

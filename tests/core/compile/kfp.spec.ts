@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileKfp } from '../../../src/core/compile/kfp.js';
@@ -272,6 +273,29 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     };
     expect(digests(compile(withMeta).spec)).toEqual(all);
     expect(compile(plan, { valueDigest: 'crc32' }).text).toBe(compile(plan).text);
+  });
+
+  it('passes a spec too large for the executor input argument in its own executor, in chunks', () => {
+    // Incompressible code: its compressed spec is over 128 KB, and KFP's executor input, which
+    // would carry it as a parameter value, is one command-line argument (at most 128 KiB).
+    const big = { ...plan, steps: plan.steps.map(s => ({ ...s })) };
+    const step = big.steps.find(s => s.name === 'preprocess')!;
+    const blob = randomBytes(100_000).toString('base64');
+    step.code = [...step.code, { cell: 99, source: `BLOB = ${JSON.stringify(blob)}` }];
+    const compiled = compile(big);
+    const payload = kfpPayloads(compiled.spec).get(step.id)!;
+    expect(payload.spec.code).toEqual(stepCode(big, step));
+    expect(flagValues(payload.args, '--spec-zb64').length).toBeGreaterThan(1);
+    expect(payload.args).toContain('--kfp-io');
+    expect(payload.args).not.toContain('--kfp-spec');
+    expect(Object.keys(compiled.spec.root.dag.tasks[step.id].inputs.parameters)).toEqual(
+      step.parameters
+    );
+    const own = compiled.spec.components[`comp-${step.id}`].executorLabel;
+    const others = big.steps
+      .filter(s => s !== step)
+      .map(s => compiled.spec.components[`comp-${s.id}`].executorLabel);
+    expect(others).not.toContain(own);
   });
 
   it('gives a step with metrics a system.Metrics output the bootstrap fills for the KFP UI', () => {
