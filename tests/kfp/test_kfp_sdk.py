@@ -21,7 +21,9 @@ by `chard compile --target kfp`:
   settings, `exec-chard-step`, `exec-chard-step-2`, ..., and name nothing of a step, which the
   bootstrap reads from the executor input) and are not compared beyond their resources and
   Kubernetes settings;
-- kfp.local runs both pipelines on this machine and their metrics agree.
+- kfp.local runs both pipelines on this machine and their metrics agree; and runs Chard's tricky
+  spec again with its steps put on two shared executors (`--kfp-io`: the executor names nothing
+  of a step), to the same metrics.
 
 kfp.local's SubprocessRunner (the runner that needs no Docker) runs Lightweight Python components
 only: it refuses any task whose command does not run `kfp.dsl.executor_main`
@@ -351,3 +353,33 @@ def test_parameter_text_reaches_chards_steps_unsubstituted(chard_spec):
     assert base64.b64decode(default[len(specs.TEXT_PREFIX):]).decode() == \
         "run {{workflow.name}} 'q'"
     assert "{{workflow" not in json.dumps(pipeline)
+
+
+def test_kfp_local_runs_steps_that_share_one_executor(chard_spec, workdir, monkeypatch, out):
+    """An executor's arguments name nothing of a step, so any steps may share one: the tricky
+    notebook's steps, each given the executor of the first step with (or without) metrics, run
+    under kfp.local to the same metrics (its steps differ in limits, GPU and secrets, which is
+    why Chard gives them executors of their own; kfp.local ignores those settings)."""
+    pipeline, platform = documents(chard_spec["tricky"])
+    by_metrics = {}
+    for component in pipeline["components"].values():
+        label = component["executorLabel"]
+        args = pipeline["deploymentSpec"]["executors"][label]["container"]["args"]
+        if "--kfp-io" in args:
+            component["executorLabel"] = by_metrics.setdefault("--kfp-metrics-artifact" in args,
+                                                               label)
+    assert len(by_metrics) == 2
+    shared = out / "tricky.shared.yaml"
+    shared.write_text(yaml.safe_dump_all([pipeline, platform], sort_keys=False))
+    labels = [c.executor_label for c in specs.load(shared).pipeline.components.values()]
+    assert len(labels) - len(set(labels)) == 2
+
+    monkeypatch.setattr(subprocess_task_handler.SubprocessTaskHandler,
+                        "validate_not_container_component", lambda self, command: None)
+    arguments = RUN_ARGUMENTS["tricky"]
+    with local_runner(workdir / "shared"):
+        components.load_component_from_file(str(shared))(**arguments)
+    base = list(range(arguments["ROUNDS"] * 4))
+    left = sum(v * 0.5 for v in base)
+    assert metrics_of_run(workdir / "shared", shared) == {
+        "left": {"left": left}, "combine": {"total": left + sum(v * v for v in base)}}
