@@ -23,8 +23,9 @@ the runtime):
   sha256 from the input parameter NAME (a step whose spec is too large for one argument has it in
   `--spec-zb64` instead); with `--kfp-io` (no value) the runtime gets `--param`, `--input` and
   `--output` for the step's parameters, inputs and outputs (the spec names them) with the values
-  and paths the executor input holds, local paths derived from artifact URIs as KFP does (`gs://` ->
-  `/gcs/`, `minio://` -> `/minio/`, `s3://` -> `/s3/`); `--kfp-metrics-artifact NAME` is
+  and paths the executor input holds, local paths derived from artifact URIs as KFP's launcher
+  does (an input's `customPath` if set, else `gs://` -> `/gcs/`, `minio://` -> `/minio/`, `s3://`
+  -> `/s3/`, under `$ARTIFACT_LOCAL_PATH` if set; kfp.local's URIs are local paths); `--kfp-metrics-artifact NAME` is
   `--kfp-metrics NAME=PATH` with PATH the path of output artifact NAME;
 - KFP outputs: with `--kfp-executor-input JSON` (KFP's executor input), once the step (or the
   `--save`) succeeded, it writes the KFP executor output listing every output artifact of the task,
@@ -56,7 +57,8 @@ OPTIONS = (
 )
 # Options without a value.
 FLAGS = ("--kfp-io",)
-# Where KFP mounts an artifact store's URIs in a container (the launcher's and the SDK's rules).
+# Where KFP's launcher puts an artifact store's URIs in a container (its LocalPathForURI), under
+# $ARTIFACT_LOCAL_PATH when that is set (the launcher's local debugging).
 KFP_MOUNTS = (("gs://", "/gcs/"), ("minio://", "/minio/"), ("s3://", "/s3/"))
 
 
@@ -165,12 +167,18 @@ def kfp_parameter(executor_input, name):
 def kfp_path(executor_input, kind, name):
     """The local path of input or output artifact NAME (`kind` "inputs" or "outputs")."""
     try:
-        uri = executor_input[kind]["artifacts"][name]["artifacts"][0]["uri"]
+        artifact = executor_input[kind]["artifacts"][name]["artifacts"][0]
+        uri = artifact["uri"]
     except (KeyError, IndexError, TypeError):
         fail("KFP's executor input has no " + kind[:-1] + " artifact " + name)
+    if kind == "inputs" and artifact.get("customPath"):
+        return artifact["customPath"]
     for remote, local in KFP_MOUNTS:
         if uri.startswith(remote):
-            return local + uri[len(remote):]
+            return os.environ.get("ARTIFACT_LOCAL_PATH", "") + local + uri[len(remote):]
+    if uri.startswith("oci://"):
+        fail("artifact " + name + " is an OCI model (" + uri + "), which Chard steps do not read")
+    # kfp.local: a local path.
     return uri
 
 

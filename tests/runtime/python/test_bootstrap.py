@@ -137,6 +137,16 @@ def test_a_shared_kfp_executor_takes_the_spec_values_and_paths_from_the_executor
     assert options["--kfp-metrics"] == ["metrics=/tmp/local/metrics"]
 
 
+def test_kfp_artifact_paths_follow_the_launchers_rules(monkeypatch):
+    executor_input = {"inputs": {"artifacts": {
+        "a": {"artifacts": [{"uri": "s3://b/a"}]},
+        "c": {"artifacts": [{"uri": "s3://b/c", "customPath": "/mnt/c"}]}}}}
+    assert bootstrap.kfp_path(executor_input, "inputs", "a") == "/s3/b/a"
+    assert bootstrap.kfp_path(executor_input, "inputs", "c") == "/mnt/c"
+    monkeypatch.setenv("ARTIFACT_LOCAL_PATH", "/debug")
+    assert bootstrap.kfp_path(executor_input, "inputs", "a") == "/debug/s3/b/a"
+
+
 def test_a_kfp_step_spec_with_another_sha256_or_a_missing_artifact_stops_with_status_2(capsys):
     options, _ = bootstrap.parse([
         "--kfp-spec", "chard_spec", "--kfp-spec-sha256", "chard_spec_sha256", "--kfp-io",
