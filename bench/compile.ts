@@ -4,8 +4,8 @@
  * runtime. Prints the median compile time, the manifest size against the 1.5 MiB object limit
  * of etcd, which an Argo Workflow must stay under to be stored, and which bounds a KFP spec too
  * (the KFP backend turns it into an Argo Workflow carrying every executor's container spec),
- * and the bytes each step adds. Goal: a 500-step notebook compiles to an Argo Workflow of at
- * most 1 MiB.
+ * and the bytes each step adds. Goals: a 500-step notebook compiles to an Argo Workflow of at
+ * most 1 MiB, and to a KFP spec under 1.5 MiB.
  */
 import { compileArgo } from '../src/core/compile/argo.js';
 import { compileKfp } from '../src/core/compile/kfp.js';
@@ -104,6 +104,13 @@ export async function run(): Promise<void> {
       console.log(
         `compile argo: 500 steps = ${(size / 1024).toFixed(0)} KiB; goal <= 1024 KiB: ` +
           (size <= goal ? 'met' : 'NOT met')
+      );
+    } else {
+      // The KFP backend turns the spec into one Argo Workflow, a Kubernetes object: it must fit.
+      const size = bytes.get(500) as number;
+      console.log(
+        `compile kfp: 500 steps = ${(size / 1024).toFixed(0)} KiB; goal < 1536 KiB (1.5 MiB, ` +
+          `a Kubernetes object's limit): ${size < limit ? 'met' : 'NOT met'}`
       );
     }
   }

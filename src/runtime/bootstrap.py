@@ -18,6 +18,16 @@ the runtime):
   FILE`, with `--spec-sha256 HEX` naming the step's;
   `--spec-sha256` refuses any spec whose sha256 differs;
 - `--param NAME=chard:b64:DATA`: decoded to `--param NAME=VALUE`;
+- KFP steps (executors shared by all steps with the same image, resources and volumes):
+  `--kfp-spec NAME` takes the step spec from the input parameter NAME of KFP's executor input
+  (`--kfp-executor-input`, base64 of the zlib-compressed spec) and `--kfp-spec-sha256 NAME` its
+  sha256 from the input parameter NAME (a step whose spec is too large for one argument has it in
+  `--spec-zb64` instead); with `--kfp-io` (no value) the runtime gets `--param`, `--input` and
+  `--output` for the step's parameters, inputs and outputs (the spec names them) with the values
+  and paths the executor input holds, local paths derived from artifact URIs as KFP's launcher
+  does (an input's `customPath` if set, else `gs://` -> `/gcs/`, `minio://` -> `/minio/`, `s3://`
+  -> `/s3/`, under `$ARTIFACT_LOCAL_PATH` if set; kfp.local's URIs are local paths); `--kfp-metrics-artifact NAME` is
+  `--kfp-metrics NAME=PATH` with PATH the path of output artifact NAME;
 - KFP outputs: with `--kfp-executor-input JSON` (KFP's executor input), once the step (or the
   `--save`) succeeded, it writes the KFP executor output listing every output artifact of the task,
   as KFP's own Python executor does (kfp.local takes a task's output artifacts from that file
@@ -45,7 +55,13 @@ OPTIONS = (
     "--spec-b64", "--spec-b64-file", "--spec-zb64", "--spec-bundle-zb64", "--spec-bundle-file",
     "--spec-sha256",
     "--save", "--bootstrap-b64", "--kfp-metrics", "--kfp-executor-input",
+    "--kfp-spec", "--kfp-spec-sha256", "--kfp-metrics-artifact",
 )
+# Options without a value.
+FLAGS = ("--kfp-io",)
+# Where KFP's launcher puts an artifact store's URIs in a container (its LocalPathForURI), under
+# $ARTIFACT_LOCAL_PATH when that is set (the launcher's local debugging).
+KFP_MOUNTS = (("gs://", "/gcs/"), ("minio://", "/minio/"), ("s3://", "/s3/"))
 
 
 def fail(message):
@@ -86,11 +102,15 @@ def write_atomic(path, text):
 
 
 def parse(args):
-    options = dict((name, []) for name in OPTIONS)
+    options = dict((name, []) for name in OPTIONS + FLAGS)
     rest = []
     i = 0
     while i < len(args):
         arg = args[i]
+        if arg in FLAGS:
+            options[arg].append(True)
+            i += 1
+            continue
         if arg not in OPTIONS and arg != "--param":
             rest.append(arg)
             i += 1
@@ -124,6 +144,93 @@ def runtime_source(options):
             fail("the runtime has sha256 " + actual + ", not " + expected + " as compiled; "
                  "recompile and resubmit the pipeline")
     return source
+
+
+def kfp_executor_input(options):
+    texts = options["--kfp-executor-input"]
+    if not texts:
+        fail("--kfp-spec and --kfp-io need --kfp-executor-input")
+    try:
+        executor_input = json.loads(texts[-1])
+        if not isinstance(executor_input, dict):
+            raise ValueError("not an object")
+        return executor_input
+    except ValueError as error:
+        fail("cannot read KFP's executor input (" + str(error) + ")")
+
+
+def kfp_parameter(executor_input, name):
+    values = executor_input.get("inputs", dict()).get("parameterValues", dict())
+    if name not in values:
+        fail("KFP's executor input has no input parameter " + name)
+    return values[name]
+
+
+def kfp_path(executor_input, kind, name):
+    """The local path of input or output artifact NAME (`kind` "inputs" or "outputs")."""
+    try:
+        artifact = executor_input[kind]["artifacts"][name]["artifacts"][0]
+        uri = artifact["uri"]
+    except (KeyError, IndexError, TypeError):
+        fail("KFP's executor input has no " + kind[:-1] + " artifact " + name)
+    if kind == "inputs" and artifact.get("customPath"):
+        return artifact["customPath"]
+    for remote, local in KFP_MOUNTS:
+        if uri.startswith(remote):
+            return os.environ.get("ARTIFACT_LOCAL_PATH", "") + local + uri[len(remote):]
+    if uri.startswith("oci://"):
+        fail("artifact " + name + " is an OCI model (" + uri + "), which Chard steps do not read")
+    # kfp.local: a local path.
+    return uri
+
+
+def parameter_text(value):
+    """An input parameter value as the runtime's --param takes it (as KFP's placeholders print it)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return str(value)
+
+
+def kfp_step(options):
+    """The step spec (from KFP's executor input with --kfp-spec) and the runtime arguments the
+    executor input implies for it (--kfp-io)."""
+    if options["--kfp-spec"]:
+        executor_input = kfp_executor_input(options)
+        packed = kfp_parameter(executor_input, options["--kfp-spec"][-1])
+        if not isinstance(packed, str):
+            fail("the step spec parameter is not a text")
+        for name in options["--kfp-spec-sha256"]:
+            options["--spec-sha256"].append(str(kfp_parameter(executor_input, name)))
+        if not options["--spec-sha256"]:
+            fail("--kfp-spec needs --kfp-spec-sha256")
+        options["--spec-zb64"] = [packed]
+    spec = step_spec(options)
+    if not options["--kfp-io"]:
+        return spec, []
+    executor_input = kfp_executor_input(options)
+    try:
+        parsed = json.loads(spec)
+        params, inputs, outputs = parsed["parameters"], parsed["inputs"], parsed["outputs"]
+        input_names = [entry["name"] for entry in inputs]
+    except (ValueError, KeyError, TypeError) as error:
+        fail("cannot read the step spec (" + str(error) + ")")
+    args = []
+    for name in params:
+        text = parameter_text(kfp_parameter(executor_input, name))
+        if text.startswith(PREFIX):
+            text = decode(text[len(PREFIX):], "value of parameter " + name)
+        args += ["--param", name + "=" + text]
+    for name in input_names:
+        args += ["--input", name + "=" + kfp_path(executor_input, "inputs", name)]
+    for name in outputs:
+        args += ["--output", name + "=" + kfp_path(executor_input, "outputs", name)]
+    for name in options["--kfp-metrics-artifact"]:
+        options["--kfp-metrics"].append(name + "=" + kfp_path(executor_input, "outputs", name))
+    return spec, args
 
 
 def step_spec(options):
@@ -214,7 +321,8 @@ def main():
         for executor_input in options["--kfp-executor-input"]:
             publish_outputs(executor_input)
         return
-    spec = step_spec(options)
+    spec, kfp_args = kfp_step(options)
+    rest = kfp_args + rest
     metrics = None
     for value in options["--kfp-metrics"]:
         name, sep, path = value.partition("=")

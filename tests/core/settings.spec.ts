@@ -214,7 +214,10 @@ describe('the chard notebook settings', () => {
     }
     const kfp = compileKfp(plan, { runtimeSource: STUB_RUNTIME });
     const [spec, platform] = kfp.documents as [
-      { root: { dag: { tasks: Record<string, { retryPolicy?: { maxRetryCount: number } }> } } },
+      {
+        root: { dag: { tasks: Record<string, { retryPolicy?: { maxRetryCount: number } }> } };
+        components: Record<string, { executorLabel: string }>;
+      },
       {
         platforms: {
           kubernetes: { deploymentSpec: { executors: Record<string, Record<string, unknown>> } };
@@ -223,7 +226,9 @@ describe('the chard notebook settings', () => {
     ];
     expect(spec.root.dag.tasks.load.retryPolicy?.maxRetryCount).toBe(3);
     expect(
-      platform.platforms.kubernetes.deploymentSpec.executors['exec-load'].imagePullPolicy
+      platform.platforms.kubernetes.deploymentSpec.executors[
+        spec.components['comp-load'].executorLabel
+      ].imagePullPolicy
     ).toBe('Always');
   });
 });

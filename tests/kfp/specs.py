@@ -7,7 +7,9 @@ first takes away what Chard adds on purpose (see its docstring); `diff` lists th
 two structures, one readable line each.
 """
 import base64
+import hashlib
 import json
+import zlib
 
 import yaml
 from google.protobuf import json_format
@@ -17,6 +19,10 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 # Chard's own task and artifact (src/core/compile/kfp.ts: KFP_RUNTIME_TASK, KFP_RUNTIME_ARTIFACT).
 RUNTIME_TASK = "chard-runtime"
 RUNTIME_ARTIFACT = "chard_runtime"
+# The constant input parameters of every step task: its step spec (base64 of the zlib-compressed
+# JSON) and that JSON's sha256 (src/core/compile/kfp.ts: KFP_SPEC_PARAMETER).
+SPEC_PARAMETER = "chard_spec"
+SPEC_SHA256_PARAMETER = "chard_spec_sha256"
 # Chard's encoding of text parameter values (src/core/compile/payload.ts: PARAM_B64_PREFIX).
 TEXT_PREFIX = "chard:b64:"
 
@@ -138,9 +144,33 @@ def chard_structure(spec):
     - the `chard-runtime` task, which ships the step runtime once (a root task whose output
       artifact `chard_runtime` every step takes as an input: checked, then removed);
     - text parameter defaults, which Chard writes as `chard:b64:` + base64 so that KFP never
-      substitutes a `{{...}}` in them (decoded here; the step bootstrap decodes them the same way).
+      substitutes a `{{...}}` in them (decoded here; the step bootstrap decodes them the same way);
+    - the constant input parameters `chard_spec` and `chard_spec_sha256` of every step: its
+      compressed step spec and the spec's sha256 (checked: the spec inflates to the JSON of that
+      task's step with that sha256; then removed). They let steps share executors, whose
+      arguments then name nothing of a step (the bootstrap reads the spec, the parameter values
+      and the artifact paths from KFP's executor input).
     """
     out = structure(spec)
+    names = {key: task.task_info.name or key for key, task in spec.pipeline.root.dag.tasks.items()}
+    for key, task in spec.pipeline.root.dag.tasks.items():
+        if key == RUNTIME_TASK:
+            continue
+        name = names[key]
+        constants = {}
+        for parameter in (SPEC_PARAMETER, SPEC_SHA256_PARAMETER):
+            wired = task.inputs.parameters.get(parameter)
+            if wired is None or wired.WhichOneof("kind") != "runtime_value":
+                raise AssertionError(f"step {name} has no constant {parameter}")
+            constants[parameter] = _value(wired.runtime_value.constant)
+            declared = out["tasks"][name]["input parameters"].pop(parameter, None)
+            if declared != "STRING":
+                raise AssertionError(f"step {name} declares {parameter} as {declared}")
+            out["tasks"][name]["inputs"].pop(parameter)
+        text = zlib.decompress(base64.b64decode(constants[SPEC_PARAMETER])).decode("utf-8")
+        if (hashlib.sha256(text.encode("utf-8")).hexdigest() != constants[SPEC_SHA256_PARAMETER]
+                or json.loads(text)["stepId"] != key):
+            raise AssertionError(f"step {name} does not carry its own spec with its sha256")
     runtime = out["tasks"].pop(RUNTIME_TASK, None)
     if runtime is None:
         raise AssertionError(f"Chard's spec has no {RUNTIME_TASK} task")

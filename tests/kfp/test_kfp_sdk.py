@@ -13,11 +13,17 @@ by `chard compile --target kfp`:
 - it means the same as the pipeline written by hand with the SDK (tests/kfp/pipelines/), compiled
   by KFP's own compiler: the same tasks, dependencies, wiring of each input, inputs and outputs
   with their types, caching, retries, resources and Kubernetes settings (specs.structure). Deliberate differences,
-  checked and then taken out by specs.chard_structure: Chard's `chard-runtime` task, and text
-  parameter defaults that Chard encodes so that KFP never substitutes `{{...}}` in them. The
-  executors differ by nature (Chard's run its bootstrap, the SDK's its Python functions) and are
-  not compared beyond their resources;
-- kfp.local runs both pipelines on this machine and their metrics agree.
+  checked and then taken out by specs.chard_structure: Chard's `chard-runtime` task, text
+  parameter defaults that Chard encodes so that KFP never substitutes `{{...}}` in them, and the
+  constant `chard_spec`/`chard_spec_sha256` input parameters of every step (its compressed code
+  and its sha256). The executors differ by nature (Chard's run its bootstrap, the SDK's its
+  Python functions; Chard's are shared by the steps with the same container and Kubernetes
+  settings, `exec-chard-step`, `exec-chard-step-2`, ..., and name nothing of a step, which the
+  bootstrap reads from the executor input) and are not compared beyond their resources and
+  Kubernetes settings;
+- kfp.local runs both pipelines on this machine and their metrics agree; and runs Chard's tricky
+  spec again with its steps put on two shared executors (`--kfp-io`: the executor names nothing
+  of a step), to the same metrics.
 
 kfp.local's SubprocessRunner (the runner that needs no Docker) runs Lightweight Python components
 only: it refuses any task whose command does not run `kfp.dsl.executor_main`
@@ -139,9 +145,14 @@ def test_the_golden_kfp_specs_parse_strictly_and_load(golden):
 
 
 def test_the_pvc_mounts_parse_as_kfp_kubernetes_platform_config(chard_spec):
-    platform = specs.load(chard_spec["tricky"]).platform
-    assert sorted(platform) == ["exec-chard-runtime", "exec-combine", "exec-left",
-                                "exec-make-base", "exec-right"]
+    spec = specs.load(chard_spec["tricky"])
+    platform = spec.platform
+    # Steps share executors when their containers and Kubernetes settings are the same; the
+    # tricky notebook's four steps all differ (limits, GPU, secrets, pod metadata).
+    labels = {c.executor_label for c in spec.pipeline.components.values()}
+    assert sorted(platform) == sorted(labels) == ["exec-chard-runtime", "exec-chard-step",
+                                                  "exec-chard-step-2", "exec-chard-step-3",
+                                                  "exec-chard-step-4"]
     assert platform.pop("exec-chard-runtime").image_pull_policy == "IfNotPresent"
     for config in platform.values():
         [mount] = config.pvc_mount
@@ -226,8 +237,9 @@ def test_a_wrongly_typed_value_is_rejected_by_the_strict_parse(chard_spec):
 
 
 def test_a_misspelt_pvc_setting_is_rejected_by_kfp_kubernetes_config(chard_spec):
-    _, platform = documents(chard_spec["tricky"])
-    executor = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-left"]
+    pipeline, platform = documents(chard_spec["tricky"])
+    label = pipeline["components"]["comp-left"]["executorLabel"]
+    executor = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"][label]
     executor["pvcMount"][0]["mountpath"] = executor["pvcMount"][0].pop("mountPath")
     with pytest.raises(json_format.ParseError, match="mountpath"):
         specs.parse_platform(platform)
@@ -341,3 +353,33 @@ def test_parameter_text_reaches_chards_steps_unsubstituted(chard_spec):
     assert base64.b64decode(default[len(specs.TEXT_PREFIX):]).decode() == \
         "run {{workflow.name}} 'q'"
     assert "{{workflow" not in json.dumps(pipeline)
+
+
+def test_kfp_local_runs_steps_that_share_one_executor(chard_spec, workdir, monkeypatch, out):
+    """An executor's arguments name nothing of a step, so any steps may share one: the tricky
+    notebook's steps, each given the executor of the first step with (or without) metrics, run
+    under kfp.local to the same metrics (its steps differ in limits, GPU and secrets, which is
+    why Chard gives them executors of their own; kfp.local ignores those settings)."""
+    pipeline, platform = documents(chard_spec["tricky"])
+    by_metrics = {}
+    for component in pipeline["components"].values():
+        label = component["executorLabel"]
+        args = pipeline["deploymentSpec"]["executors"][label]["container"]["args"]
+        if "--kfp-io" in args:
+            component["executorLabel"] = by_metrics.setdefault("--kfp-metrics-artifact" in args,
+                                                               label)
+    assert len(by_metrics) == 2
+    shared = out / "tricky.shared.yaml"
+    shared.write_text(yaml.safe_dump_all([pipeline, platform], sort_keys=False))
+    labels = [c.executor_label for c in specs.load(shared).pipeline.components.values()]
+    assert len(labels) - len(set(labels)) == 2
+
+    monkeypatch.setattr(subprocess_task_handler.SubprocessTaskHandler,
+                        "validate_not_container_component", lambda self, command: None)
+    arguments = RUN_ARGUMENTS["tricky"]
+    with local_runner(workdir / "shared"):
+        components.load_component_from_file(str(shared))(**arguments)
+    base = list(range(arguments["ROUNDS"] * 4))
+    left = sum(v * 0.5 for v in base)
+    assert metrics_of_run(workdir / "shared", shared) == {
+        "left": {"left": left}, "combine": {"total": left + sum(v * v for v in base)}}

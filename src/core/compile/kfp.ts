@@ -1,11 +1,20 @@
 /**
  * The `kfp` target: a plan compiled into a Kubeflow Pipelines v2 pipeline spec (IR YAML), in the
  * structure and conventions of the real KFP compiler (see /work/shared/reference/kfp): one
- * component `comp-<id>` and executor `exec-<id>` per step, `root.dag.tasks` keyed by step id with
- * `dependentTasks`, pipeline parameters as root `inputDefinitions`, and values between steps as
- * `system.Artifact` artifacts (so no shared volume is needed): the runtime reads an input from
- * `--input NAME={{$.inputs.artifacts['NAME'].path}}` and writes an output directory to
- * `--output NAME={{$.outputs.artifacts['NAME'].path}}`, which the KFP launcher uploads.
+ * component `comp-<id>` per step, `root.dag.tasks` keyed by step id with `dependentTasks`,
+ * pipeline parameters as root `inputDefinitions`, and values between steps as `system.Artifact`
+ * artifacts (so no shared volume is needed), which the KFP launcher downloads and uploads.
+ *
+ * Executors are shared: one per distinct container and Kubernetes settings (image, resources,
+ * volumes, secrets, pod metadata, metrics or not), `exec-chard-step`, `exec-chard-step-2`, ...,
+ * whose arguments name nothing of a step. A step's spec (its code, compressed) and the spec's
+ * sha256 are constant input parameters of its task (`chard_spec`, `chard_spec_sha256`); the
+ * bootstrap reads them, the parameter values and the artifact paths from KFP's executor input
+ * (`{{$}}`), and checks the spec's sha256. Each task carrying its own spec (not a bundle of all, as
+ * on Argo) keeps a step's cache key changing only with its own code. A 500-step spec weighs about
+ * 1.4 MiB instead of 2 MiB (`npm run bench -- compile`): what remains per step is KFP's own
+ * (component, task) and the step's code. A spec too large for one command-line argument (the
+ * executor input is one) travels in its own executor's arguments instead, in chunks.
  *
  * The step runtime (tens of KiB) and the bootstrap (a few) travel once: a first task,
  * `chard-runtime`, carries them base64 in its arguments and saves them into its output artifact,
@@ -60,6 +69,18 @@ export const KFP_METRICS_ARTIFACT = 'metrics';
 export const KFP_RUNTIME_TASK = 'chard-runtime';
 /** Its output artifact, an input of every step (renamed like metrics when a value has its name). */
 export const KFP_RUNTIME_ARTIFACT = 'chard_runtime';
+/** Executors of the steps: `exec-chard-step`, `exec-chard-step-2`, ... (one per distinct container). */
+export const KFP_STEP_EXECUTOR = 'chard-step';
+/**
+ * The constant input parameters of every step task: its step spec (base64 of the compressed JSON)
+ * and the spec's sha256 (`chard_spec_2`, ... when the pipeline has a parameter or value so named).
+ */
+export const KFP_SPEC_PARAMETER = 'chard_spec';
+/**
+ * Longest compressed spec passed as a parameter (base64 characters): the executor input holding
+ * it must stay below Linux's 128 KiB limit for one argument, with room for the rest of it.
+ */
+export const KFP_SPEC_PARAMETER_MAX = 64_000;
 /** The files in that artifact (a directory), as the bootstrap's `--save` writes them. */
 export const KFP_RUNTIME_FILES = { bootstrap: 'bootstrap.py', runtime: 'chard_runtime.py' };
 
@@ -92,17 +113,45 @@ export function compileKfp(plan: IPlan, options: ICompileOptions = {}): ICompile
     platformExecutors[`exec-${runtimeTask}`] = { imagePullPolicy: settings.imagePullPolicy };
   }
 
+  // Executors are shared by the steps whose container and Kubernetes settings are the same (one
+  // per image/resources/volumes/pod settings, not one per step): a step's code travels as a
+  // constant input parameter of its task, its names are read from KFP's executor input.
+  const specParam = Private.specParameterNames(plan, settings);
+  const shared = new Map<string, string>();
   for (const step of plan.steps) {
     const io = Private.stepIo(step);
-    const component = `comp-${step.id}`;
-    const executor = `exec-${step.id}`;
-    components[component] = Private.component(step, settings, executor, io);
-    executors[executor] = Private.executor(plan, step, settings, io, allowed, warnings);
+    const spec = Private.stepSpecText(plan, step, settings);
+    const packed = deflateBase64(spec);
+    // KFP's executor input, which carries the parameter, is one command-line argument: a spec
+    // too large for that travels in its own executor's arguments, in chunks.
+    const inline =
+      packed.length > KFP_SPEC_PARAMETER_MAX ? { packed, sha256: sha256Hex(spec) } : undefined;
+    const container = Private.container(
+      plan,
+      step,
+      settings,
+      io,
+      allowed,
+      warnings,
+      specParam,
+      inline
+    );
     const platform = Private.platform(step, settings, mounts);
-    if (Object.keys(platform).length > 0) {
-      platformExecutors[executor] = platform;
+    const key = JSON.stringify([container, platform]);
+    let executor = shared.get(key);
+    if (executor === undefined) {
+      executor = `exec-${freeName(KFP_STEP_EXECUTOR, new Set([...shared.values()].map(e => e.slice(5))))}`;
+      shared.set(key, executor);
+      executors[executor] = { container };
+      if (Object.keys(platform).length > 0) {
+        platformExecutors[executor] = platform;
+      }
     }
-    tasks[step.id] = Private.task(plan, step, settings, component, io, runtimeTask);
+    const component = `comp-${step.id}`;
+    const constants: Record<string, string> =
+      inline === undefined ? { [specParam.spec]: packed, [specParam.sha256]: sha256Hex(spec) } : {};
+    components[component] = Private.component(step, settings, executor, io, constants);
+    tasks[step.id] = Private.task(plan, step, settings, component, io, runtimeTask, constants);
   }
 
   const pipelineInfo: Json = { name: plan.pipeline.id };
@@ -258,17 +307,47 @@ namespace Private {
     };
   }
 
-  export function component(step: IStep, settings: ISettings, executor: string, io: IStepIo): Json {
+  /** Names of the spec parameters, the same in every step (so that executors can be shared). */
+  export interface ISpecParameters {
+    spec: string;
+    sha256: string;
+  }
+
+  export function specParameterNames(plan: IPlan, settings: ISettings): ISpecParameters {
+    const taken = new Set<string>(settings.parameters.map(p => p.name));
+    for (const step of plan.steps) {
+      for (const name of [...step.inputs, ...step.outputs, ...step.parameters]) {
+        taken.add(name);
+      }
+    }
+    for (let i = 1; ; i++) {
+      const spec = i === 1 ? KFP_SPEC_PARAMETER : `${KFP_SPEC_PARAMETER}_${i}`;
+      const sha256 = `${spec}_sha256`;
+      if (!taken.has(spec) && !taken.has(sha256)) {
+        return { spec, sha256 };
+      }
+    }
+  }
+
+  export function component(
+    step: IStep,
+    settings: ISettings,
+    executor: string,
+    io: IStepIo,
+    constants: Record<string, string>
+  ): Json {
     const out: Json = { executorLabel: executor };
     const inputs: Json = { artifacts: artifacts([...step.inputs, io.runtime], ARTIFACT) };
     const types = new Map(settings.parameters.map(p => [p.name, p.type]));
-    if (step.parameters.length > 0) {
-      inputs.parameters = Object.fromEntries(
-        step.parameters.map(name => [
-          name,
-          { parameterType: PARAMETER_TYPES[types.get(name) ?? 'str'] }
-        ])
-      );
+    const parameters = Object.fromEntries([
+      ...step.parameters.map(name => [
+        name,
+        { parameterType: PARAMETER_TYPES[types.get(name) ?? 'str'] }
+      ]),
+      ...Object.keys(constants).map(name => [name, { parameterType: 'STRING' }])
+    ]);
+    if (Object.keys(parameters).length > 0) {
+      inputs.parameters = parameters;
     }
     out.inputDefinitions = inputs;
     const outputs = artifacts(step.outputs, ARTIFACT);
@@ -293,19 +372,40 @@ namespace Private {
     return hash;
   }
 
-  export function executor(
-    plan: IPlan,
-    step: IStep,
-    settings: ISettings,
-    io: IStepIo,
-    allowed: Set<string>,
-    warnings: string[]
-  ): Json {
+  /** The JSON text of a step's spec, which its task carries compressed. */
+  export function stepSpecText(plan: IPlan, step: IStep, settings: ISettings): string {
     const spec = buildStepSpec(withParameters(plan, settings), step, {
       dataDir: KFP_DATA_DIR,
       workdir: settings.workdir,
       valueDigest: settings.valueDigest
     });
+    return JSON.stringify(spec);
+  }
+
+  /**
+   * A step's container. It names nothing of the step but its image, resources and whether it has
+   * metrics: the bootstrap takes the step spec from the task's spec parameter and the parameter
+   * values and artifact paths from KFP's executor input, so steps share it.
+   */
+  export function container(
+    plan: IPlan,
+    step: IStep,
+    settings: ISettings,
+    io: IStepIo,
+    allowed: Set<string>,
+    warnings: string[],
+    specParam: ISpecParameters,
+    inline?: { packed: string; sha256: string }
+  ): Json {
+    for (const name of step.parameters) {
+      checkIoName(name, 'pipeline parameter');
+    }
+    for (const name of step.inputs) {
+      checkIoName(name, `step ${JSON.stringify(step.name)}: input`);
+    }
+    for (const name of step.outputs) {
+      checkIoName(name, `step ${JSON.stringify(step.name)}: output`);
+    }
     const args: string[] = [];
     const placeholder = (flag: string, value: string): void => {
       allowed.add(value);
@@ -316,29 +416,18 @@ namespace Private {
     allowed.add(bootstrap);
     placeholder('--runtime-file', `${files}/${KFP_RUNTIME_FILES.runtime}`);
     args.push('--runtime-sha256', runtimeSha256(settings));
-    // The spec compressed: a step's code is most of a manifest's weight. Each step carries its
-    // own (not a bundle shared by all, as on Argo), so that a step's cache key changes only
-    // when its own code does.
-    const specText = JSON.stringify(spec);
-    for (const part of chunk(deflateBase64(specText))) {
-      args.push('--spec-zb64', part);
+    if (inline === undefined) {
+      args.push('--kfp-spec', specParam.spec, '--kfp-spec-sha256', specParam.sha256);
+    } else {
+      for (const part of chunk(inline.packed)) {
+        args.push('--spec-zb64', part);
+      }
+      args.push('--spec-sha256', inline.sha256);
     }
-    args.push('--spec-sha256', sha256Hex(specText));
+    args.push('--kfp-io');
     args.push('--data-dir', KFP_DATA_DIR);
-    for (const name of step.parameters) {
-      checkIoName(name, 'pipeline parameter');
-      placeholder('--param', `${name}={{$.inputs.parameters['${name}']}}`);
-    }
-    for (const name of step.inputs) {
-      checkIoName(name, `step ${JSON.stringify(step.name)}: input`);
-      placeholder('--input', `${name}={{$.inputs.artifacts['${name}'].path}}`);
-    }
-    for (const name of step.outputs) {
-      checkIoName(name, `step ${JSON.stringify(step.name)}: output`);
-      placeholder('--output', `${name}={{$.outputs.artifacts['${name}'].path}}`);
-    }
     if (io.metrics !== undefined) {
-      placeholder('--kfp-metrics', `${io.metrics}={{$.outputs.artifacts['${io.metrics}'].path}}`);
+      args.push('--kfp-metrics-artifact', io.metrics);
     }
     placeholder('--kfp-executor-input', EXECUTOR_INPUT);
     const container: Json = {
@@ -350,7 +439,7 @@ namespace Private {
     if (Object.keys(resources).length > 0) {
       container.resources = resources;
     }
-    return { container };
+    return container;
   }
 
   /**
@@ -437,7 +526,8 @@ namespace Private {
     settings: ISettings,
     component: string,
     io: IStepIo,
-    runtimeTask: string
+    runtimeTask: string,
+    constants: Record<string, string>
   ): Json {
     const enableCache = step.cache ?? settings.cache;
     const out: Json = {
@@ -461,10 +551,12 @@ namespace Private {
         [io.runtime, artifacts(runtimeTask, KFP_RUNTIME_ARTIFACT)]
       ])
     };
-    if (step.parameters.length > 0) {
-      inputs.parameters = Object.fromEntries(
-        step.parameters.map(name => [name, { componentInputParameter: name }])
-      );
+    const parameters = Object.fromEntries([
+      ...step.parameters.map(name => [name, { componentInputParameter: name }]),
+      ...Object.entries(constants).map(([name, constant]) => [name, { runtimeValue: { constant } }])
+    ]);
+    if (Object.keys(parameters).length > 0) {
+      inputs.parameters = parameters;
     }
     out.inputs = inputs;
     if (settings.retryLimit > 0) {

@@ -8,12 +8,14 @@
  * as written, so user data never appears in clear text where a substitution can happen:
  *
  * - the step spec (cell code, names, defaults) and the runtime source travel as base64 (the
- *   base64 alphabet has no braces), as container arguments split into chunks below the kernel's
- *   128 KiB limit for a single argument: in Argo each shared step template carries the specs of
- *   its steps as a compressed content-addressed bundle (`specBundle`), each step naming its own
- *   by sha256, and the runtime comes once per Workflow from `templateDefaults` (never as
+ *   base64 alphabet has no braces): in Argo each shared step template carries the specs of its
+ *   steps as a compressed content-addressed bundle (`specBundle`), each step naming its own by
+ *   sha256, as container arguments split into chunks below the kernel's 128 KiB limit for a
+ *   single argument, and the runtime comes once per Workflow from `templateDefaults` (never as
  *   template inputs, which Argo copies into the Workflow's status for every node); in KFP each
- *   step's spec compressed (`deflateBase64`), the runtime once per pipeline;
+ *   step's spec compressed (`deflateBase64`) as a constant input parameter of its task, which the
+ *   bootstrap reads from KFP's executor input (a spec too large for that: chunked container
+ *   arguments), and the runtime once per pipeline;
  * - a small constant Python bootstrap (src/runtime/bootstrap.py, never containing user data) decodes both and runs
  *   the runtime in-process with its documented command line (`--spec-json JSON`, see stepspec.ts);
  * - a pipeline parameter value that would be rewritten (it contains `{{`) is passed as

@@ -87,7 +87,7 @@ function expectInert(plan: IPlan): void {
   const spec = kfpDocs[0];
   const kfpPayload = kfpPayloads(spec);
   for (const step of plan.steps) {
-    expect(kfpPayload.get(`exec-${step.id}`)?.spec.code).toEqual(stepCode(plan, step));
+    expect(kfpPayload.get(step.id)?.spec.code).toEqual(stepCode(plan, step));
     expect(spec.root.dag.tasks[step.id].taskInfo.name).toBe(step.name);
     // Chard's own artifacts (the runtime in, the metrics out) never take a value's name.
     const component = spec.components[`comp-${step.id}`];

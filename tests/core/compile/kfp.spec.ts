@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileKfp } from '../../../src/core/compile/kfp.js';
@@ -21,6 +22,11 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 // Specs the real KFP compiler wrote (kfp 2.14), kept in the project.
 const REFERENCE = join(process.cwd(), 'tests', 'fixtures', 'kfp', 'reference');
+
+/** The (possibly shared) executor of step `id`. */
+function executorOf(spec: Json, id: string): Json {
+  return spec.deploymentSpec.executors[spec.components[`comp-${id}`].executorLabel];
+}
 
 function compile(plan: IPlan, options = {}): { spec: Json; platform?: Json; text: string } {
   const result = compileKfp(plan, { runtimeSource: STUB_RUNTIME, ...options });
@@ -92,6 +98,8 @@ describe('kfp target: conventions of the real KFP compiler', () => {
         !p.includes('.retryPolicy') &&
         // The real compiler writes `args` for Python components (not in these two references).
         p !== '.deploymentSpec.executors.E.container.args' &&
+        // A constant task argument (the step's spec), as the real compiler writes `op(x='...')`.
+        !p.startsWith('.root.dag.tasks.T.inputs.parameters.N.runtimeValue') &&
         p !== '.pipelineInfo.displayName' &&
         p !== '.pipelineInfo.description'
     );
@@ -101,10 +109,14 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     expect(text.startsWith('# PIPELINE DEFINITION\n# Name: churn\n')).toBe(true);
   });
 
-  it('has the runtime task, one component and executor per step, and tasks keyed by step id', () => {
+  it('has the runtime task, one component per step, and tasks keyed by step id', () => {
     const keys = ['chard-runtime', ...plan.steps.map(s => s.id)].sort();
     expect(Object.keys(spec.components).sort()).toEqual(keys.map(k => `comp-${k}`));
-    expect(Object.keys(spec.deploymentSpec.executors).sort()).toEqual(keys.map(k => `exec-${k}`));
+    // The steps of this plan differ in limits, secrets or pod metadata: one executor each.
+    expect(Object.keys(spec.deploymentSpec.executors).sort()).toEqual([
+      'exec-chard-runtime',
+      ...plan.steps.map((_, i) => (i === 0 ? 'exec-chard-step' : `exec-chard-step-${i + 1}`))
+    ]);
     expect(Object.keys(spec.root.dag.tasks).sort()).toEqual(keys);
     const results = spec.root.dag.tasks[ids.results];
     expect(results.taskInfo).toEqual({ name: 'results' });
@@ -112,7 +124,54 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     expect(results.dependentTasks).toEqual(
       [ids.train_logreg, ids.train_forest, ids.train_gbm, 'chard-runtime'].sort()
     );
-    expect(spec.components[`comp-${ids.results}`].executorLabel).toBe(`exec-${ids.results}`);
+    expect(
+      spec.deploymentSpec.executors[spec.components[`comp-${ids.results}`].executorLabel]
+    ).toBe(executorOf(spec, ids.results));
+  });
+
+  it('shares one executor between steps with the same image, resources and volumes', () => {
+    const same = {
+      ...plan,
+      steps: plan.steps.map(s => ({ ...s, limits: {}, labels: {}, annotations: {}, secrets: [] }))
+    };
+    const compiled = compile(same);
+    const executors = Object.keys(compiled.spec.deploymentSpec.executors).sort();
+    // One executor per distinct image and metrics-or-not (a step with metrics names its
+    // metrics artifact): here load_data, preprocess and train_forest share one, train_logreg
+    // and results (metrics) another, train_gbm (its own image) a third.
+    expect(executors).toEqual([
+      'exec-chard-runtime',
+      'exec-chard-step',
+      'exec-chard-step-2',
+      'exec-chard-step-3'
+    ]);
+    const kind = (s: IPlan['steps'][number]): string => `${s.image ?? ''} ${s.metrics.length > 0}`;
+    for (const a of same.steps) {
+      for (const b of same.steps) {
+        const shared =
+          compiled.spec.components[`comp-${a.id}`].executorLabel ===
+          compiled.spec.components[`comp-${b.id}`].executorLabel;
+        expect([a.id, b.id, shared]).toEqual([a.id, b.id, kind(a) === kind(b)]);
+      }
+    }
+    const payloads = kfpPayloads(compiled.spec);
+    for (const s of same.steps) {
+      // Each task still carries exactly its own code, checked by sha256 in the step.
+      const payload = payloads.get(s.id)!;
+      expect(payload.spec.code).toEqual(stepCode(same, s));
+      const constants = compiled.spec.root.dag.tasks[s.id].inputs.parameters;
+      expect(constants.chard_spec_sha256).toEqual({
+        runtimeValue: { constant: sha256Hex(JSON.stringify(payload.spec)) }
+      });
+      expect(
+        compiled.spec.components[`comp-${s.id}`].inputDefinitions.parameters.chard_spec
+      ).toEqual({ parameterType: 'STRING' });
+    }
+    // The shared args name no step, value or parameter.
+    const args = payloads.get(ids.preprocess)!.args.join(' ');
+    for (const name of ['df', 'X_train', 'SEED', ids.preprocess]) {
+      expect(args).not.toContain(name);
+    }
   });
 
   it('declares pipeline parameters with KFP types and defaults', () => {
@@ -124,7 +183,9 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     const forest = spec.root.dag.tasks[ids.train_forest];
     expect(forest.inputs.parameters).toEqual({
       N_TREES: { componentInputParameter: 'N_TREES' },
-      SEED: { componentInputParameter: 'SEED' }
+      SEED: { componentInputParameter: 'SEED' },
+      chard_spec: { runtimeValue: { constant: expect.any(String) } },
+      chard_spec_sha256: { runtimeValue: { constant: expect.stringMatching(/^[0-9a-f]{64}$/) } }
     });
   });
 
@@ -137,10 +198,11 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     expect(task.inputs.artifacts.X_train).toEqual({
       taskOutputArtifact: { outputArtifactKey: 'X_train', producerTask: ids.preprocess }
     });
-    const args = kfpPayloads(spec).get(`exec-${ids.preprocess}`)!.args;
-    expect(args).toContain("df={{$.inputs.artifacts['df'].path}}");
-    expect(args).toContain("X_train={{$.outputs.artifacts['X_train'].path}}");
-    expect(args).toContain("SEED={{$.inputs.parameters['SEED']}}");
+    // The paths and values come from KFP's executor input (`{{$}}`), which holds them all.
+    const args = kfpPayloads(spec).get(ids.preprocess)!.args;
+    expect(args).toContain('--kfp-io');
+    expect(flagValues(args, '--kfp-spec')).toEqual(['chard_spec']);
+    expect(flagValues(args, '--kfp-executor-input')).toEqual(['{{$}}']);
   });
 
   it('carries the bootstrap and the runtime once, in the chard-runtime task', () => {
@@ -174,7 +236,7 @@ describe('kfp target: conventions of the real KFP compiler', () => {
 
   it("runs each step's bootstrap from the runtime artifact and carries exactly its code", () => {
     for (const step of plan.steps) {
-      const p = kfpPayloads(spec).get(`exec-${step.id}`)!;
+      const p = kfpPayloads(spec).get(step.id)!;
       expect(p.command).toEqual([
         'python3',
         "{{$.inputs.artifacts['chard_runtime'].path}}/bootstrap.py"
@@ -213,20 +275,41 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     expect(compile(plan, { valueDigest: 'crc32' }).text).toBe(compile(plan).text);
   });
 
+  it('passes a spec too large for the executor input argument in its own executor, in chunks', () => {
+    // Incompressible code: its compressed spec is over 128 KB, and KFP's executor input, which
+    // would carry it as a parameter value, is one command-line argument (at most 128 KiB).
+    const big = { ...plan, steps: plan.steps.map(s => ({ ...s })) };
+    const step = big.steps.find(s => s.name === 'preprocess')!;
+    const blob = randomBytes(100_000).toString('base64');
+    step.code = [...step.code, { cell: 99, source: `BLOB = ${JSON.stringify(blob)}` }];
+    const compiled = compile(big);
+    const payload = kfpPayloads(compiled.spec).get(step.id)!;
+    expect(payload.spec.code).toEqual(stepCode(big, step));
+    expect(flagValues(payload.args, '--spec-zb64').length).toBeGreaterThan(1);
+    expect(payload.args).toContain('--kfp-io');
+    expect(payload.args).not.toContain('--kfp-spec');
+    expect(Object.keys(compiled.spec.root.dag.tasks[step.id].inputs.parameters)).toEqual(
+      step.parameters
+    );
+    const own = compiled.spec.components[`comp-${step.id}`].executorLabel;
+    const others = big.steps
+      .filter(s => s !== step)
+      .map(s => compiled.spec.components[`comp-${s.id}`].executorLabel);
+    expect(others).not.toContain(own);
+  });
+
   it('gives a step with metrics a system.Metrics output the bootstrap fills for the KFP UI', () => {
     const results = spec.components[`comp-${ids.results}`];
     expect(results.outputDefinitions.artifacts).toEqual({
       metrics: { artifactType: { schemaTitle: 'system.Metrics', schemaVersion: '0.0.1' } }
     });
-    const args = kfpPayloads(spec).get(`exec-${ids.results}`)!.args;
-    expect(flagValues(args, '--kfp-metrics')).toEqual([
-      "metrics={{$.outputs.artifacts['metrics'].path}}"
-    ]);
+    const args = kfpPayloads(spec).get(ids.results)!.args;
+    expect(flagValues(args, '--kfp-metrics-artifact')).toEqual(['metrics']);
     expect(flagValues(args, '--kfp-executor-input')).toEqual(['{{$}}']);
     // Steps without metrics have no metrics artifact, but still the executor input: the bootstrap
     // lists their output artifacts in the executor output (kfp.local reads them from there).
-    const forest = kfpPayloads(spec).get(`exec-${ids.train_forest}`)!.args;
-    expect(forest).not.toContain('--kfp-metrics');
+    const forest = kfpPayloads(spec).get(ids.train_forest)!.args;
+    expect(forest).not.toContain('--kfp-metrics-artifact');
     expect(flagValues(forest, '--kfp-executor-input')).toEqual(['{{$}}']);
   });
 
@@ -263,7 +346,7 @@ describe('kfp target: conventions of the real KFP compiler', () => {
   it('maps limits to the container resources, an extended resource to the accelerator', () => {
     // With the deprecated numeric fields KFP backends before 2.3 read, as KFP's compiler writes
     // them (cores; GB = bytes / 1e9) (tests/kfp compares with the real compiler's output).
-    expect(spec.deploymentSpec.executors[`exec-${ids.train_forest}`].container.resources).toEqual({
+    expect(executorOf(spec, ids.train_forest).container.resources).toEqual({
       cpuLimit: 2,
       cpuRequest: 2,
       memoryLimit: 4.294967296,
@@ -273,7 +356,7 @@ describe('kfp target: conventions of the real KFP compiler', () => {
       resourceMemoryLimit: '4Gi',
       resourceMemoryRequest: '4Gi'
     });
-    expect(spec.deploymentSpec.executors[`exec-${ids.train_gbm}`].container.resources).toEqual({
+    expect(executorOf(spec, ids.train_gbm).container.resources).toEqual({
       accelerator: {
         count: '1',
         resourceCount: '1',
@@ -291,8 +374,7 @@ describe('kfp target: conventions of the real KFP compiler', () => {
     const odd = loadPlan('churn');
     const step = odd.steps.find(s => s.name === 'train_forest')!;
     step.limits = { cpu: '1500u', memory: '1.5Gi', 'example.com/fpga': 'two' };
-    const resources = compile(odd).spec.deploymentSpec.executors[`exec-${step.id}`].container
-      .resources as Json;
+    const resources = executorOf(compile(odd).spec, step.id).container.resources as Json;
     expect(resources).toEqual({
       accelerator: {
         resourceCount: 'two',
@@ -308,7 +390,7 @@ describe('kfp target: conventions of the real KFP compiler', () => {
 
   it('puts PVC mounts, secrets, pod metadata and pull policy in the Kubernetes platform spec', () => {
     const executors = platform!.platforms.kubernetes.deploymentSpec.executors;
-    const load = executors[`exec-${ids.load_data}`];
+    const load = executors[spec.components[`comp-${ids.load_data}`].executorLabel];
     expect(load.pvcMount).toEqual([
       {
         constant: 'workspace-churn',
@@ -333,7 +415,7 @@ describe('kfp target: conventions of the real KFP compiler', () => {
       }
     ]);
     expect(load.imagePullPolicy).toBe('IfNotPresent');
-    expect(executors[`exec-${ids.results}`].podMetadata).toEqual({
+    expect(executors[spec.components[`comp-${ids.results}`].executorLabel].podMetadata).toEqual({
       annotations: { 'chard.dev/owner': 'data-science@example.com' },
       labels: { team: 'growth' }
     });

@@ -178,14 +178,51 @@ describe('compiled steps run with the real runtime and local Python', () => {
       string,
       { defaultValue: unknown }
     >;
-    const executorInput = (task: string, outputs: string[]): string =>
+    // KFP's executor input as the launcher (and kfp.local) hands it over: parameter values,
+    // input artifacts with their producers' URIs, output artifacts, the executor output file.
+    // URIs are local paths here (as in kfp.local); the bootstrap maps minio:// etc. as KFP does.
+    const uriOf = (task: string, name: string): string => join(root, task, name);
+    const executorInput = (task: string, taskSpec: Json, outputs: string[]): string =>
       JSON.stringify({
+        inputs: {
+          parameterValues: Object.fromEntries(
+            Object.entries(
+              (taskSpec.inputs?.parameters ?? {}) as Record<
+                string,
+                { componentInputParameter?: string; runtimeValue?: { constant: unknown } }
+              >
+            ).map(([n, p]) => [
+              n,
+              p.componentInputParameter !== undefined
+                ? defaults[p.componentInputParameter].defaultValue
+                : p.runtimeValue?.constant
+            ])
+          ),
+          artifacts: Object.fromEntries(
+            Object.entries(
+              (taskSpec.inputs?.artifacts ?? {}) as Record<
+                string,
+                { taskOutputArtifact: { producerTask: string; outputArtifactKey: string } }
+              >
+            ).map(([n, a]) => [
+              n,
+              {
+                artifacts: [
+                  {
+                    name: n,
+                    uri: uriOf(
+                      a.taskOutputArtifact.producerTask,
+                      a.taskOutputArtifact.outputArtifactKey
+                    )
+                  }
+                ]
+              }
+            ])
+          )
+        },
         outputs: {
           artifacts: Object.fromEntries(
-            outputs.map(n => [
-              n,
-              { artifacts: [{ name: n, uri: `minio://mlpipeline/run/${task}/${n}` }] }
-            ])
+            outputs.map(n => [n, { artifacts: [{ name: n, uri: uriOf(task, n) }] }])
           ),
           outputFile: join(root, task, 'executor_output.json')
         }
@@ -206,7 +243,7 @@ describe('compiled steps run with the real runtime and local Python', () => {
       const outputs = Object.keys(component.outputDefinitions?.artifacts ?? {});
       const resolve = (arg: string): string =>
         arg === '{{$}}'
-          ? executorInput(id, outputs)
+          ? executorInput(id, task, outputs)
           : arg === KFP_DATA_DIR
             ? join(root, 'data')
             : arg
@@ -245,7 +282,7 @@ describe('compiled steps run with the real runtime and local Python', () => {
           artifacts: [
             {
               name: 'metrics',
-              uri: `minio://mlpipeline/run/${check}/metrics`,
+              uri: uriOf(check, 'metrics'),
               metadata: { ...METRICS, display_name: 'metrics' }
             }
           ]

@@ -184,9 +184,14 @@ export interface IKfpPayload {
   command: string[];
 }
 
-/** The step specs a KFP pipeline spec carries, by executor name (steps only). */
+/**
+ * The step specs a KFP pipeline spec carries, by step id: each from its task's constant
+ * `chard_spec` parameter, or from its executor's `--spec-zb64` arguments when it is too large
+ * for that; `args` and `command` are those of the step's (possibly shared) executor.
+ */
 export function kfpPayloads(pipelineSpec: unknown): Map<string, IKfpPayload> {
-  const executors = ((pipelineSpec as Json).deploymentSpec as Json).executors as Record<
+  const spec = pipelineSpec as Json;
+  const executors = (spec.deploymentSpec as Json).executors as Record<
     string,
     { container: { args: string[]; command: string[] } }
   >;
@@ -195,18 +200,28 @@ export function kfpPayloads(pipelineSpec: unknown): Map<string, IKfpPayload> {
     throw new Error('the pipeline spec has no exec-chard-runtime executor');
   }
   const runtime = decodeBase64(flagValues(runtimeArgs, '--runtime-b64').join(''));
+  const components = spec.components as Record<string, { executorLabel: string }>;
+  const tasks = ((spec.root as Json).dag as Json).tasks as Record<
+    string,
+    {
+      componentRef: { name: string };
+      inputs?: { parameters?: Record<string, { runtimeValue?: { constant: string } }> };
+    }
+  >;
   const out = new Map<string, IKfpPayload>();
-  for (const [name, executor] of Object.entries(executors)) {
+  for (const [id, task] of Object.entries(tasks)) {
+    const executor = executors[components[task.componentRef.name].executorLabel];
     const args = executor.container.args;
-    if (name === 'exec-chard-runtime') {
+    if (id === 'chard-runtime') {
       continue;
     }
-    out.set(name, {
-      spec: JSON.parse(
-        inflateSync(Buffer.from(flagValues(args, '--spec-zb64').join(''), 'base64')).toString(
-          'utf8'
-        )
-      ) as IStepSpec,
+    const name = flagValues(args, '--kfp-spec')[0];
+    const packed =
+      name === undefined
+        ? flagValues(args, '--spec-zb64').join('')
+        : (task.inputs?.parameters?.[name]?.runtimeValue?.constant ?? '');
+    out.set(id, {
+      spec: JSON.parse(inflateSync(Buffer.from(packed, 'base64')).toString('utf8')) as IStepSpec,
       runtime,
       args,
       command: executor.container.command

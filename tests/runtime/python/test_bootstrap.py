@@ -101,3 +101,82 @@ def test_unreadable_metrics_leave_the_other_outputs_listed(tmp_path, capsys):
 def test_the_bootstrap_never_carries_text_argo_or_kfp_would_substitute():
     with open(bootstrap.__file__, encoding="utf-8") as handle:
         assert "{{" not in handle.read()
+
+
+def kfp_executor_input(spec_text, digest, parameters=None):
+    packed = base64.b64encode(zlib.compress(spec_text.encode("utf-8"))).decode("ascii")
+    values = dict(parameters or {}, chard_spec=packed, chard_spec_sha256=digest)
+    return json.dumps({
+        "inputs": {
+            "parameterValues": values,
+            "artifacts": {"df": {"artifacts": [{"name": "a1", "uri": "minio://mlpipeline/run/df"}]}},
+        },
+        "outputs": {
+            "artifacts": {
+                "model": {"artifacts": [{"name": "a2", "uri": "gs://bucket/run/model"}]},
+                "metrics": {"artifacts": [{"name": "a3", "uri": "/tmp/local/metrics"}]},
+            },
+            "outputFile": "/tmp/out.json",
+        },
+    })
+
+
+STEP_SPEC = json.dumps({
+    "parameters": {"N": {"type": "int", "value": 1}, "LR": {"type": "float", "value": 0.5},
+                   "ON": {"type": "bool", "value": False}, "NOTE": {"type": "str", "value": ""},
+                   "X": {"type": "float", "value": 1.0}},
+    "inputs": [{"name": "df", "from": "load", "fromId": "load"}],
+    "outputs": ["model"],
+})
+
+
+def test_a_shared_kfp_executor_takes_the_spec_values_and_paths_from_the_executor_input():
+    # Steps share one executor: its arguments name no step; the task's constant spec parameter
+    # and KFP's executor input say what to run and where the values are.
+    digest = hashlib.sha256(STEP_SPEC.encode()).hexdigest()
+    executor_input = kfp_executor_input(STEP_SPEC, digest, {
+        "N": 3, "LR": 0.01, "ON": True, "X": 2.0,
+        "NOTE": bootstrap.PREFIX + b64("{{workflow.name}}")})
+    options, rest = bootstrap.parse([
+        "--kfp-spec", "chard_spec", "--kfp-spec-sha256", "chard_spec_sha256", "--kfp-io",
+        "--kfp-metrics-artifact", "metrics", "--kfp-executor-input", executor_input,
+        "--data-dir", "/d"])
+    assert rest == ["--data-dir", "/d"]
+    spec, args = bootstrap.kfp_step(options)
+    assert spec == STEP_SPEC
+    # The values as KFP's placeholders would print them, artifact URIs mapped to the paths KFP
+    # mounts them at (minio:// -> /minio/, gs:// -> /gcs/, local paths as they are).
+    assert args == ["--param", "N=3", "--param", "LR=0.01", "--param", "ON=true",
+                    "--param", "NOTE={{workflow.name}}", "--param", "X=2",
+                    "--input", "df=/minio/mlpipeline/run/df",
+                    "--output", "model=/gcs/bucket/run/model"]
+    assert options["--kfp-metrics"] == ["metrics=/tmp/local/metrics"]
+
+
+def test_kfp_artifact_paths_follow_the_launchers_rules(monkeypatch):
+    executor_input = {"inputs": {"artifacts": {
+        "a": {"artifacts": [{"uri": "s3://b/a"}]},
+        "c": {"artifacts": [{"uri": "s3://b/c", "customPath": "/mnt/c"}]}}}}
+    assert bootstrap.kfp_path(executor_input, "inputs", "a") == "/s3/b/a"
+    assert bootstrap.kfp_path(executor_input, "inputs", "c") == "/mnt/c"
+    monkeypatch.setenv("ARTIFACT_LOCAL_PATH", "/debug")
+    assert bootstrap.kfp_path(executor_input, "inputs", "a") == "/debug/s3/b/a"
+
+
+def test_a_kfp_step_spec_with_another_sha256_or_a_missing_artifact_stops_with_status_2(capsys):
+    options, _ = bootstrap.parse([
+        "--kfp-spec", "chard_spec", "--kfp-spec-sha256", "chard_spec_sha256", "--kfp-io",
+        "--kfp-executor-input", kfp_executor_input(STEP_SPEC, "0" * 64)])
+    with pytest.raises(SystemExit) as done:
+        bootstrap.kfp_step(options)
+    assert done.value.code == 2
+    assert "recompile and resubmit the pipeline" in capsys.readouterr().err
+    other = json.dumps(dict(json.loads(STEP_SPEC), inputs=[{"name": "gone"}]))
+    options, _ = bootstrap.parse([
+        "--kfp-spec", "chard_spec", "--kfp-spec-sha256", "chard_spec_sha256", "--kfp-io",
+        "--kfp-executor-input",
+        kfp_executor_input(other, hashlib.sha256(other.encode()).hexdigest(), {
+            "N": 1, "LR": 1, "ON": False, "NOTE": "", "X": 1})])
+    with pytest.raises(SystemExit):
+        bootstrap.kfp_step(options)
+    assert "has no input artifact gone" in capsys.readouterr().err
