@@ -15,7 +15,7 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
@@ -119,6 +119,14 @@ export const runPlugin: JupyterFrontEndPlugin<void> = {
     });
     tracker.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.cancelRun));
     themes?.themeChanged.connect(() => tracker.forEach(w => w.content.redrawCharts()));
+    // Running a cell of a notebook is consent to run its code: its interpreter may be warmed.
+    NotebookActions.executed.connect((_, { notebook }) => {
+      const panel = notebooks.find(p => p.content === notebook);
+      if (panel) {
+        runner.consent(panel.context.path);
+        void runner.prepare();
+      }
+    });
     notebooks.currentChanged.connect(() => {
       void runner.prepare();
       for (const c of [
@@ -155,10 +163,17 @@ class Runner {
     return this._tracker.currentWidget;
   }
 
+  /** The user ran code of notebook `path` (a cell, in this session). */
+  consent(path: string): void {
+    this._consented.add(path);
+  }
+
   /**
    * Have the backend warm the current notebook's interpreter (its imports loaded) before the
    * user runs it, when the notebook runs on this machine; once per notebook and imports (again
-   * after a while: the backend ends warm interpreters left idle).
+   * after a while: the backend ends warm interpreters left idle). Only for a notebook whose code
+   * the user has chosen to run (a cell run in this session, or a Chard run before): merely
+   * opening a notebook imports nothing, as opening one in JupyterLab runs nothing.
    */
   async prepare(): Promise<void> {
     const panel = this._notebooks.currentWidget;
@@ -175,6 +190,12 @@ class Runner {
       const key = JSON.stringify([panel.context.path, plan.imports.map(b => b.source)]);
       if (Date.now() - (this._prepared.get(key) ?? -Infinity) < Private.PREPARE_AGAIN_MS) {
         return;
+      }
+      if (!this._consented.has(panel.context.path)) {
+        if ((await this._client.list(panel.context.path)).length === 0) {
+          return;
+        }
+        this._consented.add(panel.context.path);
       }
       this._prepared.set(key, Date.now());
       await this._client.prepare(startRequest(panel.context.path, choice));
@@ -283,6 +304,7 @@ class Runner {
   }
 
   private readonly _prepared = new Map<string, number>();
+  private readonly _consented = new Set<string>();
 
   private async _plan(panel: NotebookPanel): Promise<IPlan | null> {
     const live = this._plans.planFor(panel);
