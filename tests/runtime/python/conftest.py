@@ -11,6 +11,8 @@ RUNTIME_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..
                            "runtime")
 sys.path.insert(0, os.path.abspath(RUNTIME_DIR))
 
+from chard_runtime.errors import cell_file  # noqa: E402 (after the path is set)
+
 
 @pytest.fixture
 def notebook(monkeypatch):
@@ -21,9 +23,9 @@ def notebook(monkeypatch):
         module = types.ModuleType("__main__")
         monkeypatch.setitem(sys.modules, "__main__", module)
         for cell, source in (cells or {}).items():
-            exec(compile(source, "<cell %d>" % cell, "exec"), module.__dict__)
+            exec(compile(source, cell_file(cell), "exec"), module.__dict__)
         if code:
-            exec(compile(code, "<cell 0>", "exec"), module.__dict__)
+            exec(compile(code, cell_file(0), "exec"), module.__dict__)
         return module.__dict__
 
     return make

@@ -7,6 +7,7 @@ import pickle
 import pytest
 
 from chard_runtime import byvalue
+from chard_runtime.errors import cell_file
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +107,7 @@ def test_a_class_the_consumer_defines_in_the_same_cell_is_taken_from_there(noteb
     byvalue.consumer_cells({1: functions, 2: "print(box.v)"})
     with pytest.raises(AttributeError, match="Box"):
         pickle.loads(data)  # not yet: the functions cell has not run
-    exec(compile(functions, "<cell 1>", "exec"), consumer)
+    exec(compile(functions, cell_file(1), "exec"), consumer)
     box = pickle.loads(data)
     assert type(box) is consumer["Box"] and box.v == 7
 
