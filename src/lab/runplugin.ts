@@ -26,7 +26,7 @@ import type { IPlan } from '../core/plan.js';
 import { RunClient } from './client.js';
 import { CommandIDs } from './commands.js';
 import { FailureMarks } from './failedcells.js';
-import { RunMonitor } from './monitor.js';
+import type { RunMonitor } from './monitor.js';
 import { RunDialogBody } from './rundialog.js';
 import type { IFailure } from './runmodel.js';
 import { hasSavedTarget, saveChoice, savedChoice, startRequest } from './runtarget.js';
@@ -386,6 +386,9 @@ class Runner {
   ): Promise<MainAreaWidget<RunMonitor>> {
     let widget = this._tracker.find(w => w.content.notebook === path) ?? null;
     if (!widget) {
+      // The monitor (with its charts and output renderers) loads when it is first needed, not
+      // with JupyterLab.
+      const { RunMonitor } = await import('./monitor.js');
       const content = new RunMonitor({
         client: this._client,
         trans: this._trans,
