@@ -283,9 +283,11 @@ export class RunMonitor extends Widget {
     this._resume.disabled = !m.finished || !local || m.status === 'succeeded';
     this._rerun.disabled = !m.finished || !local;
     this._fromSelect.disabled = this._rerun.disabled;
-    this._progressNode.textContent = m.message ?? '';
+    // A finished run's message names its failed steps, which the failures box says already.
+    const failures = m.failures;
+    this._progressNode.textContent = m.finished && failures.length > 0 ? '' : (m.message ?? '');
     this._renderSteps();
-    this._renderFailures(m.failures);
+    this._renderFailures(failures);
     this._tick();
   }
 

@@ -352,9 +352,17 @@ describe('RunMonitor: steps, states and durations', () => {
         message: "NameError: name 'x' is not defined"
       }),
       finished('run-1', 'train', 2, 'skipped'),
-      runFinished('run-1', 2, 'failed')
+      {
+        event: 'run-finished',
+        run: 'run-1',
+        time: at(2),
+        status: 'failed',
+        message: 'step "load" failed in cell 4, line 2: NameError: name \'x\' is not defined'
+      }
     );
     expect(rows().map(r => r[1])).toEqual(['failed', 'skipped']);
+    // said once, in the failures box, not again as the run's message
+    expect(q('.jp-chard-Monitor-progress').textContent).toBe('');
     const failure = q('.jp-chard-Monitor-failure');
     expect(failure.textContent).toContain("load failed: NameError: name 'x' is not defined");
     // Cell index 3 is "cell 4" to the user, as JupyterLab numbers cells.
