@@ -304,7 +304,10 @@ export class RunService {
       }
       out.push(Private.summary(record, entry.dir));
     }
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Oldest first: by creation time (milliseconds), then id. Ids alone order runs of one
+    // second by their random suffix.
+    const key = (r: IRunSummary): string => `${r.createdAt} ${r.id}`;
+    return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   }
 
   /** How many runs the index knows of in all. */
