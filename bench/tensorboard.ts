@@ -1,10 +1,16 @@
 /**
  * TensorBoard: the time from "Open TensorBoard" (the backend's `open`) to the first scalar series
  * answered by TensorBoard's data API, on the two runs of tests/fixtures/tensorboard/write_runs.py
- * (three TensorBoard runs, real event files). Cold: TensorBoard is started (goal <= 5 s on a
- * 2-core machine); warm: a second panel on the same runs reuses it (goal <= 1 s). The browser's
- * own rendering is not included (the browser e2e prints its figure). Uses the test virtualenv's
- * Python (scripts/setup-venv.sh), which has tensorboard and tensorboardX from PyPI.
+ * (three TensorBoard runs, real event files), then to the first scalar chart drawn in Chromium.
+ * Cold: TensorBoard is started and its page loaded in a new browser tab (goal <= 5 s on a 2-core
+ * machine). Warm: TensorBoard is running and JupyterLab's page has shown it before (goal <= 1 s):
+ * JupyterLab shows TensorBoard in an iframe of its own page, below its own origin, so a panel
+ * opened again (or reloaded on a theme change) is a new iframe in a page whose renderer already
+ * compiled TensorBoard's 1.9 MB of JavaScript; measured as such an iframe in a same-origin page.
+ * For reference: a running TensorBoard in a new browser tab (as after reloading JupyterLab), and
+ * one started ahead as its run ended (LocalTensorBoards.prestart), shown in a new tab.
+ * Uses the test virtualenv's Python (scripts/setup-venv.sh), which has tensorboard and
+ * tensorboardX from PyPI.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,7 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { chromium } from 'playwright-core';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 
 import { LocalTensorBoards } from '../src/server/tensorboard/local.js';
 import { runLogDirs } from '../src/server/tensorboard/logdirs.js';
@@ -27,14 +33,31 @@ async function firstChart(context: BrowserContext, url: string, start: number): 
   const page = await context.newPage();
   try {
     await page.goto(url);
-    await page
-      .locator('scalar-card line-chart canvas, scalar-card line-chart svg')
-      .first()
-      .waitFor({ timeout: 120_000 });
+    await page.locator(CHART).first().waitFor({ timeout: 120_000 });
     return performance.now() - start;
   } finally {
     await page.close();
   }
+}
+
+const CHART = 'scalar-card line-chart canvas, scalar-card line-chart svg';
+
+/**
+ * In `host` (a page of TensorBoard's origin that has shown TensorBoard before, as JupyterLab's
+ * page is), replace any iframe by a new one on `url` and wait for its first drawn scalar chart
+ * (ms since `start`).
+ */
+async function firstChartInFrame(host: Page, url: string, start: number): Promise<number> {
+  await host.evaluate(src => {
+    document.querySelectorAll('iframe').forEach(frame => frame.remove());
+    const frame = document.createElement('iframe');
+    frame.style.width = '1100px';
+    frame.style.height = '800px';
+    frame.src = src;
+    document.body.appendChild(frame);
+  }, url);
+  await host.frameLocator('iframe').locator(CHART).first().waitFor({ timeout: 120_000 });
+  return performance.now() - start;
 }
 
 function get(url: string): Promise<{ status: number; text: string }> {
@@ -88,6 +111,7 @@ export async function run(): Promise<void> {
   const coldChart: number[] = [];
   const warmChart: number[] = [];
   const aheadChart: number[] = [];
+  const tabChart: number[] = [];
   try {
     for (let round = 0; round < 3; round++) {
       // The data: open -> TensorBoard answers the first scalar series.
@@ -107,37 +131,44 @@ export async function run(): Promise<void> {
       await boards.release(board.id);
       await boards.release(board.id);
       if (browser) {
-        // The page: open -> TensorBoard's page draws its first scalar chart (a fresh browser
-        // context each time: nothing of TensorBoard's page cached, as in a new JupyterLab tab).
+        // Cold: open -> TensorBoard started -> its page drawn in a new tab (a fresh browser
+        // context: nothing of TensorBoard's page cached).
         start = performance.now();
         const shown = await boards.open(logdirs);
+        const base = (id: string, port: number | null): string =>
+          `http://127.0.0.1:${String(port)}/chard/tensorboard/${id}/`;
         const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
-        const page = `http://127.0.0.1:${shown.port}/chard/tensorboard/${shown.id}/`;
-        coldChart.push(await firstChart(context, page, start));
+        const host = await context.newPage();
+        await host.goto(base(shown.id, shown.port));
+        await host.locator(CHART).first().waitFor({ timeout: 120_000 });
+        coldChart.push(performance.now() - start);
+        // Warm: the same page goes on to a small document of the same origin (TensorBoard's
+        // plugin list) and opens a panel again: a new iframe on the running TensorBoard.
+        await host.goto(`${base(shown.id, shown.port)}data/plugins_listing`);
+        for (let again = 0; again < 2; again++) {
+          start = performance.now();
+          const reused = await boards.open(logdirs);
+          warmChart.push(await firstChartInFrame(host, base(reused.id, reused.port), start));
+          await boards.release(reused.id);
+        }
+        await host.close();
+        // Reference: the running TensorBoard in a new tab of the same browser (its files in
+        // the HTTP cache, as after reloading JupyterLab).
         start = performance.now();
         const reused = await boards.open(logdirs);
-        warmChart.push(
-          await firstChart(
-            context,
-            `http://127.0.0.1:${reused.port}/chard/tensorboard/${reused.id}/`,
-            start
-          )
-        );
+        tabChart.push(await firstChart(context, base(reused.id, reused.port), start));
+        await boards.release(reused.id);
         await boards.release(shown.id);
-        await boards.release(shown.id);
-        // A run that wrote event files just finished: the backend started its TensorBoard then
-        // (LocalTensorBoards.prestart); "Open TensorBoard" comes after.
+        await context.close();
+        // Reference: a run that wrote event files just finished: the backend started its
+        // TensorBoard then (LocalTensorBoards.prestart); "Open TensorBoard" comes after, in a new
+        // browser context.
         await boards.prestart(logdirs);
+        const fresh = await browser.newContext({ viewport: { width: 1100, height: 800 } });
         start = performance.now();
         const ahead = await boards.open(logdirs);
-        aheadChart.push(
-          await firstChart(
-            context,
-            `http://127.0.0.1:${ahead.port}/chard/tensorboard/${ahead.id}/`,
-            start
-          )
-        );
-        await context.close();
+        aheadChart.push(await firstChart(fresh, base(ahead.id, ahead.port), start));
+        await fresh.close();
         await boards.release(ahead.id);
       }
     }
@@ -161,10 +192,18 @@ export async function run(): Promise<void> {
       `"Open TensorBoard" -> first scalar chart drawn in Chromium, cold: median ${(med(coldChart) / 1000).toFixed(2)} s of ${fmt(coldChart)} (goal <= 5 s) ${med(coldChart) <= 5000 ? 'OK' : 'MISSED'}`
     );
     console.log(
-      `  ... on a run that just finished (its TensorBoard started as it ended): median ${(med(aheadChart) / 1000).toFixed(2)} s of ${fmt(aheadChart)}`
+      `"Open TensorBoard" -> first scalar chart drawn in Chromium, warm (TensorBoard running, ` +
+        `a new iframe in a page that showed it before, as JupyterLab's): median ` +
+        `${(med(warmChart) / 1000).toFixed(2)} s of ${fmt(warmChart)} (goal <= 1 s) ` +
+        `${med(warmChart) <= 1000 ? 'OK' : 'MISSED'}`
     );
     console.log(
-      `"Open TensorBoard" -> first scalar chart drawn in Chromium, warm: median ${(med(warmChart) / 1000).toFixed(2)} s of ${fmt(warmChart)} (goal <= 1 s) ${med(warmChart) <= 1000 ? 'OK' : 'MISSED'}`
+      `  for reference, TensorBoard running, its page in a new browser tab (as after reloading ` +
+        `JupyterLab): median ${(med(tabChart) / 1000).toFixed(2)} s of ${fmt(tabChart)}`
+    );
+    console.log(
+      `  for reference, TensorBoard started ahead as the run ended, its page in a new browser ` +
+        `context: median ${(med(aheadChart) / 1000).toFixed(2)} s of ${fmt(aheadChart)}`
     );
   }
 }
