@@ -64,6 +64,7 @@ export type ApiErrorCode =
   | 'tensorboard-failed'
   | 'tensorboard-timeout'
   | 'no-logs'
+  | 'logs-unreachable'
   | 'no-such-run';
 
 export interface IApiError {
@@ -194,6 +195,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ApiErrorCode>([
   'tensorboard-failed',
   'tensorboard-timeout',
   'no-logs',
+  'logs-unreachable',
   'no-such-run'
 ]);
 

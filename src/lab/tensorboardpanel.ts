@@ -158,7 +158,9 @@ export class TensorBoardView extends Widget {
           ? this._trans.__('This cluster cannot run TensorBoard')
           : code === 'no-logs'
             ? this._trans.__('No TensorBoard logs in these runs')
-            : this._trans.__('TensorBoard could not be opened');
+            : code === 'logs-unreachable'
+              ? this._trans.__("The run's logs are not on this machine")
+              : this._trans.__('TensorBoard could not be opened');
     box.appendChild(title);
     const text = document.createElement('p');
     text.textContent = message;

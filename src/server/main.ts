@@ -126,7 +126,11 @@ async function main(): Promise<void> {
           const cluster = loadClusterConfig();
           const client = createKubeClient(cluster.kubeConfig, cluster.namespace);
           const served = () => servesTensorboards(cluster.kubeConfig);
-          return { client, boards: new ClusterTensorBoards({ client, served }) };
+          return {
+            client,
+            boards: new ClusterTensorBoards({ client, served }),
+            podName: cluster.podName
+          };
         }
       })
     ]

@@ -6,6 +6,7 @@
  * (tests/support/cluster/kubeflow.ts). The cluster starts without the CRD; it is installed after
  * the first test, as an administrator would.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,6 +22,7 @@ import type { Json } from '../support/cluster/admin.js';
 import type { ICluster } from '../support/cluster/index.js';
 import { startCluster, until } from '../support/cluster/index.js';
 import { TensorboardController } from '../support/cluster/kubeflow.js';
+import { scalars, venvPython } from '../server/tensorboard/support.js';
 import { workflowsPath } from './support.js';
 
 const NS = 'kubeflow-user';
@@ -33,6 +35,8 @@ let controller: TensorboardController;
 let root: string;
 let local: LocalTensorBoards;
 let routes: IRoute[];
+/** This Jupyter server's own pod, as HOSTNAME names it in a notebook pod. */
+let podName: string | null = null;
 
 const tensorboardsPath = (): string =>
   `/apis/tensorboard.kubeflow.org/v1alpha1/namespaces/${NS}/tensorboards`;
@@ -101,12 +105,16 @@ beforeAll(async () => {
   client = createKubeClient(config.kubeConfig, config.namespace);
   controller = new TensorboardController(cluster.admin, NS);
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-tb-cluster-'));
-  local = new LocalTensorBoards({ python: 'python3', pathPrefix: '/chard/tensorboard' });
+  local = new LocalTensorBoards({ python: venvPython(), pathPrefix: '/chard/tensorboard' });
   routes = tensorBoardRoutes({
     rootDir: root,
     local,
     cluster: () =>
-      Promise.resolve({ client, boards: new ClusterTensorBoards({ client, pollMs: 100 }) })
+      Promise.resolve({
+        client,
+        boards: new ClusterTensorBoards({ client, pollMs: 100 }),
+        podName
+      })
   });
   await clusterRun();
 }, 900000);
@@ -135,6 +143,97 @@ it("without Kubeflow's Tensorboard CRD, the panel is told the cluster has no Ten
       /^this cluster has no Kubeflow Tensorboard controller .*open the run's logs with TensorBoard on this machine instead/
     )
   });
+});
+
+/** A notebook server's pod (as Kubeflow makes it) mounting `claim` at `mountPath`. */
+async function notebookPod(name: string, claim: string, mountPath: string): Promise<void> {
+  await cluster.admin.post(`/api/v1/namespaces/${NS}/pods`, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { 'notebook-name': name.replace(/-0$/, '') } },
+    spec: {
+      containers: [
+        {
+          name: name.replace(/-0$/, ''),
+          image: 'kubeflownotebookswg/jupyter-scipy:v1.9.0',
+          volumeMounts: [{ name: 'workspace', mountPath }]
+        }
+      ],
+      volumes: [{ name: 'workspace', persistentVolumeClaim: { claimName: claim } }]
+    }
+  });
+}
+
+describe("the run's logs opened on this machine instead", () => {
+  async function openLocally(): Promise<Json> {
+    const route = routes.find(r => r.path === '/tensorboard/open') as IRoute;
+    const answer = await route.handle({
+      body: { target: 'local', notebook: 'train.ipynb', runs: [RUN] },
+      query: new URLSearchParams()
+    });
+    return answer.body as Json;
+  }
+
+  afterEach(() => {
+    podName = null;
+  });
+
+  it('says which volume holds them and where to copy them when this server does not mount it', async () => {
+    await notebookPod('other-0', 'other-workspace', root);
+    podName = 'other-0';
+    await expect(openLocally()).rejects.toMatchObject({
+      status: 404,
+      code: 'logs-unreachable',
+      message:
+        `run ${RUN} wrote its logs to the volume claim "${CLAIM}", which this Jupyter server ` +
+        "does not mount, so TensorBoard on this machine cannot read them. Copy the run's event " +
+        `files (its logs/, runs/ or tensorboard/ folders) into .chard/runs/${RUN}/workspace/ ` +
+        `(for example with kubectl cp from a pod that mounts "${CLAIM}"), then open ` +
+        'TensorBoard again.'
+    });
+  });
+
+  it('copies the event files the run wrote from the volume this server mounts, and TensorBoard serves them', async () => {
+    // The run worked on the notebook's own volume, which this server mounts where the notebook
+    // is: its steps wrote real event files next to the notebook (tensorboardX). An older event
+    // file there, from before the run, is not the run's.
+    const writer = [
+      'import sys',
+      'from tensorboardX import SummaryWriter',
+      'w = SummaryWriter(sys.argv[1])',
+      'for step in range(5): w.add_scalar("loss", 1.0 / (step + 1), step)',
+      'w.close()'
+    ].join('\n');
+    execFileSync(venvPython(), ['-c', writer, path.join(root, 'logs', 'train')]);
+    execFileSync(venvPython(), ['-c', writer, path.join(root, 'logs', 'before')]);
+    const before = path.join(root, 'logs', 'before');
+    for (const file of fs.readdirSync(before)) {
+      fs.utimesSync(path.join(before, file), new Date('2025-12-31'), new Date('2025-12-31'));
+    }
+    await notebookPod('train-0', CLAIM, root);
+    podName = 'train-0';
+
+    const session = await openLocally();
+    const workspace = path.join(root, '.chard', 'runs', RUN, 'workspace');
+    expect(session).toMatchObject({
+      target: 'local',
+      logdirs: [{ name: RUN, path: `.chard/runs/${RUN}/workspace/logs` }]
+    });
+    expect(fs.readdirSync(path.join(workspace, 'logs'))).toEqual(['train']);
+    expect(fs.readdirSync(path.join(workspace, 'logs', 'train'))).toEqual(
+      fs.readdirSync(path.join(root, 'logs', 'train'))
+    );
+    const port = local.target(session.id as string);
+    const points = await scalars(
+      `http://127.0.0.1:${String(port)}/chard/tensorboard/${session.id as string}/`,
+      `${RUN}/train`,
+      'loss'
+    );
+    expect(points.map(p => [p[1], p[2]])).toEqual(
+      [0, 1, 2, 3, 4].map(step => [step, expect.closeTo(1 / (step + 1), 5)])
+    );
+    await local.release(session.id as string);
+  }, 120000);
 });
 
 describe("with Kubeflow's Tensorboard CRD", () => {

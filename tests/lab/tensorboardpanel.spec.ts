@@ -4,6 +4,8 @@
  * The TensorBoard panel's view: what it tells TensorBoard's page before it loads.
  */
 import type { ITensorBoardSession } from '../../src/core/tensorboard.js';
+import type { ITensorBoardOpenRequest } from '../../src/core/tensorboard.js';
+import { ChardRequestError } from '../../src/lab/request.js';
 import type { TensorBoardApi } from '../../src/lab/tensorboardapi.js';
 
 // Lumino's widgets look for DragEvent when they load; jsdom has none.
@@ -62,6 +64,53 @@ describe('the TensorBoard panel', () => {
     );
     const view = await panel(1400);
     expect(tensorBoardSettings()).toEqual({ timeSeriesSettingsPaneOpened: true, theme: 'light' });
+    view.dispose();
+  });
+
+  it("offers a cluster run's logs on this machine when the cluster has no TensorBoard, and says why that fails", async () => {
+    const asked: ITensorBoardOpenRequest[] = [];
+    const unreachable =
+      'run R wrote its logs to the volume claim "ws", which this Jupyter server does not mount';
+    const api = {
+      open: (request: ITensorBoardOpenRequest) => {
+        asked.push(request);
+        return Promise.reject(
+          request.target === 'cluster'
+            ? new ChardRequestError(
+                'api',
+                'this cluster has no Kubeflow Tensorboard controller',
+                424,
+                'tensorboard-not-in-cluster'
+              )
+            : new ChardRequestError('api', unreachable, 404, 'logs-unreachable')
+        );
+      },
+      close: () => Promise.resolve(),
+      urlOf: () => 'about:blank'
+    } as unknown as TensorBoardApi;
+    const view = new TensorBoardView({
+      api,
+      request: { notebook: 'n.ipynb', runs: ['R'], target: 'cluster', path: 'logs' }
+    });
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 20 && view.state !== 'failed'; i++) {
+        await new Promise(resolve => setTimeout(resolve, 0));
+      }
+    };
+    await settle();
+    expect(view.node.querySelector('h3')?.textContent).toBe('This cluster cannot run TensorBoard');
+    const local = [...view.node.querySelectorAll('button')].find(
+      b => b.textContent === 'Open the run logs on this machine'
+    );
+    expect(local).toBeDefined();
+    local?.click();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    await settle();
+    expect(asked[1]).toEqual({ notebook: 'n.ipynb', runs: ['R'], target: 'local' });
+    expect(view.node.querySelector('h3')?.textContent).toBe(
+      "The run's logs are not on this machine"
+    );
+    expect(view.node.querySelector('p')?.textContent).toBe(unreachable);
     view.dispose();
   });
 });

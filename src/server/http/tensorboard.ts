@@ -20,12 +20,19 @@ import type {
 } from '../../core/tensorboard.js';
 import type { IKubeClient, IKubeObject } from '../kube/client.js';
 import { WORKFLOWS } from '../kube/client.js';
+import { readNotebookPod } from '../kube/workspace.js';
 import { chardDirFor, isRunId, listRunsIn, readRunRecord, runPaths } from '../common/records.js';
 import type { ClusterTensorBoards } from '../tensorboard/cluster.js';
 import { ClusterTensorBoardError, pvcLogsPath } from '../tensorboard/cluster.js';
 import type { ILocalTensorBoards } from '../tensorboard/local.js';
 import { TensorBoardError } from '../tensorboard/local.js';
-import { findLogDirs, logDirName, runLogDirs } from '../tensorboard/logdirs.js';
+import {
+  copyEventFiles,
+  findLogDirs,
+  holdsEventFiles,
+  logDirName,
+  runLogDirs
+} from '../tensorboard/logdirs.js';
 import type { ILogDir } from '../tensorboard/logdirs.js';
 import { resolveInsideRoot } from './paths.js';
 import { HttpError } from './router.js';
@@ -34,9 +41,21 @@ import type { IRoute } from './router.js';
 export interface ITensorBoardRoutesOptions {
   rootDir: string;
   local: ILocalTensorBoards;
-  /** The cluster half (created on first use: loading cluster access may fail). */
-  cluster?: () => Promise<{ boards: ClusterTensorBoards; client: IKubeClient }>;
+  /**
+   * The cluster half (created on first use: loading cluster access may fail). `podName`: this
+   * Jupyter server's own pod when it runs in the cluster (HOSTNAME), whose volumes may hold a
+   * cluster run's logs.
+   */
+  cluster?: () => Promise<{
+    boards: ClusterTensorBoards;
+    client: IKubeClient;
+    podName?: string | null;
+  }>;
 }
+
+/** Event files this much older than a cluster run's start are still taken as its own (clocks
+ * of the cluster's nodes and of this machine differ). */
+const CLOCK_SLACK_MS = 2 * 60 * 1000;
 
 export function tensorBoardRoutes(options: ITensorBoardRoutesOptions): IRoute[] {
   return [
@@ -163,6 +182,11 @@ namespace Private {
     }
     if (body.runs && body.runs.length > 0) {
       const runs = await runWorkspaces(options, body);
+      for (const run of runs) {
+        if (!(await holdsEventFiles(run.workspace))) {
+          await fetchClusterLogs(options, run, body.notebook as string);
+        }
+      }
       dirs.push(...(await runLogDirs(runs)));
     }
     return dirs.filter(d => !d.path.includes(','));
@@ -188,6 +212,57 @@ namespace Private {
       const dir = path.join(chardDir, 'runs', id);
       return { name: id, workspace: runPaths(dir).workspace, dir };
     });
+  }
+
+  /**
+   * A cluster run's event files, copied into its run folder on this machine (its `workspace/`)
+   * from the run's volume when this Jupyter server mounts that volume too (a run on the
+   * notebook's own volume, without a snapshot): only the files written while the run ran, from
+   * the notebook's folder, where the steps worked. Nothing for a local run; a clear error when
+   * the volume is not mounted here.
+   */
+  async function fetchClusterLogs(
+    options: ITensorBoardRoutesOptions,
+    run: { name: string; workspace: string; dir: string },
+    notebook: string
+  ): Promise<void> {
+    let record;
+    try {
+      record = await readRunRecord(run.dir);
+    } catch {
+      return; // no record: the "no event files" answer says enough
+    }
+    if (!record.cluster?.workflow || !options.cluster) {
+      return;
+    }
+    const cluster = await Private.cluster(options);
+    const claim = await claimOfRun(cluster.client, run.dir);
+    const notebookDir = path.dirname(await resolveInsideRoot(options.rootDir, notebook));
+    const pod = cluster.podName
+      ? await translate(() => readNotebookPod(cluster.client, cluster.podName as string))
+      : null;
+    const mount = pod?.volumes.find(
+      v => v.pvc === claim && isInside(notebookDir, path.resolve(v.mountPath))
+    );
+    if (!mount) {
+      throw new HttpError(
+        404,
+        'logs-unreachable',
+        `run ${record.id} wrote its logs to the volume claim "${claim}", which this Jupyter ` +
+          `server does not mount, so TensorBoard on this machine cannot read them. Copy the ` +
+          `run's event files (its logs/, runs/ or tensorboard/ folders) into ` +
+          `${path.relative(options.rootDir, run.workspace)}/ (for example with kubectl cp ` +
+          `from a pod that mounts "${claim}"), then open TensorBoard again.`
+      );
+    }
+    const since = Date.parse(record.startedAt ?? record.createdAt) - CLOCK_SLACK_MS;
+    const until = record.finishedAt ? Date.parse(record.finishedAt) + CLOCK_SLACK_MS : Infinity;
+    await copyEventFiles(notebookDir, run.workspace, since, until);
+  }
+
+  function isInside(child: string, parent: string): boolean {
+    const rel = path.relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
   }
 
   async function openOnCluster(
@@ -282,7 +357,7 @@ namespace Private {
 
   export async function cluster(
     options: ITensorBoardRoutesOptions
-  ): Promise<{ boards: ClusterTensorBoards; client: IKubeClient }> {
+  ): Promise<{ boards: ClusterTensorBoards; client: IKubeClient; podName?: string | null }> {
     if (!options.cluster) {
       throw new HttpError(400, 'bad-request', 'no cluster is configured for this Jupyter server');
     }

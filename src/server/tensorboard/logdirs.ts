@@ -113,3 +113,62 @@ export async function runLogDirs(
 export function logDirSpec(dirs: readonly ILogDir[]): string {
   return dirs.map(d => `${logDirName(d.name)}:${d.path}`).join(',');
 }
+
+/** What `copyEventFiles` copied. */
+export interface ICopiedEventFiles {
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Copy the event files below `from` (up to `maxDepth` folders deep, skipping `.chard` and the
+ * like) whose modification time lies in `[since, until]` to the same relative paths below `to`:
+ * the event files a run wrote into a folder it shared with other runs and with the notebook
+ * itself. Each file is copied under a temporary name and renamed into place; a file already
+ * copied (same size and modification time) is skipped, so copying again is cheap.
+ */
+export async function copyEventFiles(
+  from: string,
+  to: string,
+  since: number,
+  until: number,
+  maxDepth = 6
+): Promise<ICopiedEventFiles> {
+  const copied: ICopiedEventFiles = { files: 0, bytes: 0 };
+  const source = path.resolve(from);
+  for (const folder of await eventFolders(source, maxDepth)) {
+    const target = path.join(path.resolve(to), path.relative(source, folder));
+    for (const entry of await fsp.readdir(folder, { withFileTypes: true })) {
+      if (!entry.isFile() || !EVENT_FILE.test(entry.name)) {
+        continue;
+      }
+      const file = path.join(folder, entry.name);
+      const stat = await fsp.stat(file).catch(() => null);
+      if (!stat || stat.mtimeMs < since || stat.mtimeMs > until) {
+        continue;
+      }
+      const dest = path.join(target, entry.name);
+      const existing = await fsp.stat(dest).catch(() => null);
+      if (
+        existing &&
+        existing.size === stat.size &&
+        Math.abs(existing.mtimeMs - stat.mtimeMs) < 1
+      ) {
+        continue;
+      }
+      await fsp.mkdir(target, { recursive: true });
+      const temporary = path.join(target, `.${entry.name}.${process.pid}.tmp`);
+      try {
+        await fsp.copyFile(file, temporary);
+        await fsp.utimes(temporary, stat.atime, stat.mtime);
+        await fsp.rename(temporary, dest);
+      } catch (error) {
+        await fsp.rm(temporary, { force: true });
+        throw error;
+      }
+      copied.files += 1;
+      copied.bytes += stat.size;
+    }
+  }
+  return copied;
+}
