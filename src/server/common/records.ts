@@ -193,7 +193,19 @@ export async function listRunsIn(chardDir: string): Promise<IRunEntry[]> {
       // a run directory being created, or damaged by hand: not listed
     }
   }
-  return entries;
+  return entries.sort(oldestFirst);
+}
+
+/**
+ * Runs oldest first: by creation time (milliseconds), then id. Ids alone would order runs
+ * created within one second by their random suffix (a resumed run before the run it resumed).
+ */
+export function oldestFirst(
+  a: { record: { createdAt: string; id: string } },
+  b: { record: { createdAt: string; id: string } }
+): number {
+  const key = (e: typeof a): string => `${e.record.createdAt} ${e.record.id}`;
+  return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 }
 
 const SEARCH_SKIP: ReadonlySet<string> = new Set([
@@ -240,7 +252,7 @@ export async function findRuns(root: string): Promise<IRunEntry[]> {
   for (const dir of await findChardDirs(root)) {
     all.push(...(await listRunsIn(dir)));
   }
-  return all.sort((a, b) => (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0));
+  return all.sort(oldestFirst);
 }
 
 /**
