@@ -92,23 +92,50 @@ describe('an event stream the client closes', () => {
   }
 
   it('stops following the run as soon as the connection closes', async () => {
-    const started = JSON.parse(
-      await request('POST', '/chard/api/runs', {
-        notebook: 'quiet.ipynb',
-        target: 'local',
-        local: { python: PYTHON }
-      })
-    ) as { record: { id: string } };
-    const id = started.record.id;
+    // Each phase says how long it took when the test fails (this test once ran out of time in a
+    // CI run on a loaded machine; which phase was slow is what to know).
+    const phases: string[] = [];
+    const t0 = Date.now();
+    const phase = async <T>(name: string, work: Promise<T>): Promise<T> => {
+      const start = Date.now();
+      try {
+        return await work;
+      } finally {
+        phases.push(`${name} ${Date.now() - start} ms (at ${start - t0} ms)`);
+      }
+    };
     try {
-      const before = activeFollowers();
-      const streams = await Promise.all([open(id), open(id), open(id)]);
-      await waitFor(() => activeFollowers() === before + 3);
-      streams.forEach(s => s.destroy());
-      // Well before the next ping (a minute away): the followers are gone.
-      await waitFor(() => activeFollowers() === before, 10_000);
-    } finally {
-      await request('POST', `/chard/api/runs/${id}/cancel`, {});
+      const started = JSON.parse(
+        await phase(
+          'start the run',
+          request('POST', '/chard/api/runs', {
+            notebook: 'quiet.ipynb',
+            target: 'local',
+            local: { python: PYTHON }
+          })
+        )
+      ) as { record: { id: string } };
+      const id = started.record.id;
+      try {
+        const before = activeFollowers();
+        const streams = await phase('open 3 streams', Promise.all([open(id), open(id), open(id)]));
+        await phase(
+          '3 followers',
+          waitFor(() => activeFollowers() === before + 3)
+        );
+        streams.forEach(s => s.destroy());
+        // Well before the next ping (a minute away): the followers are gone.
+        await phase(
+          'followers gone',
+          waitFor(() => activeFollowers() === before, 10_000)
+        );
+      } finally {
+        await phase('cancel', request('POST', `/chard/api/runs/${id}/cancel`, {}));
+      }
+    } catch (error) {
+      throw new Error(
+        `${error instanceof Error ? error.message : String(error)}; phases: ${phases.join(', ')}`
+      );
     }
-  });
+  }, 120_000);
 });
