@@ -3,8 +3,8 @@
  * from the event stream; a failed step's error with a link to its cell and line; the selected
  * step's log tailing live with ANSI colours (JupyterLab's own stdout renderer, one renderer per
  * batch of lines, only the last lines kept in the page unless "Show all" is asked); Cancel,
- * Resume, Re-run from a step; the notebook's run history, each reopenable; the metrics of past
- * runs side by side.
+ * Resume, Re-run from a step, TensorBoard on the run's logs; the notebook's run history, each
+ * reopenable; the metrics of past runs side by side.
  */
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
@@ -32,6 +32,7 @@ export class RunMonitor extends Widget {
     this._rendermime = options.rendermime;
     this._notebook = options.notebook;
     this._onJump = options.onJump;
+    this._onTensorBoard = options.onTensorBoard ?? null;
     this._tailLines = options.tailLines ?? 500;
     this._charts = new MetricsCharts({ trans: this._trans });
     this._outputs = new StepOutputs({
@@ -194,6 +195,17 @@ export class RunMonitor extends Widget {
     this._fromSelect.setAttribute('aria-label', t.__('Step to re-run from'));
     this._rerun = this._button(t.__('Re-run from'), () => void this._do(() => this._rerunFrom()));
     bar.append(this._statusNode, this._cancel, this._resume, this._rerun, this._fromSelect);
+    if (this._onTensorBoard) {
+      const open = this._onTensorBoard;
+      this._tensorBoard = this._button(t.__('Open TensorBoard'), () => {
+        const record = this.model.record;
+        if (record) {
+          open({ id: record.id, backend: record.backend });
+        }
+      });
+      this._tensorBoard.title = t.__("TensorBoard on the event files this run's steps wrote");
+      bar.append(this._tensorBoard);
+    }
     this._messageNode.className = 'jp-chard-Monitor-message';
     this._progressNode.className = 'jp-chard-Monitor-progress';
     this._failuresNode.className = 'jp-chard-Monitor-failures';
@@ -283,6 +295,9 @@ export class RunMonitor extends Widget {
     this._resume.disabled = !m.finished || !local || m.status === 'succeeded';
     this._rerun.disabled = !m.finished || !local;
     this._fromSelect.disabled = this._rerun.disabled;
+    if (this._tensorBoard) {
+      this._tensorBoard.disabled = !m.record;
+    }
     // A finished run's message names its failed steps, which the failures box says already.
     const failures = m.failures;
     this._progressNode.textContent = m.finished && failures.length > 0 ? '' : (m.message ?? '');
@@ -521,6 +536,7 @@ export class RunMonitor extends Widget {
   private readonly _rendermime: IRenderMimeRegistry;
   private readonly _notebook: string;
   private readonly _onJump: (failure: IFailure) => void;
+  private readonly _onTensorBoard: ((run: { id: string; backend: string }) => void) | null;
   private readonly _tailLines: number;
   private _stream: IStream | null = null;
   private _selected: string | null = null;
@@ -533,6 +549,7 @@ export class RunMonitor extends Widget {
   private _cancel!: HTMLButtonElement;
   private _resume!: HTMLButtonElement;
   private _rerun!: HTMLButtonElement;
+  private _tensorBoard: HTMLButtonElement | null = null;
   private readonly _fromSelect = document.createElement('select');
   private readonly _statusNode = document.createElement('div');
   private readonly _messageNode = document.createElement('div');
@@ -555,6 +572,8 @@ export namespace RunMonitor {
     rendermime: IRenderMimeRegistry;
     notebook: string;
     onJump: (failure: IFailure) => void;
+    /** Open TensorBoard on a run's logs (no "Open TensorBoard" button without it). */
+    onTensorBoard?: (run: { id: string; backend: string }) => void;
     /** Log lines kept in the page (default 500); "Show all" renders the rest. */
     tailLines?: number;
   }

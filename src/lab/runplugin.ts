@@ -394,7 +394,16 @@ class Runner {
         trans: this._trans,
         rendermime: this._rendermime,
         notebook: path,
-        onJump: failure => this._jump(path, failure)
+        onJump: failure => this._jump(path, failure),
+        // TensorBoard is another plugin's command (absent when that plugin is disabled).
+        onTensorBoard: this._app.commands.hasCommand(CommandIDs.openTensorBoard)
+          ? run =>
+              void this._app.commands.execute(CommandIDs.openTensorBoard, {
+                notebook: path,
+                runs: [run.id],
+                ...(run.backend === 'local' ? {} : { target: 'cluster' })
+              })
+          : undefined
       });
       widget = new MainAreaWidget({ content });
       widget.id = `jp-chard-runs-${Private.counter()}`;

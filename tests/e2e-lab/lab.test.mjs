@@ -152,6 +152,64 @@ async function tensorBoard(page) {
   check('closing the panel stops TensorBoard (its path answers 404)', after === 404, after);
 }
 
+/**
+ * Issue 12: the example notebook (examples/churn) run as a pipeline on this machine, then
+ * "Open TensorBoard" in its run monitor: the curves its training steps wrote with tensorboardX.
+ */
+async function exampleTensorBoard(page) {
+  // Only this notebook's monitor is open, so the monitor's selectors find it.
+  await page.evaluate(() => {
+    for (const w of [...window.jupyterapp.shell.widgets('main')]) {
+      if (w.content && w.content.hasClass && w.content.hasClass('jp-chard-Monitor')) {
+        w.close();
+      }
+    }
+  });
+  await openNotebook(page, 'example/churn.ipynb');
+  const t = clock();
+  await page.evaluate(() => window.jupyterapp.commands.execute('chard:run-pipeline'));
+  await page.waitForSelector('.jp-Dialog .jp-chard-RunDialog', { timeout: 10000 });
+  const saveAndRun = page.locator('.jp-Dialog .jp-mod-accept', { hasText: 'Save and Run' });
+  await ((await saveAndRun.count()) > 0 ? saveAndRun : page.locator('.jp-Dialog .jp-mod-accept').last()).click();
+  const ended = await waitForStatus(page, ['succeeded', 'failed']);
+  const done = await readMonitor(page);
+  check(
+    'the example runs as a pipeline on this machine, every step succeeded',
+    ended && done.status === 'succeeded' && Object.values(done.steps).every(s => s === 'succeeded'),
+    done
+  );
+  console.log(`     the example ran in ${t()}`);
+  const runId = await page.evaluate(
+    () => document.querySelector('.jp-chard-Monitor .jp-chard-Monitor-status').textContent.split(' · ')[1]
+  );
+  const opened = clock();
+  await page.locator('.jp-chard-Monitor-button', { hasText: 'Open TensorBoard' }).click();
+  await page.locator('.jp-chard-TensorBoard[data-state="ready"]').waitFor({ timeout: 90000 });
+  const frame = page.frameLocator('.jp-chard-TensorBoard-frame');
+  await frame.locator('scalar-card line-chart, scalar-card .line-chart').first().waitFor({ timeout: 60000 });
+  console.log(`     the example's curves drawn ${opened()} after "Open TensorBoard" in its monitor`);
+  const runNames = await frame
+    .locator('runs-selector, tb-data-table, runs-data-table')
+    .first()
+    .textContent({ timeout: 10000 })
+    .catch(() => '');
+  check(
+    "TensorBoard from the monitor shows the example run's training steps, each its own TensorBoard run",
+    ['train_logreg', 'train_forest', 'train_gbm'].every(step => runNames.includes(`${runId}/${step}`)),
+    { runId, runNames: runNames.slice(0, 300) }
+  );
+  await page.waitForTimeout(1500); // let the charts draw (for the screenshot)
+  await page.mouse.move(1, 1);
+  await page.screenshot({ path: path.join(OUT, '5c-tensorboard-example.png') });
+  await page.evaluate(() => {
+    for (const w of [...window.jupyterapp.shell.widgets('main')]) {
+      if (w.content && w.content.hasClass && w.content.hasClass('jp-chard-TensorBoard')) {
+        w.close();
+      }
+    }
+  });
+}
+
 /** The notebook as saved on the server (the contents API). */
 async function readSaved(page, file) {
   return page.evaluate(async p => {
@@ -1285,6 +1343,7 @@ async function backendStates(ctx) {
     // 9. TensorBoard: two runs of train.ipynb (one with a folder per step) in one panel, with
     // real curves, in the light and the dark theme; closing the panel stops TensorBoard.
     await tensorBoard(page);
+    await exampleTensorBoard(page);
 
     // 10. A large notebook (1,500 code cells of ~20 lines, 150 steps): its cells are parsed in
     // Web Workers while the sidebar says so, and the page keeps responding meanwhile.

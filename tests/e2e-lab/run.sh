@@ -22,6 +22,9 @@ start=$start bash "$ROOT/scripts/setup-venv.sh" --wheel-only
 rm -rf "$STATE/notebooks" "$STATE/workspaces" "$STATE/user-settings" "$STATE/runtime"
 mkdir -p "$STATE/notebooks" "$STATE/out"
 cp "$HERE"/notebooks/*.ipynb "$STATE/notebooks/"
+# The example as a user gets it (run, then TensorBoard from its monitor).
+mkdir -p "$STATE/notebooks/example"
+cp "$ROOT"/examples/churn/churn.ipynb "$ROOT"/examples/churn/customers.csv "$STATE/notebooks/example/"
 node "$HERE/make-large-notebook.mjs" "$STATE/notebooks/large.ipynb" 1500
 # Two runs of train.ipynb with real event files (tensorboardX), for the TensorBoard panel.
 "$VENV/bin/python" "$ROOT/tests/fixtures/tensorboard/write_runs.py" "$STATE/notebooks" > "$STATE/out/tensorboard-runs.json"

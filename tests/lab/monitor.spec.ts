@@ -255,15 +255,19 @@ let client: MemoryClient;
 let monitor: Monitor;
 let jumps: IFailure[];
 
-function make(tailLines?: number): Monitor {
+let tensorBoards: { id: string; backend: string }[];
+
+function make(tailLines?: number, withTensorBoard = true): Monitor {
   client = new MemoryClient();
   jumps = [];
+  tensorBoards = [];
   monitor = new RunMonitor({
     client,
     trans: nullTranslator.load('jupyterlab-chard'),
     rendermime,
     notebook: 'churn.ipynb',
     onJump: f => jumps.push(f),
+    onTensorBoard: withTensorBoard ? run => tensorBoards.push(run) : undefined,
     tailLines
   });
   Widget.attach(monitor, document.body);
@@ -403,6 +407,21 @@ describe('RunMonitor: Cancel, Resume and Re-run', () => {
     expect(button('Cancel').disabled).toBe(true);
     expect(button('Resume').disabled).toBe(true);
     expect(button('Re-run from').disabled).toBe(true);
+  });
+
+  it('opens TensorBoard on the run shown, local or on a cluster', async () => {
+    make();
+    await monitor.follow(client.add(record('run-1')));
+    button('Open TensorBoard').click();
+    await monitor.follow(client.add(record('wf-2', { backend: 'argo', status: 'succeeded' })));
+    button('Open TensorBoard').click();
+    expect(tensorBoards).toEqual([
+      { id: 'run-1', backend: 'local' },
+      { id: 'wf-2', backend: 'argo' }
+    ]);
+    monitor.dispose();
+    make(undefined, false); // the TensorBoard plugin disabled: no button
+    expect(() => button('Open TensorBoard')).toThrow('no button');
   });
 
   it('re-runs from the step chosen and follows the new run', async () => {
