@@ -167,7 +167,10 @@ async function exampleTensorBoard(page) {
   });
   await openNotebook(page, 'example/churn.ipynb');
   const t = clock();
-  await page.evaluate(() => window.jupyterapp.commands.execute('chard:run-pipeline'));
+  // Not awaited in the page: the command ends only once its dialog is answered.
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('chard:run-pipeline');
+  });
   await page.waitForSelector('.jp-Dialog .jp-chard-RunDialog', { timeout: 10000 });
   const saveAndRun = page.locator('.jp-Dialog .jp-mod-accept', { hasText: 'Save and Run' });
   await ((await saveAndRun.count()) > 0 ? saveAndRun : page.locator('.jp-Dialog .jp-mod-accept').last()).click();
