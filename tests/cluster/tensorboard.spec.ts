@@ -234,6 +234,16 @@ describe("the run's logs opened on this machine instead", () => {
     );
     await local.release(session.id as string);
   }, 120000);
+
+  it("uses the event files already in the run's folder when the volume is not mounted here", async () => {
+    podName = 'other-0'; // mounts another claim (the copy of the test before stays)
+    const session = await openLocally();
+    expect(session).toMatchObject({
+      target: 'local',
+      logdirs: [{ name: RUN, path: `.chard/runs/${RUN}/workspace/logs` }]
+    });
+    await local.release(session.id as string);
+  }, 120000);
 });
 
 describe("with Kubeflow's Tensorboard CRD", () => {

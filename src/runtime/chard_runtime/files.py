@@ -29,8 +29,8 @@ import zlib
 # core, is the default. CRC-32 is computed by ISA-L (the `isal` package from PyPI, which Chard's
 # wheel depends on) where it is importable: the same CRC-32 as zlib's, 0.08 CPU-s per GiB against
 # zlib's 0.5 on this project's machine; else by zlib, so the runtime still starts on the standard
-# library alone. Both catch torn, truncated and bit-flipped data (no digest
-# stops deliberate tampering: the manifest sits beside the value).
+# library alone. Both catch torn, truncated and bit-flipped data (no digest stops deliberate
+# tampering: the manifest sits beside the value).
 
 CHUNK = 64 * 1024 * 1024
 
@@ -194,8 +194,8 @@ def _cpus():
 
 def _checksum_chunks(segments, work=None):
     """The CRC-32 of each CHUNK of the segments laid end to end, computed by a pool of threads
-    (zlib and ISA-L release the GIL on large buffers) while this thread does `work` (writes the file);
-    then this thread takes the chunks no pool thread has started yet."""
+    (zlib and ISA-L release the GIL on large buffers) while this thread does `work` (writes the
+    file); then this thread takes the chunks no pool thread has started yet."""
     from concurrent.futures import ThreadPoolExecutor
     size = sum(len(s) for s in segments)
     pieces = [_pieces(segments, start, start + CHUNK) for start in range(0, size, CHUNK)]

@@ -183,9 +183,7 @@ namespace Private {
     if (body.runs && body.runs.length > 0) {
       const runs = await runWorkspaces(options, body);
       for (const run of runs) {
-        if (!(await holdsEventFiles(run.workspace))) {
-          await fetchClusterLogs(options, run, body.notebook as string);
-        }
+        await fetchClusterLogs(options, run, body.notebook as string);
       }
       dirs.push(...(await runLogDirs(runs)));
     }
@@ -218,8 +216,10 @@ namespace Private {
    * A cluster run's event files, copied into its run folder on this machine (its `workspace/`)
    * from the run's volume when this Jupyter server mounts that volume too (a run on the
    * notebook's own volume, without a snapshot): only the files written while the run ran, from
-   * the notebook's folder, where the steps worked. Nothing for a local run; a clear error when
-   * the volume is not mounted here.
+   * the notebook's folder, where the steps worked; again on every open, so the curves of a run
+   * still going grow (files already copied are skipped). Nothing for a local run. When the
+   * volume is not mounted here (or the cluster cannot be asked), event files already in the
+   * run's folder (copied by hand) are used, and without any, a clear error says where they are.
    */
   async function fetchClusterLogs(
     options: ITensorBoardRoutesOptions,
@@ -235,29 +235,35 @@ namespace Private {
     if (!record.cluster?.workflow || !options.cluster) {
       return;
     }
-    const cluster = await Private.cluster(options);
-    const claim = await claimOfRun(cluster.client, run.dir);
-    const notebookDir = path.dirname(await resolveInsideRoot(options.rootDir, notebook));
-    const pod = cluster.podName
-      ? await translate(() => readNotebookPod(cluster.client, cluster.podName as string))
-      : null;
-    const mount = pod?.volumes.find(
-      v => v.pvc === claim && isInside(notebookDir, path.resolve(v.mountPath))
-    );
-    if (!mount) {
-      throw new HttpError(
-        404,
-        'logs-unreachable',
-        `run ${record.id} wrote its logs to the volume claim "${claim}", which this Jupyter ` +
-          `server does not mount, so TensorBoard on this machine cannot read them. Copy the ` +
-          `run's event files (its logs/, runs/ or tensorboard/ folders) into ` +
-          `${path.relative(options.rootDir, run.workspace)}/ (for example with kubectl cp ` +
-          `from a pod that mounts "${claim}"), then open TensorBoard again.`
+    try {
+      const cluster = await Private.cluster(options);
+      const claim = await claimOfRun(cluster.client, run.dir);
+      const notebookDir = path.dirname(await resolveInsideRoot(options.rootDir, notebook));
+      const pod = cluster.podName
+        ? await translate(() => readNotebookPod(cluster.client, cluster.podName as string))
+        : null;
+      const mount = pod?.volumes.find(
+        v => v.pvc === claim && isInside(notebookDir, path.resolve(v.mountPath))
       );
+      if (!mount) {
+        throw new HttpError(
+          404,
+          'logs-unreachable',
+          `run ${record.id} wrote its logs to the volume claim "${claim}", which this Jupyter ` +
+            `server does not mount, so TensorBoard on this machine cannot read them. Copy the ` +
+            `run's event files (its logs/, runs/ or tensorboard/ folders) into ` +
+            `${path.relative(options.rootDir, run.workspace)}/ (for example with kubectl cp ` +
+            `from a pod that mounts "${claim}"), then open TensorBoard again.`
+        );
+      }
+      const since = Date.parse(record.startedAt ?? record.createdAt) - CLOCK_SLACK_MS;
+      const until = record.finishedAt ? Date.parse(record.finishedAt) + CLOCK_SLACK_MS : Infinity;
+      await copyEventFiles(notebookDir, run.workspace, since, until);
+    } catch (error) {
+      if (!(await holdsEventFiles(run.workspace))) {
+        throw error;
+      }
     }
-    const since = Date.parse(record.startedAt ?? record.createdAt) - CLOCK_SLACK_MS;
-    const until = record.finishedAt ? Date.parse(record.finishedAt) + CLOCK_SLACK_MS : Infinity;
-    await copyEventFiles(notebookDir, run.workspace, since, until);
   }
 
   function isInside(child: string, parent: string): boolean {
