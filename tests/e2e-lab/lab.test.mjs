@@ -152,19 +152,24 @@ async function tensorBoard(page) {
   check('closing the panel stops TensorBoard (its path answers 404)', after === 404, after);
 }
 
+/** Close every main-area panel whose content has the CSS class `cls`. */
+function closeMainAreaPanels(page, cls) {
+  return page.evaluate(c => {
+    for (const w of [...window.jupyterapp.shell.widgets('main')]) {
+      if (w.content && w.content.hasClass && w.content.hasClass(c)) {
+        w.close();
+      }
+    }
+  }, cls);
+}
+
 /**
  * Issue 12: the example notebook (examples/churn) run as a pipeline on this machine, then
  * "Open TensorBoard" in its run monitor: the curves its training steps wrote with tensorboardX.
  */
 async function exampleTensorBoard(page) {
   // Only this notebook's monitor is open, so the monitor's selectors find it.
-  await page.evaluate(() => {
-    for (const w of [...window.jupyterapp.shell.widgets('main')]) {
-      if (w.content && w.content.hasClass && w.content.hasClass('jp-chard-Monitor')) {
-        w.close();
-      }
-    }
-  });
+  await closeMainAreaPanels(page, 'jp-chard-Monitor');
   await openNotebook(page, 'example/churn.ipynb');
   const t = clock();
   // Not awaited in the page: the command ends only once its dialog is answered.
@@ -204,13 +209,7 @@ async function exampleTensorBoard(page) {
   await page.waitForTimeout(1500); // let the charts draw (for the screenshot)
   await page.mouse.move(1, 1);
   await page.screenshot({ path: path.join(OUT, '5c-tensorboard-example.png') });
-  await page.evaluate(() => {
-    for (const w of [...window.jupyterapp.shell.widgets('main')]) {
-      if (w.content && w.content.hasClass && w.content.hasClass('jp-chard-TensorBoard')) {
-        w.close();
-      }
-    }
-  });
+  await closeMainAreaPanels(page, 'jp-chard-TensorBoard');
 }
 
 /** The notebook as saved on the server (the contents API). */

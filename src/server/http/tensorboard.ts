@@ -183,17 +183,25 @@ namespace Private {
     if (body.runs && body.runs.length > 0) {
       const runs = await runWorkspaces(options, body);
       for (const run of runs) {
-        await fetchClusterLogs(options, run, body.notebook as string);
+        await fetchClusterLogs(options, run);
       }
       dirs.push(...(await runLogDirs(runs)));
     }
     return dirs.filter(d => !d.path.includes(','));
   }
 
+  /** A run of the request: its folder, its workspace, and the folder of its notebook. */
+  interface IRunPlace {
+    name: string;
+    workspace: string;
+    dir: string;
+    notebookDir: string;
+  }
+
   async function runWorkspaces(
     options: ITensorBoardRoutesOptions,
     body: ITensorBoardOpenRequest
-  ): Promise<{ name: string; workspace: string; dir: string }[]> {
+  ): Promise<IRunPlace[]> {
     if (!body.notebook) {
       throw new HttpError(
         400,
@@ -208,7 +216,7 @@ namespace Private {
         throw new HttpError(400, 'bad-request', `not a run id: ${JSON.stringify(id)}`);
       }
       const dir = path.join(chardDir, 'runs', id);
-      return { name: id, workspace: runPaths(dir).workspace, dir };
+      return { name: id, workspace: runPaths(dir).workspace, dir, notebookDir: path.dirname(file) };
     });
   }
 
@@ -223,8 +231,7 @@ namespace Private {
    */
   async function fetchClusterLogs(
     options: ITensorBoardRoutesOptions,
-    run: { name: string; workspace: string; dir: string },
-    notebook: string
+    run: IRunPlace
   ): Promise<void> {
     let record;
     try {
@@ -238,7 +245,7 @@ namespace Private {
     try {
       const cluster = await Private.cluster(options);
       const claim = await claimOfRun(cluster.client, run.dir);
-      const notebookDir = path.dirname(await resolveInsideRoot(options.rootDir, notebook));
+      const notebookDir = run.notebookDir;
       const pod = cluster.podName
         ? await translate(() => readNotebookPod(cluster.client, cluster.podName as string))
         : null;
