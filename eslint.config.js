@@ -7,7 +7,9 @@ import tseslint from 'typescript-eslint';
  *   core    imports nothing outside core, and no Node module;
  *   lab     never imports server or cli;
  *   server  never imports lab or cli; its backends (local, kube, kfp) never import one another,
- *           only the neutral common/ and the service's types and errors;
+ *           only the neutral common/ and the service's types and errors; the HTTP API (http/)
+ *           imports no backend, only the services (service/, tensorboard/, analysis/);
+ *           tensorboard/ and analysis/ import no run backend but kube's client;
  *   cli     imports core, its own files and the server only through server/index.ts.
  */
 const NODE_MODULES = [
@@ -46,15 +48,18 @@ const backendRules = name =>
 export const LAYERS = [
   {
     files: ['src/core/**/*.ts'],
-    rules: layer('core is pure TypeScript: it imports nothing outside src/core and no Node module', [
-      ...NODE_MODULES,
-      '@jupyterlab/*',
-      '@lumino/*',
-      '@kubernetes/*',
-      '**/server/**',
-      '**/cli/**',
-      '**/lab/**'
-    ])
+    rules: layer(
+      'core is pure TypeScript: it imports nothing outside src/core and no Node module',
+      [
+        ...NODE_MODULES,
+        '@jupyterlab/*',
+        '@lumino/*',
+        '@kubernetes/*',
+        '**/server/**',
+        '**/cli/**',
+        '**/lab/**'
+      ]
+    )
   },
   {
     files: ['src/lab/**/*.ts'],
@@ -82,6 +87,20 @@ export const LAYERS = [
     rules: backendRules(name)
   })),
   {
+    files: ['src/server/http/**/*.ts'],
+    rules: layer(
+      'the HTTP API is an adapter over the run service and the TensorBoard service: it imports no backend',
+      ['**/lab/**', '**/cli/**', ...BACKENDS.map(b => `**/${b}/**`)]
+    )
+  },
+  {
+    files: ['src/server/tensorboard/**/*.ts', 'src/server/analysis/**/*.ts'],
+    rules: layer(
+      "TensorBoard and analysis are services beside the run service: they may use the cluster's client (kube), never a run backend's runner, the run service or the HTTP API",
+      ['**/lab/**', '**/cli/**', '**/local/**', '**/kfp/**', '**/service/**', '**/http/**']
+    )
+  },
+  {
     files: ['src/cli/**/*.ts'],
     rules: layer('the CLI is a thin adapter: it imports the server only through server/index.js', [
       '**/server/**',
@@ -93,7 +112,14 @@ export const LAYERS = [
 
 export default tseslint.config(
   {
-    ignores: ['lib/**', 'node_modules/**', 'src/core/generated/**', 'src/lab/generated/**', 'src/server/generated/**', 'examples/**']
+    ignores: [
+      'lib/**',
+      'node_modules/**',
+      'src/core/generated/**',
+      'src/lab/generated/**',
+      'src/server/generated/**',
+      'examples/**'
+    ]
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

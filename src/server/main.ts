@@ -20,7 +20,12 @@ import { CellAnalysisPool } from './analysis/pool.js';
 import { apiRoutes, createApiServer, tensorBoardRoutes } from './http/index.js';
 import { createKubeClient } from './kube/client.js';
 import { loadClusterConfig } from './kube/config.js';
-import { ClusterTensorBoards, LocalTensorBoards, servesTensorboards } from './tensorboard/index.js';
+import {
+  ClusterTensorBoards,
+  LocalTensorBoards,
+  servesTensorboards,
+  TensorBoardService
+} from './tensorboard/index.js';
 import { createRunService } from './service/service.js';
 import { runPaths } from './common/records.js';
 import { runLogDirs } from './tensorboard/logdirs.js';
@@ -121,17 +126,20 @@ async function main(): Promise<void> {
       }),
       ...tensorBoardRoutes({
         rootDir: config.rootDir,
-        local: tensorboards,
-        cluster: async () => {
-          const cluster = loadClusterConfig();
-          const client = createKubeClient(cluster.kubeConfig, cluster.namespace);
-          const served = () => servesTensorboards(cluster.kubeConfig);
-          return {
-            client,
-            boards: new ClusterTensorBoards({ client, served }),
-            podName: cluster.podName
-          };
-        }
+        service: new TensorBoardService({
+          rootDir: config.rootDir,
+          local: tensorboards,
+          cluster: async () => {
+            const cluster = loadClusterConfig();
+            const client = createKubeClient(cluster.kubeConfig, cluster.namespace);
+            const served = () => servesTensorboards(cluster.kubeConfig);
+            return {
+              client,
+              boards: new ClusterTensorBoards({ client, served }),
+              podName: cluster.podName
+            };
+          }
+        })
       })
     ]
   });

@@ -18,6 +18,7 @@ import { createKubeClient } from '../../src/server/kube/client.js';
 import { loadClusterConfig } from '../../src/server/kube/config.js';
 import { ClusterTensorBoards } from '../../src/server/tensorboard/cluster.js';
 import { LocalTensorBoards } from '../../src/server/tensorboard/local.js';
+import { TensorBoardService } from '../../src/server/tensorboard/service.js';
 import type { Json } from '../support/cluster/admin.js';
 import type { ICluster } from '../support/cluster/index.js';
 import { startCluster, until } from '../support/cluster/index.js';
@@ -108,13 +109,16 @@ beforeAll(async () => {
   local = new LocalTensorBoards({ python: venvPython(), pathPrefix: '/chard/tensorboard' });
   routes = tensorBoardRoutes({
     rootDir: root,
-    local,
-    cluster: () =>
-      Promise.resolve({
-        client,
-        boards: new ClusterTensorBoards({ client, pollMs: 100 }),
-        podName
-      })
+    service: new TensorBoardService({
+      rootDir: root,
+      local,
+      cluster: () =>
+        Promise.resolve({
+          client,
+          boards: new ClusterTensorBoards({ client, pollMs: 100 }),
+          podName
+        })
+    })
   });
   await clusterRun();
 }, 900000);

@@ -126,6 +126,24 @@ describe('planView', () => {
     expect(view.summary).toBe('3 steps · 0 parameters · 0 metrics · 0 errors · 2 warnings');
   });
 
+  it("shows a wrong notebook setting as the notebook's error, and an old spelling as a warning, before any run", () => {
+    const cells = [new FakeCell('code', 'x = 1', ['step:one'])];
+    const metadata = { chard: { retryLimit: -2, snapshot_class: 'csi-snapclass' } };
+    const plan = analyzeNotebook(snapshotNotebook(fakeNotebook(cells, metadata)));
+    const view = planView(plan, english);
+    expect(view.diagnostics.map(d => [d.severity, d.location, d.step, d.message])).toEqual([
+      [
+        'error',
+        'notebook',
+        null,
+        'notebook metadata `chard.retryLimit` must be a whole number of at least 0, not -2'
+      ],
+      ['warning', 'notebook', null, expect.stringMatching(/`chard\.snapshot_class`.*snapshotClass/)]
+    ]);
+    expect(view.summary).toBe('1 step · 0 parameters · 0 metrics · 1 error · 1 warning');
+    expect(plan.pipeline.chard).toEqual({ snapshotClass: 'csi-snapclass' });
+  });
+
   it('lists errors before warnings, each in notebook order', () => {
     const plan = churnPlan();
     plan.diagnostics = [

@@ -25,6 +25,23 @@ describe('the layering rule', () => {
     ['src/server/local/x.ts', "import { x } from '../service/service.js';", /backends never/],
     ['src/server/common/x.ts', "import { x } from '../local/processes.js';", /neutral/],
     ['src/server/x.ts', "import { x } from '../lab/panel.js';", /never imports lab/],
+    ['src/server/http/x.ts', "import { x } from '../kube/client.js';", /imports no backend/],
+    ['src/server/http/x.ts', "import { x } from '../local/runner.js';", /imports no backend/],
+    [
+      'src/server/tensorboard/x.ts',
+      "import { x } from '../local/runner.js';",
+      /never a run backend/
+    ],
+    [
+      'src/server/tensorboard/x.ts',
+      "import { x } from '../http/router.js';",
+      /never a run backend/
+    ],
+    [
+      'src/server/analysis/x.ts',
+      "import { x } from '../service/service.js';",
+      /never a run backend/
+    ],
     ['src/cli/x.ts', "import { x } from '../server/local/runner.js';", /thin adapter/],
     ['src/cli/x.ts', "import { x } from '../server/service/service.js';", /thin adapter/]
   ])('%s: %s fails', async (file, code, message) => {
@@ -39,6 +56,9 @@ describe('the layering rule', () => {
     ['src/server/kfp/x.ts', "import type { x } from '../service/types.js';"],
     ['src/server/local/x.ts', "import { x } from '../service/errors.js';"],
     ['src/server/service/x.ts', "import { x } from '../local/backend.js';"],
+    ['src/server/http/x.ts', "import { x } from '../tensorboard/service.js';"],
+    ['src/server/http/x.ts', "import { x } from '../service/service.js';"],
+    ['src/server/tensorboard/x.ts', "import { x } from '../kube/client.js';"],
     ['src/cli/x.ts', "import { x } from '../server/index.js';"],
     ['src/cli/x.ts', "import { x } from '../core/index.js';"]
   ])('%s: %s passes', async (file, code) => {
