@@ -14,6 +14,7 @@ import { parseCommandArgs, splitParamArgs, valueDigestArg } from './args.js';
 import { CommandError } from './notebookfile.js';
 import { formatDuration, graceSeconds, stepTable } from './local.js';
 import { runService, viaService } from './service.js';
+import type { RunService } from '../server/index.js';
 
 export const RUN_USAGE = `usage: chard run NOTEBOOK [options]
        chard run --resume RUN [options]
@@ -41,22 +42,25 @@ Options:
   --no-infer                order steps by prev: tags only, as Kale does
   --json                    one JSON event per line on stdout`;
 
+const RUN_OPTIONS = {
+  param: { type: 'string', multiple: true },
+  python: { type: 'string' },
+  parallel: { type: 'string' },
+  resume: { type: 'string' },
+  from: { type: 'string' },
+  run: { type: 'string' },
+  exclude: { type: 'string', multiple: true },
+  'max-snapshot-size': { type: 'string' },
+  snapshot: { type: 'string' },
+  grace: { type: 'string' },
+  'value-digest': { type: 'string' },
+  'no-infer': { type: 'boolean' },
+  json: { type: 'boolean' }
+} as const;
+
+/** `chard run`: parse the options, start (or resume) the run, follow it, print its summary. */
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, RUN_USAGE, {
-    param: { type: 'string', multiple: true },
-    python: { type: 'string' },
-    parallel: { type: 'string' },
-    resume: { type: 'string' },
-    from: { type: 'string' },
-    run: { type: 'string' },
-    exclude: { type: 'string', multiple: true },
-    'max-snapshot-size': { type: 'string' },
-    snapshot: { type: 'string' },
-    grace: { type: 'string' },
-    'value-digest': { type: 'string' },
-    'no-infer': { type: 'boolean' },
-    json: { type: 'boolean' }
-  });
+  const { values, positionals } = parseCommandArgs(argv, RUN_USAGE, RUN_OPTIONS);
   if (values.help) {
     process.stdout.write(`${RUN_USAGE}\n`);
     return 0;
@@ -64,111 +68,30 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (positionals.length > 1 || (positionals.length === 0 && !values.resume)) {
     throw new CommandError(`give one notebook (or --resume RUN)\n${RUN_USAGE}`, 2);
   }
-  if (values.resume && values.from) {
-    throw new CommandError('--resume and --from do not go together', 2);
-  }
-  const parallel =
-    values.parallel === undefined ? os.availableParallelism() : Number(values.parallel);
-  if (!Number.isInteger(parallel) || parallel < 1) {
-    throw new CommandError(`--parallel ${values.parallel}: give a whole number of at least 1`, 2);
-  }
-  if (values.run && !values.from) {
-    throw new CommandError('--run RUN goes with --from STEP', 2);
-  }
-  const grace = graceSeconds(values.grace);
-  if (values.snapshot !== undefined && values.snapshot !== 'auto' && values.snapshot !== 'copy') {
-    throw new CommandError(`--snapshot ${values.snapshot}: give auto or copy`, 2);
-  }
-  const valueDigest = valueDigestArg(values['value-digest']);
+  const local = Private.localOptions(values);
   const json = values.json === true;
-  const local: ILocalRunOptions = {
-    parallel,
-    graceSeconds: grace,
-    ...(values.python === undefined ? {} : { python: values.python }),
-    ...(values.exclude ? { exclude: values.exclude } : {}),
-    ...(values['max-snapshot-size'] === undefined
-      ? {}
-      : { maxSnapshot: values['max-snapshot-size'] }),
-    ...(values.snapshot === 'copy' ? { snapshotMode: 'copy' as const } : {}),
-    ...(valueDigest === undefined ? {} : { valueDigest }),
-    ...(values['no-infer'] ? { noInfer: true } : {}),
-    ...(values.from
-      ? { from: { step: values.from, ...(values.run ? { run: values.run } : {}) } }
-      : {})
-  };
   const service = runService();
   const onProgress = json
     ? undefined
     : (message: string) => process.stderr.write(`chard: ${message}\n`);
-
-  // Start the run (or resume one): it exists once this returns.
-  let details: IRunDetails;
-  if (values.resume) {
-    const resume = values.resume;
-    const found = await viaService(() => service.get(resume));
-    if (found.record.backend !== 'local') {
-      throw new CommandError(`run ${found.record.id} is not a local run`, 2);
-    }
-    if (positionals[0] && path.resolve(positionals[0]) !== found.notebook) {
-      throw new CommandError(
-        `run ${found.record.id} is a run of ${found.notebook}, not ${positionals[0]}`,
-        2
+  const details = values.resume
+    ? await Private.resume(service, values.resume, positionals[0], local, onProgress)
+    : await viaService(
+        () =>
+          service.start(
+            {
+              notebook: positionals[0],
+              target: 'local',
+              parameters: Object.fromEntries(splitParamArgs(values.param ?? [])),
+              local
+            },
+            { onProgress }
+          ),
+        positionals[0]
       );
-    }
-    details = await viaService(
-      () => service.resume(found.record.id, { local }, { onProgress }),
-      found.notebook
-    );
-  } else {
-    const notebook = positionals[0];
-    details = await viaService(
-      () =>
-        service.start(
-          {
-            notebook,
-            target: 'local',
-            parameters: Object.fromEntries(splitParamArgs(values.param ?? [])),
-            local
-          },
-          { onProgress }
-        ),
-      notebook
-    );
-  }
+  const started = await Private.follow(service, details, json, local.graceSeconds);
 
-  // Follow it to its end; Ctrl-C cancels it.
   const id = details.record.id;
-  const view = new Private.View(
-    json,
-    details.record.steps.map(s => s.name)
-  );
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1;
-    if (!json) {
-      view.note(
-        signals === 1
-          ? `chard: ${signal}: cancelling the run (stopping every step)`
-          : 'chard: still stopping the steps'
-      );
-    }
-    void service.cancel(id, { graceSeconds: grace }).catch(() => undefined);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let started = false;
-  try {
-    await viaService(async () => {
-      for await (const { event } of service.events(id, { after: details.since })) {
-        started ||= event.event === 'run-started';
-        view.event(event);
-      }
-    });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    view.close();
-  }
   const final = { ...(await viaService(() => service.get(id))), record: await service.wait(id) };
   if (!started && final.record.status === 'failed') {
     // It never started (the snapshot failed ...): one line, as for any other refusal.
@@ -182,6 +105,112 @@ export async function runCommand(argv: string[]): Promise<number> {
 }
 
 namespace Private {
+  type Values = ReturnType<typeof parseCommandArgs<typeof RUN_OPTIONS>>['values'];
+
+  /** The run's options from the command line; a wrong one is a usage error (exit code 2). */
+  export function localOptions(values: Values): ILocalRunOptions & { graceSeconds: number } {
+    if (values.resume && values.from) {
+      throw new CommandError('--resume and --from do not go together', 2);
+    }
+    const parallel =
+      values.parallel === undefined ? os.availableParallelism() : Number(values.parallel);
+    if (!Number.isInteger(parallel) || parallel < 1) {
+      throw new CommandError(`--parallel ${values.parallel}: give a whole number of at least 1`, 2);
+    }
+    if (values.run && !values.from) {
+      throw new CommandError('--run RUN goes with --from STEP', 2);
+    }
+    const grace = graceSeconds(values.grace);
+    if (values.snapshot !== undefined && values.snapshot !== 'auto' && values.snapshot !== 'copy') {
+      throw new CommandError(`--snapshot ${values.snapshot}: give auto or copy`, 2);
+    }
+    const valueDigest = valueDigestArg(values['value-digest']);
+    return {
+      parallel,
+      graceSeconds: grace,
+      ...(values.python === undefined ? {} : { python: values.python }),
+      ...(values.exclude ? { exclude: values.exclude } : {}),
+      ...(values['max-snapshot-size'] === undefined
+        ? {}
+        : { maxSnapshot: values['max-snapshot-size'] }),
+      ...(values.snapshot === 'copy' ? { snapshotMode: 'copy' as const } : {}),
+      ...(valueDigest === undefined ? {} : { valueDigest }),
+      ...(values['no-infer'] ? { noInfer: true } : {}),
+      ...(values.from
+        ? { from: { step: values.from, ...(values.run ? { run: values.run } : {}) } }
+        : {})
+    };
+  }
+
+  /** `--resume RUN`: a local run, of the notebook given (if one is). */
+  export async function resume(
+    service: RunService,
+    id: string,
+    notebook: string | undefined,
+    local: ILocalRunOptions,
+    onProgress: ((message: string) => void) | undefined
+  ): Promise<IRunDetails> {
+    const found = await viaService(() => service.get(id));
+    if (found.record.backend !== 'local') {
+      throw new CommandError(`run ${found.record.id} is not a local run`, 2);
+    }
+    if (notebook && path.resolve(notebook) !== found.notebook) {
+      throw new CommandError(
+        `run ${found.record.id} is a run of ${found.notebook}, not ${notebook}`,
+        2
+      );
+    }
+    return viaService(
+      () => service.resume(found.record.id, { local }, { onProgress }),
+      found.notebook
+    );
+  }
+
+  /**
+   * Show the run's events until it ends; Ctrl-C (or SIGTERM) cancels it. True when the run
+   * started (its run-started event came).
+   */
+  export async function follow(
+    service: RunService,
+    details: IRunDetails,
+    json: boolean,
+    grace: number
+  ): Promise<boolean> {
+    const id = details.record.id;
+    const view = new View(
+      json,
+      details.record.steps.map(s => s.name)
+    );
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (!json) {
+        view.note(
+          signals === 1
+            ? `chard: ${signal}: cancelling the run (stopping every step)`
+            : 'chard: still stopping the steps'
+        );
+      }
+      void service.cancel(id, { graceSeconds: grace }).catch(() => undefined);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let started = false;
+    try {
+      await viaService(async () => {
+        for await (const { event } of service.events(id, { after: details.since })) {
+          started ||= event.event === 'run-started';
+          view.event(event);
+        }
+      });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      view.close();
+    }
+    return started;
+  }
+
   const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
 
   /** What the terminal shows while a run goes on. */

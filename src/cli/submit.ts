@@ -3,7 +3,6 @@
  * or Kubeflow Pipelines), with the notebook's workspace volumes snapshotted and mounted in every
  * step; `--watch` follows the run to its end, printing each step's log.
  */
-import { parseArgs } from 'node:util';
 import type { IStartRunRequest, RunEvent, WorkspaceMode } from '../core/index.js';
 import { runStartedEvent } from '../core/index.js';
 import {
@@ -14,7 +13,8 @@ import {
   progress,
   reportError
 } from './cluster.js';
-import { splitParamArgs, valueDigestArg } from './args.js';
+import { parseCommandArgs, splitParamArgs, valueDigestArg } from './args.js';
+import { CommandError } from './notebookfile.js';
 import { runService } from './service.js';
 
 export const SUBMIT_USAGE = `usage: chard submit NOTEBOOK [OPTIONS]
@@ -85,51 +85,26 @@ function printer(json: boolean): (event: RunEvent) => void {
   };
 }
 
+/** `chard submit`: check the options, start the run on the cluster, and follow it with --watch. */
 export async function submitCommand(argv: string[]): Promise<number> {
   let parsed;
+  let request: IStartRunRequest;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: SUBMIT_OPTIONS });
-  } catch (error) {
-    process.stderr.write(`chard: ${(error as Error).message}\n${SUBMIT_USAGE}\n`);
-    return 2;
-  }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(`${SUBMIT_USAGE}\n`);
-    return 0;
-  }
-  const via = v.via ?? 'argo';
-  const usage = (message: string): number => {
-    process.stderr.write(`chard: ${message}\n${SUBMIT_USAGE}\n`);
-    return 2;
-  };
-  if (parsed.positionals.length !== 1) {
-    return usage('submit takes exactly one NOTEBOOK');
-  }
-  if (via !== 'argo' && via !== 'kfp') {
-    return usage(`--via must be argo or kfp, not ${JSON.stringify(via)}`);
-  }
-  const valueDigest = valueDigestArg(v['value-digest'], SUBMIT_USAGE);
-  let params: [string, string][];
-  try {
-    params = splitParamArgs(v.param ?? []);
+    parsed = parseCommandArgs(argv, SUBMIT_USAGE, SUBMIT_OPTIONS);
+    if (parsed.values.help) {
+      process.stdout.write(`${SUBMIT_USAGE}\n`);
+      return 0;
+    }
+    if (parsed.positionals.length !== 1) {
+      throw Private.usage('submit takes exactly one NOTEBOOK');
+    }
+    request = Private.startRequest(parsed.values, parsed.positionals[0]);
   } catch (error) {
     return reportError(error);
   }
-  let timeoutMs = 600000;
-  if (v['snapshot-timeout'] !== undefined) {
-    const seconds = Number(v['snapshot-timeout']);
-    if (!Number.isFinite(seconds) || seconds <= 0) {
-      return usage('--snapshot-timeout takes a number of seconds');
-    }
-    timeoutMs = seconds * 1000;
-  }
-  const live = v['live-pvc'] === true || v['no-snapshot'] === true;
-  if (live && v['no-workspace']) {
-    return usage('--live-pvc and --no-workspace exclude each other');
-  }
+  const { values: v, positionals } = parsed;
+  const notebook = positionals[0];
   const json = v.json === true;
-  const notebook = parsed.positionals[0];
   const onEvent = printer(json);
   const onProgress = (message: string): void => {
     if (json) {
@@ -140,39 +115,6 @@ export async function submitCommand(argv: string[]): Promise<number> {
       progress(message);
     }
   };
-  const mode: WorkspaceMode = v['no-workspace'] ? 'none' : live ? 'live' : 'snapshot';
-  const parameters = Object.fromEntries(params);
-  const request: IStartRunRequest =
-    via === 'kfp'
-      ? {
-          notebook,
-          target: 'kfp',
-          parameters,
-          kfp: {
-            endpoint: v['kfp-endpoint'],
-            tokenFile: v['kfp-token-file'],
-            experiment: v.experiment,
-            namespace: v.namespace,
-            image: v.image,
-            valueDigest
-          }
-        }
-      : {
-          notebook,
-          target: 'argo',
-          parameters,
-          argo: {
-            context: v.context,
-            kubeconfig: v.kubeconfig,
-            namespace: v.namespace,
-            image: v.image,
-            valueDigest,
-            workspace: mode,
-            snapshotClass: v['snapshot-class'],
-            snapshotTimeoutSeconds: timeoutMs / 1000,
-            snapshotPvc: v['snapshot-pvc']
-          }
-        };
   try {
     const service = runService();
     const details = await service.start(request, { onProgress, follow: v.watch === true });
@@ -193,5 +135,67 @@ export async function submitCommand(argv: string[]): Promise<number> {
     return final.status === 'succeeded' ? 0 : 1;
   } catch (error) {
     return reportError(error, notebook);
+  }
+}
+
+namespace Private {
+  type Values = ReturnType<typeof parseCommandArgs<typeof SUBMIT_OPTIONS>>['values'];
+
+  /** A usage error: exit code 2, with the command's usage. */
+  export function usage(message: string): CommandError {
+    return new CommandError(`${message}\n${SUBMIT_USAGE}`, 2);
+  }
+
+  /** What to start, from the command line: an Argo Workflow or a KFP run. */
+  export function startRequest(v: Values, notebook: string): IStartRunRequest {
+    const via = v.via ?? 'argo';
+    if (via !== 'argo' && via !== 'kfp') {
+      throw usage(`--via must be argo or kfp, not ${JSON.stringify(via)}`);
+    }
+    const valueDigest = valueDigestArg(v['value-digest'], SUBMIT_USAGE);
+    const parameters = Object.fromEntries(splitParamArgs(v.param ?? []));
+    let timeoutSeconds = 600;
+    if (v['snapshot-timeout'] !== undefined) {
+      timeoutSeconds = Number(v['snapshot-timeout']);
+      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+        throw usage('--snapshot-timeout takes a number of seconds');
+      }
+    }
+    const live = v['live-pvc'] === true || v['no-snapshot'] === true;
+    if (live && v['no-workspace']) {
+      throw usage('--live-pvc and --no-workspace exclude each other');
+    }
+    const mode: WorkspaceMode = v['no-workspace'] ? 'none' : live ? 'live' : 'snapshot';
+    if (via === 'kfp') {
+      return {
+        notebook,
+        target: 'kfp',
+        parameters,
+        kfp: {
+          endpoint: v['kfp-endpoint'],
+          tokenFile: v['kfp-token-file'],
+          experiment: v.experiment,
+          namespace: v.namespace,
+          image: v.image,
+          valueDigest
+        }
+      };
+    }
+    return {
+      notebook,
+      target: 'argo',
+      parameters,
+      argo: {
+        context: v.context,
+        kubeconfig: v.kubeconfig,
+        namespace: v.namespace,
+        image: v.image,
+        valueDigest,
+        workspace: mode,
+        snapshotClass: v['snapshot-class'],
+        snapshotTimeoutSeconds: timeoutSeconds,
+        snapshotPvc: v['snapshot-pvc']
+      }
+    };
   }
 }
