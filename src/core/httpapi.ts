@@ -11,7 +11,7 @@ import type {
   IRunSummary,
   IStartRunRequest
 } from './api.js';
-import type { IPlan } from './plan.js';
+import type { IDiagnostic, IPlan } from './plan.js';
 import type { IStepOutputs } from './richoutputs.js';
 import type { IRunRecord, RunBackend } from './runs.js';
 
@@ -68,7 +68,12 @@ export type ApiErrorCode =
   | 'no-such-run';
 
 export interface IApiError {
-  error: { code: ApiErrorCode; message: string };
+  error: {
+    code: ApiErrorCode;
+    message: string;
+    /** `invalid-notebook`: the notebook's errors, each on its cell and line. */
+    diagnostics?: IDiagnostic[];
+  };
 }
 
 /** The backend's state as the sidebar shows it. */
@@ -204,12 +209,28 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** True for a body of the shape `{error: {code, message}}` with a known code. */
+/** One diagnostic as the API sends it. */
+export function isDiagnostic(value: unknown): value is IDiagnostic {
+  return (
+    isObject(value) &&
+    (value.severity === 'error' || value.severity === 'warning') &&
+    (value.cell === null || typeof value.cell === 'number') &&
+    (value.line === null || typeof value.line === 'number') &&
+    typeof value.message === 'string'
+  );
+}
+
 export function isApiError(value: unknown): value is IApiError {
   if (!isObject(value) || !isObject(value.error)) {
     return false;
   }
-  const { code, message } = value.error;
-  return typeof code === 'string' && ERROR_CODES.has(code) && typeof message === 'string';
+  const { code, message, diagnostics } = value.error;
+  return (
+    typeof code === 'string' &&
+    ERROR_CODES.has(code) &&
+    typeof message === 'string' &&
+    (diagnostics === undefined || (Array.isArray(diagnostics) && diagnostics.every(isDiagnostic)))
+  );
 }
 
 export function isHealthResponse(value: unknown): value is IHealthResponse {

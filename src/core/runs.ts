@@ -136,6 +136,20 @@ export function stepFinishedEvent(run: string, step: IStepRecord): RunEvent {
   };
 }
 
+/** The run-finished event of a run as recorded (its end time, else `time`). */
+export function runFinishedEvent(
+  record: IRunRecord,
+  time = record.finishedAt ?? new Date().toISOString()
+): RunEvent {
+  return {
+    event: 'run-finished',
+    run: record.id,
+    time,
+    status: record.status,
+    message: record.message
+  };
+}
+
 /** The events that take a run from `before` to `after` (any backend). */
 export function diffEvents(before: IRunRecord, after: IRunRecord, time: string): RunEvent[] {
   const events: RunEvent[] = [];
@@ -157,7 +171,7 @@ export function diffEvents(before: IRunRecord, after: IRunRecord, time: string):
     }
   }
   if (!isFinished(before.status) && isFinished(after.status)) {
-    events.push({ event: 'run-finished', run, time, status: after.status, message: after.message });
+    events.push(runFinishedEvent(after, time));
   }
   return events;
 }

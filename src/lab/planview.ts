@@ -110,6 +110,16 @@ export function stepOfCell(plan: IPlan): Map<number, string> {
   return map;
 }
 
+/** Where a diagnostic points, as the user reads it: "notebook", "cell 3" or "cell 3, line 2". */
+export function diagnosticLocation(d: IDiagnostic, trans: ITranslate): string {
+  if (d.cell === null) {
+    return trans.__('notebook');
+  }
+  return d.line === null
+    ? trans.__('cell %1', cellNumber(d.cell))
+    : trans.__('cell %1, line %2', cellNumber(d.cell), d.line);
+}
+
 export function planView(plan: IPlan, trans: ITranslate): IPlanView {
   const owner = stepOfCell(plan);
   const counts = new Map<string, { errors: number; warnings: number }>();
@@ -151,17 +161,11 @@ export function planView(plan: IPlan, trans: ITranslate): IPlanView {
         (a.d.line ?? 0) - (b.d.line ?? 0) ||
         a.order - b.order
     )
-    .map(({ d }): IDiagnosticView => {
-      let location: string;
-      if (d.cell === null) {
-        location = trans.__('notebook');
-      } else if (d.line === null) {
-        location = trans.__('cell %1', cellNumber(d.cell));
-      } else {
-        location = trans.__('cell %1, line %2', cellNumber(d.cell), d.line);
-      }
-      return { ...d, location, step: d.cell === null ? null : (owner.get(d.cell) ?? null) };
-    });
+    .map(({ d }): IDiagnosticView => ({
+      ...d,
+      location: diagnosticLocation(d, trans),
+      step: d.cell === null ? null : (owner.get(d.cell) ?? null)
+    }));
   const errors = plan.diagnostics.filter(d => d.severity === 'error').length;
   const warnings = plan.diagnostics.length - errors;
   const summary = [

@@ -8,6 +8,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { isApiError } from '../core/httpapi.js';
 import type { ApiErrorCode } from '../core/httpapi.js';
+import type { IDiagnostic } from '../core/plan.js';
 
 /** What went wrong, for the UI to choose its words and advice. */
 export type RequestFailure =
@@ -25,7 +26,9 @@ export class ChardRequestError extends Error {
     readonly failure: RequestFailure,
     message: string,
     readonly status: number | null = null,
-    readonly code: ApiErrorCode | null = null
+    readonly code: ApiErrorCode | null = null,
+    /** `invalid-notebook`: the notebook's errors, as the backend found them in the saved file. */
+    readonly diagnostics: readonly IDiagnostic[] = []
   ) {
     super(message);
     this.name = 'ChardRequestError';
@@ -68,7 +71,13 @@ export async function requestAPI<T>(
     throw new ChardRequestError('unexpected', `unexpected answer from ${url}`, response.status);
   }
   if (isApiError(data)) {
-    throw new ChardRequestError('api', data.error.message, response.status, data.error.code);
+    throw new ChardRequestError(
+      'api',
+      data.error.message,
+      response.status,
+      data.error.code,
+      data.error.diagnostics ?? []
+    );
   }
   if (response.status === 404) {
     throw new ChardRequestError(

@@ -22,11 +22,13 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { runIcon, stopIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
-import type { IPlan } from '../core/plan.js';
+import type { IDiagnostic, IPlan } from '../core/plan.js';
 import { RunClient } from './client.js';
 import { CommandIDs } from './commands.js';
 import { FailureMarks } from './failedcells.js';
 import type { RunMonitor } from './monitor.js';
+import { diagnosticLocation } from './planview.js';
+import { ChardRequestError } from './request.js';
 import { RunDialogBody } from './rundialog.js';
 import type { IFailure } from './runmodel.js';
 import { hasSavedTarget, saveChoice, savedChoice, startRequest } from './runtarget.js';
@@ -210,8 +212,16 @@ class Runner {
     if (!panel) {
       return;
     }
+    let monitor: MainAreaWidget<RunMonitor> | null = null;
+    let opened = false;
     try {
       const plan = await this._plan(panel);
+      const errors = plan?.diagnostics.filter(d => d.severity === 'error') ?? [];
+      if (errors.length > 0) {
+        // Nothing would run: say why here, before any dialog or monitor.
+        await this._showErrors(panel.context.path, errors);
+        return;
+      }
       let choice = savedChoice(plan);
       if (clusterOnly && choice.target === 'local') {
         choice = { ...choice, target: 'argo' };
@@ -223,14 +233,59 @@ class Runner {
         }
         choice = asked;
       }
-      const monitor = await this._monitorFor(panel.context.path, panel);
+      opened = !this._tracker.find(w => w.content.notebook === panel.context.path);
+      monitor = await this._monitorFor(panel.context.path, panel);
       // The next run starts: the marks of the last one's failures go.
       this._marksOf(panel).clear();
       const details = await this._client.start(startRequest(panel.context.path, choice));
       await monitor.content.follow(details);
     } catch (error) {
-      await showErrorMessage(this._trans.__('The pipeline did not start'), Private.message(error));
+      // A monitor opened for this run alone, which never got one, goes again.
+      if (opened && monitor && !monitor.content.model.id) {
+        monitor.dispose();
+      }
+      if (error instanceof ChardRequestError && error.diagnostics.length > 0) {
+        await this._showErrors(panel.context.path, error.diagnostics);
+      } else {
+        await showErrorMessage(
+          this._trans.__('The pipeline did not start'),
+          Private.message(error)
+        );
+      }
     }
+  }
+
+  /** The notebook's errors, each where it is, in a dialog (the Pipeline sidebar lists them too). */
+  private async _showErrors(path: string, errors: readonly IDiagnostic[]): Promise<void> {
+    const t = this._trans;
+    const body = document.createElement('div');
+    body.className = 'jp-chard-RunErrors';
+    const intro = document.createElement('p');
+    intro.textContent = t._n(
+      '%2 has an error, so nothing was run. Mend it, then run again:',
+      '%2 has %1 errors, so nothing was run. Mend them, then run again:',
+      errors.length,
+      PathExt.basename(path)
+    );
+    const list = document.createElement('ul');
+    list.className = 'jp-chard-RunErrors-list';
+    for (const d of errors) {
+      const item = document.createElement('li');
+      const where = document.createElement('span');
+      where.className = 'jp-chard-RunErrors-location';
+      where.textContent = diagnosticLocation(d, t);
+      const what = document.createElement('span');
+      what.className = 'jp-chard-RunErrors-message';
+      what.textContent = d.message;
+      item.append(where, what);
+      list.append(item);
+    }
+    body.append(intro, list);
+    await showDialog({
+      title: t.__('The pipeline did not start'),
+      body: new WidgetOf(body),
+      buttons: [Dialog.okButton({ label: t.__('Close') })]
+    });
   }
 
   async compile(target: 'argo' | 'kfp'): Promise<void> {

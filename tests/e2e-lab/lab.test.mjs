@@ -388,6 +388,62 @@ async function dagAndChips(page) {
   await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
 }
 
+/**
+ * A notebook with a wrong setting (chard.retryLimit: -2) and a cell that is not Python: the
+ * sidebar shows both errors before anything runs, and Run as pipeline says which, with no
+ * request the backend must refuse and no monitor opened.
+ */
+async function refusedRun(page) {
+  await openNotebook(page, 'broken.ipynb');
+  await page.evaluate(() => window.jupyterapp.commands.execute('chard:show-plan'));
+  await page.waitForFunction(
+    sel => document.querySelectorAll(`${sel} .jp-chard-Diagnostic.jp-mod-error`).length === 2,
+    SIDEBAR,
+    { timeout: 20000 }
+  );
+  const shown = await page.$$eval(`${SIDEBAR} .jp-chard-Diagnostic.jp-mod-error`, ds =>
+    ds.map(d => [
+      d.querySelector('.jp-chard-Diagnostic-location').textContent,
+      d.querySelector('.jp-chard-Diagnostic-message').textContent
+    ])
+  );
+  check(
+    "the sidebar shows the wrong setting as the notebook's error, and the cell's syntax error on its line",
+    shown.length === 2 &&
+      same(shown[0], [
+        'notebook',
+        'notebook metadata `chard.retryLimit` must be a whole number of at least 0, not -2'
+      ]) &&
+      shown[1][0] === 'cell 3, line 1',
+    shown
+  );
+  const monitorsBefore = await page.locator('.jp-chard-Monitor').count();
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('chard:run-pipeline');
+  });
+  await page.waitForSelector('.jp-Dialog .jp-chard-RunErrors', { timeout: 10000 });
+  const refusal = await page.$$eval('.jp-Dialog .jp-chard-RunErrors li', items =>
+    items.map(li => li.textContent)
+  );
+  const intro = await page.textContent('.jp-Dialog .jp-chard-RunErrors p');
+  check(
+    'Run as pipeline says the notebook has 2 errors and lists each where it is',
+    intro === 'broken.ipynb has 2 errors, so nothing was run. Mend them, then run again:' &&
+      refusal.length === 2 &&
+      refusal[0].startsWith('notebook') &&
+      refusal[1].startsWith('cell 3, line 1'),
+    { intro, refusal }
+  );
+  await page.locator(`${SIDEBAR} .jp-chard-Diagnostic`).first().scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(OUT, '9e-run-refused-light.png') });
+  await page.locator('.jp-Dialog .jp-mod-accept').click();
+  check(
+    'no run monitor was opened for the refused run',
+    (await page.locator('.jp-chard-Monitor').count()) === monitorsBefore
+  );
+  await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
+}
+
 /** Run status, steps and failures as the monitor shows them. */
 function readMonitor(page) {
   return page.evaluate(() => {
@@ -1341,6 +1397,7 @@ async function backendStates(ctx) {
 
     // 8. Run as pipeline and the run monitor (issue 11, items 1 and 4).
     await runMonitor(page);
+    await refusedRun(page);
 
     // 9. TensorBoard: two runs of train.ipynb (one with a folder per step) in one panel, with
     // real curves, in the light and the dark theme; closing the panel stops TensorBoard.

@@ -11,7 +11,12 @@ import { StringDecoder } from 'node:string_decoder';
 import type { IRunEventEnvelope } from '../../core/api.js';
 import { isRecord } from '../../core/notebook.js';
 import type { IRunRecord, RunEvent } from '../../core/runs.js';
-import { isFinished, runStartedEvent, stepFinishedEvent } from '../../core/runs.js';
+import {
+  isFinished,
+  runFinishedEvent,
+  runStartedEvent,
+  stepFinishedEvent
+} from '../../core/runs.js';
 
 /** Appends a run's events to its `events.jsonl`, numbering them after those already there. */
 export class EventLog {
@@ -127,13 +132,7 @@ namespace Private {
           if (seq > after) {
             yield {
               seq,
-              event: {
-                event: 'run-finished',
-                run: record.id,
-                time: record.finishedAt ?? new Date().toISOString(),
-                status: record.status,
-                message: record.message
-              }
+              event: runFinishedEvent(record)
             };
           }
         }
@@ -153,13 +152,7 @@ export function eventsFromRecord(record: IRunRecord): IRunEventEnvelope[] {
     }
   }
   if (isFinished(record.status)) {
-    events.push({
-      event: 'run-finished',
-      run: record.id,
-      time: record.finishedAt ?? record.createdAt,
-      status: record.status,
-      message: record.message
-    });
+    events.push(runFinishedEvent(record, record.finishedAt ?? record.createdAt));
   }
   return events.map((event, i) => ({ seq: i + 1, event }));
 }

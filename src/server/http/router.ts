@@ -3,6 +3,7 @@
  * handler that returns typed data or throws an `HttpError`. New endpoints are new rows.
  */
 import type { ApiErrorCode } from '../../core/httpapi.js';
+import type { IDiagnostic } from '../../core/plan.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -11,7 +12,9 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: ApiErrorCode,
-    message: string
+    message: string,
+    /** `invalid-notebook`: the notebook's errors, sent with the message. */
+    readonly diagnostics: readonly IDiagnostic[] = []
   ) {
     super(message);
     this.name = 'HttpError';

@@ -302,7 +302,12 @@ class RunApi {
       return new HttpError(400, 'bad-request', message);
     }
     if (error.diagnostics.length > 0) {
-      return new HttpError(422, 'invalid-notebook', message);
+      return new HttpError(
+        422,
+        'invalid-notebook',
+        message,
+        error.diagnostics.map(d => ({ ...d, message: this._strip(d.message) }))
+      );
     }
     return new HttpError(409, 'conflict', message);
   }

@@ -147,7 +147,13 @@ namespace Private {
   }
 
   export function errorBody(error: HttpError): IApiError {
-    return { error: { code: error.code, message: error.message } };
+    return {
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.diagnostics.length > 0 ? { diagnostics: [...error.diagnostics] } : {})
+      }
+    };
   }
 
   /**

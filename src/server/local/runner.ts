@@ -23,6 +23,7 @@ import {
   isCompilable,
   isRecord,
   parseStepError,
+  runFinishedEvent,
   runStartedEvent,
   stepFinishedEvent
 } from '../../core/index.js';
@@ -468,13 +469,7 @@ namespace Private {
         record.finishedAt = now();
         record.message = error instanceof Error ? error.message : String(error);
         await writeJsonAtomic(this._paths.runJson, record);
-        this._emit({
-          event: 'run-finished',
-          run: record.id,
-          time: record.finishedAt,
-          status: record.status,
-          message: record.message
-        });
+        this._emit(runFinishedEvent(record));
         return 'failed';
       }
       await writeFileAtomic(this._paths.runtime, options.runtimeSource ?? RUNTIME_SOURCE);
@@ -779,13 +774,7 @@ namespace Private {
           message: `warning: ${warning}`
         });
       }
-      this._emit({
-        event: 'run-finished',
-        run: record.id,
-        time: record.finishedAt,
-        status: record.status,
-        message: record.message
-      });
+      this._emit(runFinishedEvent(record));
     }
 
     private _result(snapshot: Snapshot.IResult | null): LocalRun.IResult {

@@ -658,7 +658,7 @@ namespace Private {
     const errors: IDiagnostic[] = plan.diagnostics.filter(d => d.severity === 'error');
     const message =
       what === 'nothing was run'
-        ? `${notebook}: the notebook has ${errors.length} error(s); nothing was run`
+        ? `${notebook}: the notebook has ${errors.length === 1 ? '1 error' : `${errors.length} errors`}; nothing was run`
         : `${notebook}: the notebook has errors; ${what}`;
     throw new ServiceError(message, false, what === 'nothing was run' ? errors : plan.diagnostics);
   }

@@ -20,7 +20,7 @@ import type {
 import { CellAnalysisPool } from '../../../src/server/analysis/pool.js';
 import { apiRoutes, createApiServer } from '../../../src/server/http/index.js';
 import { createRunService } from '../../../src/server/index.js';
-import { PYTHON, writeNotebook } from '../local/support.js';
+import { notebookJson, PYTHON, writeNotebook } from '../local/support.js';
 import { BackendClient } from './openapi.js';
 
 const SECRET = 'runs-secret-0123456789';
@@ -272,5 +272,41 @@ describe('the run endpoints of the HTTP API', () => {
     }
     const missing = await client.stream('/chard/api/runs/20990101-000000-abcdef/events');
     expect(missing.status).toBe(404);
+  });
+
+  it('refuses to run a notebook with errors, and says which, each on its cell and line', async () => {
+    const cells = [
+      { tags: ['step:one'], source: 'x = 1' },
+      { tags: ['step:two', 'prev:one'], source: 'y = x +\n' }
+    ];
+    fs.writeFileSync(
+      path.join(root, 'work/broken.ipynb'),
+      JSON.stringify(notebookJson(cells, { chard: { retryLimit: -2 } }))
+    );
+    const answer = await client.request<IApiError>('POST', '/chard/api/runs', {
+      notebook: 'work/broken.ipynb',
+      target: 'local',
+      local: { python: PYTHON }
+    });
+    expect(answer.status).toBe(422);
+    expect(answer.body.error).toEqual({
+      code: 'invalid-notebook',
+      message: 'work/broken.ipynb: the notebook has 2 errors; nothing was run',
+      diagnostics: [
+        {
+          severity: 'error',
+          cell: null,
+          line: null,
+          message:
+            'notebook metadata `chard.retryLimit` must be a whole number of at least 0, not -2'
+        },
+        { severity: 'error', cell: 1, line: 1, message: expect.stringMatching(/syntax/i) }
+      ]
+    });
+    const runs = await client.request<IRunListResponse>(
+      'GET',
+      '/chard/api/runs?notebook=work/broken.ipynb'
+    );
+    expect(runs.body.runs).toEqual([]);
   });
 });
