@@ -192,10 +192,10 @@ namespace Private {
 
   const REQUEST_ERRORS: Record<
     TensorBoardRequestError['code'],
-    [number, 'bad-request' | 'no-such-run' | 'no-logs' | 'logs-unreachable']
+    [number, 'bad-request' | 'conflict' | 'no-such-run' | 'no-logs' | 'logs-unreachable']
   > = {
     invalid: [400, 'bad-request'],
-    'no-cluster': [400, 'bad-request'],
+    'no-cluster': [409, 'conflict'],
     'no-such-run': [404, 'no-such-run'],
     'no-logs': [404, 'no-logs'],
     'logs-unreachable': [404, 'logs-unreachable']

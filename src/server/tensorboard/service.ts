@@ -11,6 +11,7 @@ import type { ITensorBoardRunChoice } from '../../core/tensorboard.js';
 import { chardDirFor, isRunId, listRunsIn, readRunRecord, runPaths } from '../common/records.js';
 import type { IKubeClient, IKubeObject } from '../kube/client.js';
 import { WORKFLOWS } from '../kube/client.js';
+import { ClusterConfigError } from '../kube/config.js';
 import { readNotebookPod } from '../kube/workspace.js';
 import type { ClusterTensorBoards, IClusterTensorBoard } from './cluster.js';
 import { pvcLogsPath } from './cluster.js';
@@ -22,7 +23,8 @@ import type { ILogDir } from './logdirs.js';
  * Why a request cannot be served, in terms of the request (the TensorBoard processes and the
  * cluster have their own errors: TensorBoardError, ClusterTensorBoardError).
  * - `invalid`: the request itself is wrong (a run id that is none, runs without their notebook);
- * - `no-cluster`: the request is for a cluster and none is configured;
+ * - `no-cluster`: the request is for a cluster and none is configured or its access cannot be
+ *   loaded (no kubeconfig, an unknown context);
  * - `no-such-run`: a run without a record;
  * - `no-logs`: no event files, or no volume to read them from;
  * - `logs-unreachable`: a cluster run's logs are on a volume this server does not mount.
@@ -174,7 +176,16 @@ export class TensorBoardService {
         'no cluster is configured for this Jupyter server'
       );
     }
-    return this._options.cluster();
+    try {
+      return await this._options.cluster();
+    } catch (error) {
+      // No kubeconfig, no service account, an unknown context: the request cannot be served
+      // here, which is not a failure of the cluster.
+      if (error instanceof ClusterConfigError) {
+        throw new TensorBoardRequestError('no-cluster', error.message);
+      }
+      throw error;
+    }
   }
 
   /** The runs of a request: each one's folder, its workspace, and its notebook's folder. */
