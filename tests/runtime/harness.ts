@@ -34,12 +34,14 @@ export interface IRunOptions {
   env?: Record<string, string>;
   /** Called with each stdout chunk as it arrives, with the time since start (ms). */
   onStdout?: (chunk: string, ms: number) => void;
+  /** Options of the interpreter itself (before the runtime's path), e.g. `-I -S`. */
+  pythonArgs?: string[];
 }
 
 export function runRuntime(args: string[], options: IRunOptions = {}): Promise<IStepRun> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(PYTHON, [RUNTIME, ...args], {
+    const child = spawn(PYTHON, [...(options.pythonArgs ?? []), RUNTIME, ...args], {
       cwd: options.cwd ?? process.cwd(),
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',

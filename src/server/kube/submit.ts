@@ -167,19 +167,69 @@ async function resumeUnlessCancelled(
   }
 }
 
-/** Submit (or attach to) the run of `plan` as an Argo Workflow. */
+/**
+ * Submit (or attach to) the run of `plan` as an Argo Workflow: read the workspace claims, hash
+ * the content, attach to an unfinished identical run or create the next attempt, then (with
+ * snapshots) snapshot the volumes and start the suspended Workflow.
+ */
 export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.IResult> {
   const { client, plan } = options;
   const progress = options.onProgress ?? (() => undefined);
   const mode = options.workspace.length === 0 ? 'none' : options.mode;
-  const claims: IClaimInfo[] = [];
-  if (mode !== 'none') {
-    for (const w of options.workspace) {
+  const claims = await Private.readClaims(client, options.workspace, mode);
+  const hash = Private.contentHash(options, mode);
+  const notebookId = plan.pipeline.id || dnsLabel(plan.pipeline.name, 63, 'notebook');
+  const found = await Private.latestAttempt(client, hash);
+  let workflow: IKubeObject;
+  let attached: boolean;
+  if (found.live) {
+    workflow = found.live;
+    attached = true;
+    progress(
+      `attaching to the identical run "${workflow.metadata?.name ?? ''}" that is already in progress`
+    );
+  } else {
+    ({ workflow, attached } = await Private.createWorkflow(options, {
+      mode,
+      claims,
+      hash,
+      notebookId,
+      attempt: found.next,
+      progress
+    }));
+  }
+  const name = workflow.metadata?.name ?? '';
+  const spec = isRecord(workflow.spec) ? workflow.spec : {};
+  if (
+    mode === 'snapshot' &&
+    spec.suspend === true &&
+    !isFinished(workflowStatus(workflow).status)
+  ) {
+    workflow = await Private.snapshotThenStart(options, workflow, claims, hash, progress);
+  }
+  const record = newRunRecord(plan, name, options.notebook, {
+    namespace: client.namespace,
+    workflow: name,
+    ...(options.context ? { context: options.context } : {})
+  });
+  return { record, attached, workflow };
+}
+
+namespace Private {
+  /** The workspace claims (none without a workspace); live mounts need shareable volumes. */
+  export async function readClaims(
+    client: IKubeClient,
+    workspace: readonly IWorkspaceVolume[],
+    mode: WorkspaceMode
+  ): Promise<IClaimInfo[]> {
+    const claims: IClaimInfo[] = [];
+    if (mode === 'none') {
+      return claims;
+    }
+    for (const w of workspace) {
       claims.push(await readClaim(client, w.pvc));
     }
-  }
-  if (mode === 'live') {
-    const bad = claims.filter(c => !liveMountable(c));
+    const bad = mode === 'live' ? claims.filter(c => !liveMountable(c)) : [];
     if (bad.length > 0) {
       throw new WorkspaceError(
         `cannot mount the live PVC ${bad.map(c => `"${c.name}" (${c.accessModes.join('/') || 'no access mode'})`).join(', ')} ` +
@@ -187,116 +237,156 @@ export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.I
           'snapshot it instead, or use --no-workspace'
       );
     }
+    return claims;
   }
-  // The content hash: the manifest as compiled without snapshot names (they derive from the
-  // run name, which derives from the hash).
-  const bare = options.compile(
-    planWithWorkspace(plan, options.workspace, mode === 'snapshot' ? 'live' : mode, new Map())
-  );
-  const hash = createHash('sha256')
-    .update(canonicalJson({ mode, manifest: bare }))
-    .digest('hex')
-    .slice(0, 40);
-  const notebookId = plan.pipeline.id || dnsLabel(plan.pipeline.name, 63, 'notebook');
-  const existing = await client.list(WORKFLOWS, { labelSelector: `${LABEL_HASH}=${hash}` });
-  // The latest attempt of this content: attach while it is unfinished, else start the next.
+
+  /**
+   * The content hash: the manifest as compiled without snapshot names (they derive from the
+   * run name, which derives from the hash).
+   */
+  export function contentHash(options: Submit.IOptions, mode: WorkspaceMode): string {
+    const bare = options.compile(
+      planWithWorkspace(
+        options.plan,
+        options.workspace,
+        mode === 'snapshot' ? 'live' : mode,
+        new Map()
+      )
+    );
+    return createHash('sha256')
+      .update(canonicalJson({ mode, manifest: bare }))
+      .digest('hex')
+      .slice(0, 40);
+  }
+
   const attemptOf = (wf: IKubeObject): number =>
     Number(wf.metadata?.labels?.[LABEL_ATTEMPT] ?? '0') || 0;
-  const latest = existing.items.sort((a, b) => attemptOf(a) - attemptOf(b)).pop();
-  let attempt = latest ? attemptOf(latest) + 1 : 1;
-  let live: IKubeObject | null = null;
-  // A run being shut down (cancelled, or stopped because its snapshots failed before it ever
-  // started) is not one to attach to, even before a controller has written its final status.
-  if (latest && !isFinished(workflowStatus(latest).status) && !shutDown(latest)) {
-    live = latest;
-    attempt = attemptOf(latest);
+
+  /**
+   * The latest attempt of this content: to attach to while it is unfinished, else the number of
+   * the next. A run being shut down (cancelled, or stopped because its snapshots failed before
+   * it ever started) is not one to attach to, even before a controller wrote its final status.
+   */
+  export async function latestAttempt(
+    client: IKubeClient,
+    hash: string
+  ): Promise<{ live: IKubeObject | null; next: number }> {
+    const existing = await client.list(WORKFLOWS, { labelSelector: `${LABEL_HASH}=${hash}` });
+    const latest = existing.items.sort((a, b) => attemptOf(a) - attemptOf(b)).pop();
+    if (latest && !isFinished(workflowStatus(latest).status) && !shutDown(latest)) {
+      return { live: latest, next: attemptOf(latest) };
+    }
+    return { live: null, next: latest ? attemptOf(latest) + 1 : 1 };
   }
-  let workflow: IKubeObject;
-  let attached = false;
-  let name = runName(notebookId, hash, attempt);
-  if (live) {
-    workflow = live;
-    attached = true;
-    name = live.metadata?.name ?? name;
-    progress(`attaching to the identical run "${name}" that is already in progress`);
-  } else {
-    for (;;) {
-      name = runName(notebookId, hash, attempt);
-      const snaps = new Map(
-        options.workspace.map((w, i) => [
-          w.pvc,
-          {
-            snapshot: snapshotName(name, i),
-            size: claims[i]?.size ?? null,
-            storageClass: claims[i]?.storageClass ?? null,
-            accessModes: claims[i]?.accessModes ?? []
-          }
-        ])
-      );
-      const manifest = options.compile(planWithWorkspace(plan, options.workspace, mode, snaps));
-      // The name is ours and the namespace the client's.
-      const meta: IObjectMeta = { ...manifest.metadata };
-      delete meta.generateName;
-      delete meta.namespace;
-      const body: IKubeObject = {
-        ...manifest,
-        metadata: {
-          ...meta,
-          name,
-          labels: {
-            ...meta.labels,
-            [LABEL_MANAGED]: 'chard',
-            [LABEL_HASH]: hash,
-            [LABEL_ATTEMPT]: String(attempt),
-            [LABEL_NOTEBOOK]: dnsLabel(notebookId, 63, 'notebook')
-          },
-          annotations: {
-            ...meta.annotations,
-            [ANNOTATION_PIPELINE]: plan.pipeline.name
-          }
-        },
-        spec: {
-          ...(isRecord(manifest.spec) ? manifest.spec : {}),
-          ...(mode === 'snapshot' ? { suspend: true } : {})
-        }
-      };
-      progress(`creating Workflow "${name}" in namespace "${client.namespace}"`);
+
+  interface ICreate {
+    mode: WorkspaceMode;
+    claims: readonly IClaimInfo[];
+    hash: string;
+    notebookId: string;
+    attempt: number;
+    progress: (message: string) => void;
+  }
+
+  /**
+   * Create attempt `attempt` (suspended when it waits for snapshots). A name taken by the same
+   * content is the same run (a retried create whose first try landed, or a concurrent identical
+   * submit): attach to it; taken by other content, try the next attempt.
+   */
+  export async function createWorkflow(
+    options: Submit.IOptions,
+    create: ICreate
+  ): Promise<{ workflow: IKubeObject; attached: boolean }> {
+    const { client } = options;
+    for (let attempt = create.attempt; ; attempt++) {
+      const name = runName(create.notebookId, create.hash, attempt);
+      const body = workflowBody(options, create, name, attempt);
+      create.progress(`creating Workflow "${name}" in namespace "${client.namespace}"`);
       try {
-        workflow = await client.create(WORKFLOWS, body);
-        break;
+        return { workflow: await client.create(WORKFLOWS, body), attached: false };
       } catch (error) {
         if (!(error instanceof KubeApiError) || error.status !== 409) {
           throw error;
         }
-        // It exists: a retried create whose first try did land, or a concurrent identical
-        // submit. Same content hash = the same run: attach to it.
         const found = await client.get(WORKFLOWS, name);
-        if (found.metadata?.labels?.[LABEL_HASH] === hash) {
-          workflow = found;
-          attached = true;
-          progress(`Workflow "${name}" already exists with the same content: attaching to it`);
-          break;
+        if (found.metadata?.labels?.[LABEL_HASH] === create.hash) {
+          create.progress(
+            `Workflow "${name}" already exists with the same content: attaching to it`
+          );
+          return { workflow: found, attached: true };
         }
-        attempt++;
-        if (attempt > 50) {
+        if (attempt >= 50) {
           throw error;
         }
       }
     }
   }
-  const uid = workflow.metadata?.uid ?? '';
-  const spec = isRecord(workflow.spec) ? workflow.spec : {};
-  if (
-    mode === 'snapshot' &&
-    spec.suspend === true &&
-    !isFinished(workflowStatus(workflow).status)
-  ) {
+
+  /** The Workflow of one attempt: the compiled manifest with Chard's name, labels and volumes. */
+  function workflowBody(
+    options: Submit.IOptions,
+    create: ICreate,
+    name: string,
+    attempt: number
+  ): IKubeObject {
+    const snaps = new Map(
+      options.workspace.map((w, i) => [
+        w.pvc,
+        {
+          snapshot: snapshotName(name, i),
+          size: create.claims[i]?.size ?? null,
+          storageClass: create.claims[i]?.storageClass ?? null,
+          accessModes: create.claims[i]?.accessModes ?? []
+        }
+      ])
+    );
+    const manifest = options.compile(
+      planWithWorkspace(options.plan, options.workspace, create.mode, snaps)
+    );
+    // The name is ours and the namespace the client's.
+    const meta: IObjectMeta = { ...manifest.metadata };
+    delete meta.generateName;
+    delete meta.namespace;
+    return {
+      ...manifest,
+      metadata: {
+        ...meta,
+        name,
+        labels: {
+          ...meta.labels,
+          [LABEL_MANAGED]: 'chard',
+          [LABEL_HASH]: create.hash,
+          [LABEL_ATTEMPT]: String(attempt),
+          [LABEL_NOTEBOOK]: dnsLabel(create.notebookId, 63, 'notebook')
+        },
+        annotations: {
+          ...meta.annotations,
+          [ANNOTATION_PIPELINE]: options.plan.pipeline.name
+        }
+      },
+      spec: {
+        ...(isRecord(manifest.spec) ? manifest.spec : {}),
+        ...(create.mode === 'snapshot' ? { suspend: true } : {})
+      }
+    };
+  }
+
+  /** Snapshot the workspace (owned by the Workflow), then start the suspended Workflow. */
+  export async function snapshotThenStart(
+    options: Submit.IOptions,
+    workflow: IKubeObject,
+    claims: readonly IClaimInfo[],
+    hash: string,
+    progress: (message: string) => void
+  ): Promise<IKubeObject> {
+    const { client } = options;
+    const name = workflow.metadata?.name ?? '';
     try {
-      await snapshotWorkspace(client, options.workspace, claims, {
+      await snapshotWorkspace(client, options.workspace, [...claims], {
         className: options.snapshotClass,
         timeoutMs: options.snapshotTimeoutMs ?? 600000,
         pollMs: options.snapshotPollMs,
-        owner: { name, uid },
+        owner: { name, uid: workflow.metadata?.uid ?? '' },
         labels: { [LABEL_HASH]: hash },
         onProgress: progress
       });
@@ -309,12 +399,6 @@ export async function submitWorkflow(options: Submit.IOptions): Promise<Submit.I
       }
       throw error;
     }
-    workflow = await resumeUnlessCancelled(client, name, progress);
+    return resumeUnlessCancelled(client, name, progress);
   }
-  const record = newRunRecord(plan, name, options.notebook, {
-    namespace: client.namespace,
-    workflow: name,
-    ...(options.context ? { context: options.context } : {})
-  });
-  return { record, attached, workflow };
 }
