@@ -9,6 +9,12 @@ import { isRecord } from './notebook.js';
 /** The file of a step's rich outputs in its data folder. */
 export const RICH_OUTPUTS_FILE = '_outputs.json';
 
+/**
+ * A cluster step's log line that carries what it showed (the runtime's `--outputs-to-log`):
+ * this prefix, then the outputs document as one line of JSON.
+ */
+export const RICH_OUTPUTS_LOG_PREFIX = 'CHARD_OUTPUTS ';
+
 /** A JSON value, as a MIME bundle holds them. */
 export type JsonValue =
   string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

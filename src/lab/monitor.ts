@@ -94,7 +94,8 @@ export class RunMonitor extends Widget {
     this._logBody.textContent = '';
     this._logLines = [];
     this._logTitle.textContent = this._trans.__('Log of %1', step);
-    void this._outputs.showStep(id, step, this.model.record?.backend === 'local');
+    // A cluster step's outputs come back in its log once it ended; KFP keeps them to itself.
+    void this._outputs.showStep(id, step, this.model.record?.backend !== 'kfp');
     this._render();
     const known = this.model.log(step);
     if (known.length > 0) {

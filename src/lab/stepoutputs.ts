@@ -31,11 +31,14 @@ export class StepOutputs extends Widget {
     this.node.hidden = true;
   }
 
-  /** The step shown: `run`'s step `step` (null: none). Cluster runs have none to show. */
-  async showStep(run: string | null, step: string | null, local = true): Promise<void> {
+  /**
+   * The step shown: `run`'s step `step` (null: none). `readable`: false for a run whose steps'
+   * outputs Chard cannot read (KFP keeps them in its own UI).
+   */
+  async showStep(run: string | null, step: string | null, readable = true): Promise<void> {
     this._run = run;
     this._step = step;
-    this._local = local;
+    this._readable = readable;
     await this.reload();
   }
 
@@ -50,7 +53,7 @@ export class StepOutputs extends Widget {
   async reload(): Promise<void> {
     const ticket = ++this._ticket;
     const { _run: run, _step: step } = this;
-    if (run === null || step === null || !this._local) {
+    if (run === null || step === null || !this._readable) {
       this._draw(null);
       return;
     }
@@ -166,7 +169,7 @@ export class StepOutputs extends Widget {
   private _renderers: IRenderMime.IRenderer[] = [];
   private _run: string | null = null;
   private _step: string | null = null;
-  private _local = true;
+  private _readable = true;
   private _ticket = 0;
 }
 

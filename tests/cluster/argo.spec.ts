@@ -3,6 +3,7 @@
  * controller validates and schedules what Chard wrote, kwok gives its pods a life (each ends as
  * the test decides), the test binds pods to kwok's node and plays the CSI snapshot controller.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,6 +13,7 @@ import { parseNotebook } from '../../src/core/notebook.js';
 import type { IKubeObject } from '../../src/server/kube/client.js';
 import { createKubeClient } from '../../src/server/kube/client.js';
 import { loadClusterConfig } from '../../src/server/kube/config.js';
+import { createRunService } from '../../src/server/index.js';
 import { followWorkflow } from '../../src/server/kube/monitor.js';
 import { submitWorkflow } from '../../src/server/kube/submit.js';
 import { FatalError, type Json } from '../support/cluster/admin.js';
@@ -308,6 +310,96 @@ it('a failing step: Argo fails the run, its dependants do not run, chard names t
     cell: trainCell,
     line: 3
   });
+});
+
+/**
+ * What the step runtime prints, run here as an Argo step runs it (`--outputs-to-log`), on cells
+ * that show an HTML table and a matplotlib figure.
+ */
+function runtimeLog(): { log: string; shown: Json } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chard-shown-'));
+  const spec = {
+    version: 1,
+    pipeline: 'training',
+    step: 'report',
+    stepId: 'report',
+    code: [
+      {
+        cell: 7,
+        source:
+          'import matplotlib.pyplot as plt\n' +
+          'from IPython.display import HTML, display\nprint("report ready")\n' +
+          'display(HTML("<table><tr><td>acc</td><td>0.93</td></tr></table>"))\n' +
+          'plt.figure(figsize=(2, 1.5), dpi=40)\nplt.plot([3, 1, 2])\nplt.show()'
+      }
+    ],
+    parameters: {},
+    inputs: [],
+    outputs: [],
+    metrics: [],
+    dataDir: path.join(dir, 'data'),
+    workdir: dir
+  };
+  const run = spawnSync(
+    '/usr/bin/python3',
+    [
+      path.resolve('lib/runtime/chard_runtime.py'),
+      '--spec-json',
+      JSON.stringify(spec),
+      '--outputs-to-log'
+    ],
+    {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin', HOME: dir }
+    }
+  );
+  if (run.status !== 0) {
+    throw new Error(`the runtime failed: ${run.stderr}`);
+  }
+  const shown = JSON.parse(
+    fs.readFileSync(path.join(dir, 'data', 'report', '_outputs.json'), 'utf8')
+  ) as Json;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { log: run.stdout + run.stderr, shown };
+}
+
+it('what a step showed comes back in its log: the monitor gets its outputs, its log does not show the line', async () => {
+  const { log, shown } = runtimeLog();
+  expect(shown.outputs.map((o: Json) => Object.keys(o.data).sort())).toEqual([
+    ['text/html', 'text/plain'],
+    ['image/png', 'text/plain']
+  ]);
+  cluster.pods.outcome = pod => (taskOf(pod) === 'report' ? { succeed: log } : 'succeed');
+  const notebook = trainingNotebook();
+  const r = await chard(
+    'submit',
+    notebook,
+    '--no-workspace',
+    '--watch',
+    '--json',
+    '--param',
+    'EPOCHS=9'
+  );
+  expect(r.code).toBe(0);
+  const evs = events(r.out);
+  const run = evs[evs.length - 1].run as string;
+  const reportLog = evs.filter(e => e.event === 'log' && e.step === 'report').map(e => e.line);
+  expect(reportLog).toContain('report ready');
+  expect(reportLog.some((l: string) => l.includes('CHARD_OUTPUTS'))).toBe(false);
+
+  // Through the run service, as the monitor asks (GET runs/{id}/steps/report/outputs).
+  const service = createRunService();
+  const got = await service.stepOutputs(run, 'report');
+  expect(got).toEqual({ step: 'report', outputs: shown.outputs, truncated: null });
+  expect(await service.stepOutputs(run, 'train')).toEqual({
+    step: 'train',
+    outputs: [],
+    truncated: null
+  });
+  // The log kept next to the notebook (and `chard logs`) has no outputs line either.
+  const logs = await chard('logs', run, 'report');
+  expect(logs.out).toContain('report ready');
+  expect(logs.out).not.toContain('CHARD_OUTPUTS');
 });
 
 it('chard cancel ends a running run as Argo does (Terminate), and chard reports it cancelled', async () => {

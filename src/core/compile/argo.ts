@@ -427,7 +427,15 @@ namespace Private {
     const specHash = `{{inputs.parameters.${ArgoNames.SPEC}}}`;
     allowed.add(specHash);
     // The bootstrap and the specs go after `python3` once templates are shared.
-    const command = ['python3', '--spec-sha256', specHash, '--data-dir', ArgoPaths.DATA];
+    // --outputs-to-log: what the step shows comes back in its log (the data volume does not).
+    const command = [
+      'python3',
+      '--spec-sha256',
+      specHash,
+      '--data-dir',
+      ArgoPaths.DATA,
+      '--outputs-to-log'
+    ];
     // Every pipeline parameter, so that steps reading different ones share a template (the
     // runtime ignores a --param its step does not read).
     for (const { name } of settings.parameters) {

@@ -25,6 +25,11 @@ from .files import write_text_atomic
 # either limit and all after it are left out, and "truncated" says how many and how large.
 
 OUTPUTS_FILE = "_outputs.json"
+# A cluster step's outputs also travel in its log (--outputs-to-log): the same document on one
+# line after LOG_PREFIX, when the step ends, at most LOG_MAX_BYTES (the outputs over it are left
+# out, and counted in "truncated", as over the file's limits).
+LOG_PREFIX = "CHARD_OUTPUTS "
+LOG_MAX_BYTES = 4 * 1024 * 1024
 OUTPUTS_MAX_BYTES = 16 * 1024 * 1024
 OUTPUTS_MAX_COUNT = 500
 OUTPUTS_WRITE_EVERY = 1.0
@@ -118,19 +123,45 @@ class RichOutputs(object):
         if pyplot is not None and _backend_is_ours():
             show_figures()
 
+    def document(self, max_bytes=None):
+        """The outputs document; with `max_bytes`, the first outputs that fit in it (the others
+        counted as left out)."""
+        outputs, left_out, left_out_bytes = self.outputs, self.left_out, self.left_out_bytes
+        if max_bytes is not None and self.size > max_bytes:
+            kept, size = [], 0
+            for output in outputs:
+                size += _json_size(output)
+                if size > max_bytes:
+                    break
+                kept.append(output)
+            dropped = outputs[len(kept):]
+            outputs = kept
+            left_out += len(dropped)
+            left_out_bytes += sum(_json_size(o) for o in dropped)
+        truncated = None
+        if left_out:
+            truncated = {"outputs": left_out, "bytes": left_out_bytes,
+                         "maxBytes": min(self.max_bytes, max_bytes or self.max_bytes),
+                         "maxOutputs": self.max_count}
+        return {"version": 1, "outputs": outputs, "truncated": truncated}
+
+    def print_to_log(self, stream=None, max_bytes=LOG_MAX_BYTES):
+        """The outputs as one line of the step's log (nothing when the step showed nothing)."""
+        if not self.outputs and not self.left_out:
+            return
+        stream = stream or sys.__stdout__
+        line = LOG_PREFIX + json.dumps(self.document(max_bytes - 1024), separators=(",", ":"))
+        stream.write(line + "\n")
+        stream.flush()
+
     def write(self, soon=False):
         """Write the outputs if they changed; `soon`: unless written less than a second ago. A
         file that cannot be written is said once in the log; the step goes on without it."""
         if self.unwritable or not self.dirty or (
                 soon and time.time() - self.written_at < OUTPUTS_WRITE_EVERY):
             return
-        truncated = None
-        if self.left_out:
-            truncated = {"outputs": self.left_out, "bytes": self.left_out_bytes,
-                         "maxBytes": self.max_bytes, "maxOutputs": self.max_count}
-        document = {"version": 1, "outputs": self.outputs, "truncated": truncated}
         try:
-            write_text_atomic(self.path, json.dumps(document, separators=(",", ":")))
+            write_text_atomic(self.path, json.dumps(self.document(), separators=(",", ":")))
         except OSError as e:
             self.unwritable = True
             log("cannot save what the step shows in %s: %s; it is not kept" % (
@@ -514,12 +545,15 @@ def start_outputs(path):
     return publisher
 
 
-def finish_outputs(publisher):
-    """The step is over (or failed): its open figures are shown and everything is written."""
+def finish_outputs(publisher, to_log=False):
+    """The step is over (or failed): its open figures are shown and everything is written (and,
+    `to_log`, printed as one line of the log)."""
     try:
         publisher.flush_figures()
     except Exception as e:
         log("cannot show the step's last figures: %s: %s" % (type(e).__name__, e))
     publisher.write()
+    if to_log:
+        publisher.print_to_log()
     _PUBLISHER[0] = None
 

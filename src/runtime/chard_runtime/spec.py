@@ -31,6 +31,9 @@ def parse_args(argv):
     parser.add_argument("--input", action="append", default=[], metavar="NAME=DIR")
     parser.add_argument("--output", action="append", default=[], metavar="NAME=DIR")
     parser.add_argument("--metrics-file")
+    # Cluster steps: what the step showed also goes to its log, one line, for Chard to read back
+    # (the data volume, where _outputs.json is, is not reachable from the notebook's server).
+    parser.add_argument("--outputs-to-log", action="store_true")
     return parser.parse_args(argv)
 
 

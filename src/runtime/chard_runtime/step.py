@@ -66,6 +66,7 @@ def compile_cell(code_text, cell):
 class Step(object):
     def __init__(self, spec, args):
         self.spec = spec
+        self.outputs_to_log = bool(getattr(args, "outputs_to_log", False))
         self.data_dir = os.path.abspath(args.data_dir if args.data_dir is not None
                                         else spec["dataDir"] or ".")
         workdir = args.workdir if args.workdir is not None else spec["workdir"]
@@ -91,7 +92,7 @@ class Step(object):
         try:
             self._run(publisher)
         finally:
-            finish_outputs(publisher)
+            finish_outputs(publisher, to_log=self.outputs_to_log)
 
     def _run(self, publisher):
         spec = self.spec

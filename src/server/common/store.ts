@@ -1,6 +1,7 @@
 /**
  * Cluster run records next to the notebook, in the local runner's layout:
- * `.chard/runs/<run-id>/run.json` and `.chard/runs/<run-id>/logs/<step-id>.log`, written with the
+ * `.chard/runs/<run-id>/run.json`, `.chard/runs/<run-id>/logs/<step-id>.log` and what a step
+ * showed in `.chard/runs/<run-id>/data/<step-id>/_outputs.json`, written with the
  * local runner's atomic writes so a reader never sees half a file and logs survive the pods'
  * garbage collection.
  */
@@ -10,7 +11,9 @@ import * as path from 'node:path';
 import type { IRunRecord } from '../../core/runs.js';
 import { isRunRecord } from '../../core/runs.js';
 import { chardDirFor, RunRecordError, runPaths } from './records.js';
+import type { IStepOutputs } from '../../core/richoutputs.js';
 import { errorReason, writeFileAtomic, writeJsonAtomic } from './files.js';
+import { writeRichOutputs } from './richoutputs.js';
 
 /** Names that may become a path component: DNS-1123-ish, nothing that climbs directories. */
 const SAFE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -68,6 +71,15 @@ export class RunRecordStore {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     await writeFileAtomic(file, text);
     return file;
+  }
+
+  /** What a step showed (from its log), where a local run's step keeps it. */
+  async writeOutputs(
+    run: string,
+    step: string,
+    outputs: Pick<IStepOutputs, 'outputs' | 'truncated'>
+  ): Promise<void> {
+    await writeRichOutputs(this.runDir(run), component('step', step), outputs);
   }
 
   readLog(run: string, step: string): string | null {

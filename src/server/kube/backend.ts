@@ -10,6 +10,7 @@ import type { IPlan } from '../../core/plan.js';
 import { planWithParameterValues } from '../../core/plan.js';
 import type { IRunRecord, RunEvent, RunStatus } from '../../core/runs.js';
 import { runStartedEvent } from '../../core/runs.js';
+import { splitOutputsLine } from '../common/richoutputs.js';
 import { RunRecordStore } from '../common/store.js';
 import { ServiceError } from '../service/errors.js';
 import type {
@@ -195,7 +196,8 @@ export class ArgoBackend implements IRunBackend {
           `no log for step ${key(node)}: its pod is gone and no copy was kept`
         );
       }
-      yield { step: key(node), text, final: true };
+      // The line carrying what the step showed is not part of its log.
+      yield { step: key(node), text: splitOutputsLine(text).log, final: true };
     }
   }
 

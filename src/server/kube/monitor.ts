@@ -17,6 +17,7 @@ import { PODS, WORKFLOWS } from './client.js';
 import { KubeApiError } from './errors.js';
 import type { IRetryPolicy } from '../common/retry.js';
 import { backoffDelay, DEFAULT_RETRY, isTransient, sleep } from '../common/retry.js';
+import { splitOutputsLine } from '../common/richoutputs.js';
 import type { RunRecordStore } from '../common/store.js';
 
 function errorText(error: unknown): string {
@@ -456,9 +457,15 @@ namespace Private {
             this._progress(`no pod log for step "${step.name}" (its pod is gone)`);
             return;
           }
-          await this._options.store?.writeLog(this._record.id, step.id, text);
+          // What the step showed travels on one line of its log: kept apart, as a local
+          // step's runtime keeps it, and not shown as a log line.
+          const { log, outputs } = splitOutputsLine(text);
+          await this._options.store?.writeLog(this._record.id, step.id, log);
+          if (outputs) {
+            await this._options.store?.writeOutputs(this._record.id, step.id, outputs);
+          }
           const time = new Date().toISOString();
-          const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+          const lines = log === '' ? [] : log.replace(/\n$/, '').split('\n');
           if (report) {
             report = this._locate(step, lines, report);
           }

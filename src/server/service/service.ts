@@ -404,7 +404,8 @@ export class RunService {
 
   /**
    * What a step's cells showed (display(), a cell's last value, figures) as MIME bundles, so
-   * far if it still runs. Local runs only: a cluster step's are on the cluster's volumes.
+   * far if it still runs. An Argo step's come back in its log when it ends (the follower keeps
+   * them in the run folder); a KFP run's stay with KFP.
    */
   async stepOutputs(id: string, step: string): Promise<IStepOutputs> {
     const run = await this._locate(id);
@@ -417,9 +418,9 @@ export class RunService {
         true
       );
     }
-    if (run.record.backend !== 'local') {
+    if (run.record.backend === 'kfp') {
       throw new ServiceError(
-        `run ${run.record.id} ran on the cluster: what its steps showed stays on the cluster's volumes`
+        `run ${run.record.id} ran on Kubeflow Pipelines: what its steps showed is in the KFP UI`
       );
     }
     const shown = await Private.call(() => readRichOutputs(run.dir, record.id));

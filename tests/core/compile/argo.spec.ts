@@ -147,7 +147,7 @@ describe('argo target: structure', () => {
     ]);
     // Every parameter, so that steps share templates; the runtime takes those its step reads.
     const command = template(wf, ids.train_forest).container.command as string[];
-    expect(command.slice(9)).toEqual([
+    expect(command.slice(command.indexOf('--param'))).toEqual([
       '--param',
       'TEST_SIZE={{workflow.parameters.TEST_SIZE}}',
       '--param',

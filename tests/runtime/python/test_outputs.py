@@ -15,16 +15,18 @@ RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.abspath(outputs.__file__))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def run_step(tmp_path, cells, env=None, before=""):
+def run_step(tmp_path, cells, env=None, before="", args=()):
     """Run a step of `cells` ({cell index: source}) in a fresh interpreter; `before` runs first
-    in it (what the preloaded interpreter imported). Returns (exit code, stderr, outputs file)."""
+    in it (what the preloaded interpreter imported); `args`: more runtime arguments. Returns
+    (exit code, stdout, stderr, outputs file)."""
     spec = {"version": 1, "pipeline": "p", "step": "show", "stepId": "show",
             "code": [{"cell": c, "source": s} for c, s in cells.items()], "parameters": {},
             "inputs": [], "outputs": [], "metrics": [], "dataDir": str(tmp_path / "data"),
             "workdir": str(tmp_path)}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     code = before + "\nimport sys, chard_runtime\nsys.exit(chard_runtime.main(sys.argv[1:]))\n"
-    proc = subprocess.run([sys.executable, "-c", code, "--spec", str(tmp_path / "spec.json")],
+    proc = subprocess.run([sys.executable, "-c", code, "--spec", str(tmp_path / "spec.json")]
+                          + list(args),
                           env=dict(os.environ, PYTHONPATH=RUNTIME_DIR, **(env or {})),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     path = tmp_path / "data" / "show" / outputs.OUTPUTS_FILE
@@ -221,6 +223,43 @@ def test_a_step_keeps_outputs_up_to_its_limits_and_says_what_it_left_out(tmp_pat
     big.write()
     doc = json.loads((tmp_path / "big.json").read_text())
     assert doc["outputs"] == [] and doc["truncated"]["outputs"] == 2
+
+
+def test_a_cluster_step_prints_what_it_showed_as_one_log_line_before_its_error(tmp_path):
+    code, out, err, doc = run_step(
+        tmp_path, args=["--outputs-to-log"], cells={0: "display(1)\nprint('between')", 1: "import matplotlib.pyplot as plt\n"
+                   "plt.plot([1, 2])\nplt.show()\n'last'", 2: "1 / 0"})
+    assert code == 1 and err.splitlines()[-1].startswith("CHARD_ERROR ")
+    lines = out.splitlines()
+    assert lines[0] == "between"
+    logged = [json.loads(l[len(outputs.LOG_PREFIX):]) for l in lines
+              if l.startswith(outputs.LOG_PREFIX)]
+    assert logged == [doc]  # once, the whole document the file holds
+    assert [o["cell"] for o in doc["outputs"]] == [0, 1, 1]
+    assert base64.b64decode(doc["outputs"][1]["data"]["image/png"]).startswith(PNG_MAGIC)
+
+
+def test_a_cluster_step_that_showed_nothing_logs_no_outputs_line(tmp_path, capsys):
+    publisher = outputs.RichOutputs(str(tmp_path / "o.json"))
+    publisher.print_to_log(stream=sys.stdout)
+    assert capsys.readouterr().out == ""
+
+
+def test_the_log_line_keeps_the_first_outputs_that_fit_and_counts_the_others(tmp_path, capsys):
+    publisher = outputs.RichOutputs(str(tmp_path / "o.json"))
+    publisher.cell = 0
+    for i in range(4):
+        publisher.add({"text/plain": str(i) * 3000})
+    publisher.print_to_log(stream=sys.stdout, max_bytes=1024 + 7000)
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1 and line.startswith(outputs.LOG_PREFIX)
+    doc = json.loads(line[len(outputs.LOG_PREFIX):])
+    assert [o["data"]["text/plain"][0] for o in doc["outputs"]] == ["0", "1"]
+    assert doc["truncated"]["outputs"] == 2 and doc["truncated"]["bytes"] > 6000
+    assert doc["truncated"]["maxBytes"] == 7000
+    # The file keeps all four.
+    publisher.write()
+    assert len(json.loads((tmp_path / "o.json").read_text())["outputs"]) == 4
 
 
 def test_outputs_are_written_as_they_come_at_most_once_a_second(tmp_path, monkeypatch):

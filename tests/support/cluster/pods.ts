@@ -10,8 +10,11 @@ import { join } from 'node:path';
 
 import type { Admin, Json } from './admin.js';
 
-/** How a pod ends; `{ fail: LOG }` fails it with LOG as its `main` container's log. */
-export type PodOutcome = 'succeed' | 'fail' | 'hold' | { fail: string };
+/**
+ * How a pod ends; `{ fail: LOG }` fails it and `{ succeed: LOG }` lets it succeed, with LOG as
+ * its `main` container's log.
+ */
+export type PodOutcome = 'succeed' | 'fail' | 'hold' | { fail: string } | { succeed: string };
 
 export const OUTCOME_LABEL = 'chard.test/outcome';
 export const FAKE_NODE = 'kwok-node-0';
@@ -163,9 +166,10 @@ export class PodDriver {
       // kwok serves this pod's log from its own file (a kwok Logs resource named as the pod).
       const file = join(this._dir, `${name}.log`);
       const time = new Date().toISOString();
+      const log = 'fail' in outcome ? outcome.fail : outcome.succeed;
       writeFileSync(
         file,
-        outcome.fail
+        log
           .replace(/\n$/, '')
           .split('\n')
           .map(l => `${time} stderr F ${l}\n`)
@@ -178,7 +182,7 @@ export class PodDriver {
         spec: { logs: [{ containers: ['main'], logsFile: file, follow: false }] }
       });
     }
-    const label = typeof outcome === 'object' ? 'fail' : outcome;
+    const label = typeof outcome === 'object' ? ('fail' in outcome ? 'fail' : 'succeed') : outcome;
     await this._admin.mergePatch(base, { metadata: { labels: { [OUTCOME_LABEL]: label } } });
   }
 }
