@@ -12,6 +12,7 @@ import type { IRenderMimeRegistry, MimeModel as IMimeModel } from '@jupyterlab/r
 import { nullTranslator } from '@jupyterlab/translation';
 import type { IRunDetails, IRunEventEnvelope, IRunSummary } from '../../src/core/api.js';
 import type { ICancelRunResponse, ILogChunk } from '../../src/core/httpapi.js';
+import type { IStepOutputs } from '../../src/core/richoutputs.js';
 import type { IRunRecord, IStepRecord, RunEvent, StepStatus } from '../../src/core/runs.js';
 import { RunClient } from '../../src/lab/client.js';
 import type { IStream } from '../../src/lab/client.js';
@@ -197,6 +198,14 @@ class MemoryClient extends RunClient {
     this._seq = after;
     this._listeners = [onEvent];
     return { close: () => (this._listeners = []) };
+  }
+
+  /** The runs and steps whose outputs were asked for. */
+  readonly outputsAsked: string[] = [];
+
+  override stepOutputs(id: string, step: string): Promise<IStepOutputs> {
+    this.outputsAsked.push(`${id}/${step}`);
+    return Promise.resolve({ step, outputs: [], truncated: null });
   }
 
   override cancel(id: string): Promise<ICancelRunResponse> {
@@ -457,6 +466,19 @@ describe('RunMonitor: the log pane', () => {
     expect(logText()).toContain('epoch 1');
     expect(logText()).not.toContain('not this one');
     expect(q('tr[data-step="load"]').classList).toContain('jp-mod-selected');
+  });
+
+  it("asks what a selected step showed for local and Argo runs, not for a KFP run's", async () => {
+    make();
+    await monitor.follow(client.add(record('run-1')));
+    await monitor.selectStep('load');
+    await monitor.follow(client.add(record('wf-2', { backend: 'argo', status: 'succeeded' })));
+    await monitor.selectStep('train');
+    await monitor.follow(client.add(record('kfp-3', { backend: 'kfp', status: 'succeeded' })));
+    await monitor.selectStep('train');
+    await settle();
+    // (Another run shown keeps the step selected: load of wf-2 is asked for too.)
+    expect(client.outputsAsked).toEqual(['run-1/load', 'wf-2/load', 'wf-2/train']);
   });
 
   it('keeps the last lines of a long log and shows all on demand', async () => {
