@@ -436,6 +436,12 @@ async function refusedRun(page) {
   );
   await page.locator(`${SIDEBAR} .jp-chard-Diagnostic`).first().scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(OUT, '9e-run-refused-light.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, '9f-run-refused-dark.png') });
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
   await page.locator('.jp-Dialog .jp-mod-accept').click();
   check(
     'no run monitor was opened for the refused run',
