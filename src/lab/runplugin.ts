@@ -255,18 +255,33 @@ class Runner {
     }
   }
 
-  /** The notebook's errors, each where it is, in a dialog (the Pipeline sidebar lists them too). */
-  private async _showErrors(path: string, errors: readonly IDiagnostic[]): Promise<void> {
+  /**
+   * The notebook's errors, each where it is, in a dialog (the Pipeline sidebar lists them too):
+   * why it did not run, or (`compile`) why it was not compiled.
+   */
+  private async _showErrors(
+    path: string,
+    errors: readonly IDiagnostic[],
+    what: 'run' | 'compile' = 'run'
+  ): Promise<void> {
     const t = this._trans;
     const body = document.createElement('div');
     body.className = 'jp-chard-RunErrors';
     const intro = document.createElement('p');
-    intro.textContent = t._n(
-      '%2 has an error, so nothing was run. Mend it, then run again:',
-      '%2 has %1 errors, so nothing was run. Mend them, then run again:',
-      errors.length,
-      PathExt.basename(path)
-    );
+    intro.textContent =
+      what === 'run'
+        ? t._n(
+            '%2 has an error, so nothing was run. Mend it, then run again:',
+            '%2 has %1 errors, so nothing was run. Mend them, then run again:',
+            errors.length,
+            PathExt.basename(path)
+          )
+        : t._n(
+            'The saved %2 has an error, so it was not compiled. Mend it, then compile again:',
+            'The saved %2 has %1 errors, so it was not compiled. Mend them, then compile again:',
+            errors.length,
+            PathExt.basename(path)
+          );
     const list = document.createElement('ul');
     list.className = 'jp-chard-RunErrors-list';
     for (const d of errors) {
@@ -282,7 +297,8 @@ class Runner {
     }
     body.append(intro, list);
     await showDialog({
-      title: t.__('The pipeline did not start'),
+      title:
+        what === 'run' ? t.__('The pipeline did not start') : t.__('The pipeline did not compile'),
       body: new WidgetOf(body),
       buttons: [Dialog.okButton({ label: t.__('Close') })]
     });
@@ -321,10 +337,18 @@ class Runner {
         Private.download(name, result.text);
       }
     } catch (error) {
-      await showErrorMessage(
-        this._trans.__('The pipeline did not compile'),
-        Private.message(error)
-      );
+      const errors =
+        error instanceof ChardRequestError
+          ? error.diagnostics.filter(d => d.severity === 'error')
+          : [];
+      if (errors.length > 0) {
+        await this._showErrors(panel.context.path, errors, 'compile');
+      } else {
+        await showErrorMessage(
+          this._trans.__('The pipeline did not compile'),
+          Private.message(error)
+        );
+      }
     }
   }
 
