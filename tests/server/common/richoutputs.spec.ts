@@ -3,13 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import type { IRichOutput } from '../../../src/core/richoutputs.js';
 import {
   readRichOutputs,
   splitOutputsLine,
   writeRichOutputs
 } from '../../../src/server/common/richoutputs.js';
 
-const SHOWN = {
+const SHOWN: { version: 1; outputs: IRichOutput[]; truncated: null } = {
   version: 1,
   outputs: [{ output_type: 'display_data', cell: 3, data: { 'text/plain': "'hi'" }, metadata: {} }],
   truncated: null
