@@ -92,6 +92,8 @@ export type RunEvent =
       value: number | string | boolean;
     }
   | { event: 'progress'; run: string; time: string; message: string }
+  /** A running local step showed something new: what it showed so far can be read again. */
+  | { event: 'step-outputs'; run: string; time: string; step: string }
   | { event: 'run-finished'; run: string; time: string; status: RunStatus; message: string | null };
 
 /** A run is over when its status can no longer change. */

@@ -372,6 +372,8 @@ export function isRunEvent(value: unknown): value is RunEvent {
       );
     case 'progress':
       return typeof value.message === 'string';
+    case 'step-outputs':
+      return typeof value.step === 'string';
     case 'run-finished':
       return (
         typeof value.status === 'string' &&

@@ -159,6 +159,8 @@ export class RunMonitorModel {
       case 'log':
         this.appendLog(event.step, event.line);
         return;
+      case 'step-outputs':
+        return; // the outputs view reads them again; the run's state is unchanged
       case 'progress':
         this._message = event.message;
         break;

@@ -42,9 +42,13 @@ export class StepOutputs extends Widget {
     await this.reload();
   }
 
-  /** A run event: what the step shown showed is read again once it ended. */
+  /** A run event: what the step shown showed is read again as it shows more, and once it ended. */
   onEvent(event: RunEvent): void {
-    if (event.event === 'step-finished' && event.run === this._run && event.step === this._step) {
+    if (
+      (event.event === 'step-outputs' || event.event === 'step-finished') &&
+      event.run === this._run &&
+      event.step === this._step
+    ) {
       void this.reload();
     }
   }

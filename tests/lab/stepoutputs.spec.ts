@@ -119,7 +119,7 @@ describe('the outputs of a step in the run monitor', () => {
     expect(widget.count).toBe(3);
   });
 
-  it('reloads when the step shown ends, not for other steps or runs, and hides when there is nothing', async () => {
+  it('reloads as the step shown shows more and when it ends, not for other steps or runs, and hides when there is nothing', async () => {
     const source = new FakeSource();
     const widget = view(source);
     await widget.showStep('run-1', 'train');
@@ -141,9 +141,16 @@ describe('the outputs of a step in the run monitor', () => {
     widget.onEvent({ event: 'step-started', run: 'run-1', time: '', step: 'train' });
     expect(source.asked).toEqual(['run-1/train']);
     source.answers.push(shown('train'));
-    widget.onEvent(finished('run-1', 'train'));
+    // While it runs, each time it showed something new (a step-outputs event).
+    widget.onEvent({ event: 'step-outputs', run: 'run-1', time: '', step: 'load' });
+    widget.onEvent({ event: 'step-outputs', run: 'run-1', time: '', step: 'train' });
     await settle();
     expect(source.asked).toEqual(['run-1/train', 'run-1/train']);
+    expect(widget.count).toBe(3);
+    source.answers.push(shown('train'));
+    widget.onEvent(finished('run-1', 'train'));
+    await settle();
+    expect(source.asked).toEqual(['run-1/train', 'run-1/train', 'run-1/train']);
     expect(widget.count).toBe(3);
     await widget.showStep(null, null);
     expect(widget.node.hidden).toBe(true);

@@ -28,6 +28,7 @@ import {
   stepFinishedEvent
 } from '../../core/index.js';
 import { CompileError, resolveValueDigest } from '../../core/compile/options.js';
+import { RICH_OUTPUTS_FILE } from '../../core/richoutputs.js';
 import { RUNTIME_SOURCE } from '../../core/generated/runtime.js';
 import { launcherArgs } from './launcher.js';
 import { startGroupProcess, processStartTime, StartError } from './processes.js';
@@ -204,6 +205,9 @@ export function warmKey(
 
 namespace Private {
   const now = (): string => new Date().toISOString();
+
+  /** How often a running step's outputs file is looked at (the runtime rewrites it ≤ 1/s). */
+  export const OUTPUTS_CHECK_MS = 500;
 
   /** The environment every step of a local run gets (the run adds CHARD_RUN_ID, CHARD_STEP). */
   export function stepEnvironment(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
@@ -676,7 +680,13 @@ namespace Private {
         this._emit(stepFinishedEvent(run, rec));
         return 'failed';
       }
-      const exit = await this._wait(step, child);
+      const watch = await this._watchOutputs(name, step.id);
+      let exit: IProcessExit & { cancelled: boolean };
+      try {
+        exit = await this._wait(step, child);
+      } finally {
+        watch.stop();
+      }
       rec.finishedAt = now();
       rec.exitCode = exit.code;
       rec.status = await this._outcome(step, rec, exit);
@@ -686,6 +696,43 @@ namespace Private {
       }
       this._emit(stepFinishedEvent(run, rec));
       return rec.status as NodeOutcome;
+    }
+
+    /**
+     * While a step runs, a `step-outputs` event each time its runtime rewrites what it showed
+     * (at most once a second; checked every OUTPUTS_CHECK_MS), so the monitor shows figures as
+     * they come. Nothing is emitted for a file left by an earlier attempt of the step.
+     */
+    private async _watchOutputs(name: string, stepId: string): Promise<{ stop(): void }> {
+      const file = path.join(this._paths.data, stepId, RICH_OUTPUTS_FILE);
+      const mtime = async (): Promise<number> =>
+        (await fsp.stat(file).catch(() => null))?.mtimeMs ?? 0;
+      let seen = await mtime();
+      let stopped = false;
+      let busy = false;
+      const timer = setInterval(() => {
+        if (busy) {
+          return;
+        }
+        busy = true;
+        void mtime()
+          .then(changed => {
+            if (!stopped && changed !== seen) {
+              seen = changed;
+              this._emit({ event: 'step-outputs', run: this._record.id, time: now(), step: name });
+            }
+          })
+          .finally(() => {
+            busy = false;
+          });
+      }, Private.OUTPUTS_CHECK_MS);
+      timer.unref();
+      return {
+        stop: () => {
+          stopped = true;
+          clearInterval(timer);
+        }
+      };
     }
 
     /** Wait for a started step to end, stopping it if the run is cancelled meanwhile. */

@@ -83,6 +83,53 @@ describe('runLocal', () => {
     );
   });
 
+  it('says each time a running step shows something new, so the monitor shows it as it comes', async () => {
+    const { notebook, plan } = writeNotebook([
+      {
+        tags: ['step:show'],
+        source: 'import time\ndisplay("first")\ntime.sleep(2.5)\ndisplay("second")\ntime.sleep(1.5)'
+      },
+      { tags: ['step:quiet', 'prev:show'], source: 'x = 1' }
+    ]);
+    const seen: { event: string; step?: string; shown?: string[] }[] = [];
+    let file = '';
+    const result = await runLocal({
+      plan,
+      notebook,
+      python: PYTHON,
+      onEvent: e => {
+        if (e.event === 'run-started') {
+          const dir = path.join(path.dirname(notebook), '.chard', 'runs', e.run);
+          file = path.join(runPaths(dir).data, 'show', '_outputs.json');
+        }
+        if (e.event === 'step-outputs') {
+          // What the monitor reads when this event reaches it.
+          const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+            outputs: { data: { 'text/plain': string } }[];
+          };
+          seen.push({
+            event: e.event,
+            step: e.step,
+            shown: doc.outputs.map(o => o.data['text/plain'])
+          });
+        } else if (e.event === 'step-started' || e.event === 'step-finished') {
+          seen.push({ event: e.event, step: e.step });
+        }
+      }
+    });
+    expect(result.record.status).toBe('succeeded');
+    const show = seen.filter(e => e.step === 'show');
+    expect(show[0]).toEqual({ event: 'step-started', step: 'show' });
+    expect(show[show.length - 1]).toEqual({ event: 'step-finished', step: 'show' });
+    const outputs = show.filter(e => e.event === 'step-outputs').map(e => e.shown);
+    expect(outputs[0]).toEqual(["'first'"]);
+    expect(outputs[outputs.length - 1]).toEqual(["'first'", "'second'"]);
+    expect(seen.filter(e => e.step === 'quiet').map(e => e.event)).toEqual([
+      'step-started',
+      'step-finished'
+    ]);
+  });
+
   it('with --parallel 1 never runs two steps at once', async () => {
     const { notebook, plan } = diamond({ sleep: 0.2 });
     const result = await runLocal({
