@@ -450,6 +450,52 @@ async function refusedRun(page) {
   await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
 }
 
+/**
+ * A step that draws a figure, waits 2 s, draws again (three times): its first figure is in the
+ * monitor while it still runs, and all three once it ended.
+ */
+async function liveOutputs(page) {
+  await closeMainAreaPanels(page, 'jp-chard-Monitor');
+  await openNotebook(page, 'live.ipynb');
+  // The target is saved in the notebook (chard.target: local), so it runs without a dialog once
+  // saved (JupyterLab marks a notebook modified as it opens).
+  await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:save'));
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('chard:run-pipeline');
+  });
+  await page.waitForSelector('.jp-chard-Monitor tr[data-step="train"]', { timeout: 30000 });
+  await page.locator('.jp-chard-Monitor-stepName', { hasText: /^train$/ }).click();
+  const t = clock();
+  const live = await page
+    .waitForFunction(
+      () => {
+        const m = document.querySelector('.jp-chard-Monitor');
+        const imgs = m ? [...m.querySelectorAll('.jp-chard-StepOutputs .jp-RenderedImage img')] : [];
+        const state = m && m.querySelector('tr[data-step="train"] .jp-chard-Monitor-state');
+        return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)
+          ? { images: imgs.length, state: state && state.textContent }
+          : false;
+      },
+      null,
+      { timeout: 30000 }
+    )
+    .then(h => h.jsonValue())
+    .catch(() => null);
+  console.log(`     the first figure of the running step shown after ${t()}`);
+  await page.mouse.move(1, 1);
+  await page.screenshot({ path: path.join(OUT, '8c-live-outputs-light.png') });
+  check(
+    "a running step's first figure is in the monitor before the step ends",
+    live && live.state === 'running' && live.images < 3,
+    live
+  );
+  await waitForStatus(page, ['succeeded', 'failed']);
+  const images = await page.$$eval('.jp-chard-Monitor .jp-chard-StepOutputs .jp-RenderedImage img', i => i.length);
+  check('once it ended, the monitor shows its three figures', images === 3, images);
+  await closeMainAreaPanels(page, 'jp-chard-Monitor');
+  await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
+}
+
 /** Run status, steps and failures as the monitor shows them. */
 function readMonitor(page) {
   return page.evaluate(() => {
@@ -1404,6 +1450,7 @@ async function backendStates(ctx) {
     // 8. Run as pipeline and the run monitor (issue 11, items 1 and 4).
     await runMonitor(page);
     await refusedRun(page);
+    await liveOutputs(page);
 
     // 9. TensorBoard: two runs of train.ipynb (one with a folder per step) in one panel, with
     // real curves, in the light and the dark theme; closing the panel stops TensorBoard.
