@@ -661,6 +661,8 @@ namespace Private {
       if (this.options.resume) {
         await fsp.appendFile(logFile, `--- chard: step re-run at ${rec.startedAt} ---\n`);
       }
+      // Taken before the step starts: whatever it writes from its first instant is news.
+      const outputsBefore = await this._outputsTime(step.id);
       let child: IGroupProcess;
       try {
         child = await this._launch(
@@ -680,7 +682,7 @@ namespace Private {
         this._emit(stepFinishedEvent(run, rec));
         return 'failed';
       }
-      const watch = await this._watchOutputs(name, step.id);
+      const watch = this._watchOutputs(name, step.id, outputsBefore);
       let exit: IProcessExit & { cancelled: boolean };
       try {
         exit = await this._wait(step, child);
@@ -703,11 +705,9 @@ namespace Private {
      * (at most once a second; checked every OUTPUTS_CHECK_MS), so the monitor shows figures as
      * they come. Nothing is emitted for a file left by an earlier attempt of the step.
      */
-    private async _watchOutputs(name: string, stepId: string): Promise<{ stop(): void }> {
-      const file = path.join(this._paths.data, stepId, RICH_OUTPUTS_FILE);
-      const mtime = async (): Promise<number> =>
-        (await fsp.stat(file).catch(() => null))?.mtimeMs ?? 0;
-      let seen = await mtime();
+    private _watchOutputs(name: string, stepId: string, since: number): { stop(): void } {
+      const mtime = () => this._outputsTime(stepId);
+      let seen = since;
       let stopped = false;
       let busy = false;
       const timer = setInterval(() => {
@@ -733,6 +733,12 @@ namespace Private {
           clearInterval(timer);
         }
       };
+    }
+
+    /** When the step's outputs file was last written (0: there is none). */
+    private async _outputsTime(stepId: string): Promise<number> {
+      const file = path.join(this._paths.data, stepId, RICH_OUTPUTS_FILE);
+      return (await fsp.stat(file).catch(() => null))?.mtimeMs ?? 0;
     }
 
     /** Wait for a started step to end, stopping it if the run is cancelled meanwhile. */
