@@ -147,6 +147,19 @@ function chainNotebook(n: number): string {
   return file;
 }
 
+/** `chard submit NOTEBOOK --no-workspace --watch --json --param EPOCHS=epochs`. */
+function submitWatching(notebook: string, epochs: number): ReturnType<typeof chard> {
+  return chard(
+    'submit',
+    notebook,
+    '--no-workspace',
+    '--watch',
+    '--json',
+    '--param',
+    `EPOCHS=${epochs}`
+  );
+}
+
 /** The only Workflow whose parameter EPOCHS is `epochs` (each test submits its own). */
 async function runWith(epochs: string): Promise<Json> {
   return until(`the Workflow with EPOCHS=${epochs}`, async () => {
@@ -165,15 +178,7 @@ it(
   async () => {
     const released = new Set<string>();
     cluster.pods.outcome = pod => (released.has(taskOf(pod)) ? 'succeed' : 'hold');
-    const submitting = chard(
-      'submit',
-      trainingNotebook(),
-      '--no-workspace',
-      '--watch',
-      '--json',
-      '--param',
-      'EPOCHS=5'
-    );
+    const submitting = submitWatching(trainingNotebook(), 5);
     const wf0 = await runWith('5');
     const name: string = wf0.metadata.name;
 
@@ -274,15 +279,7 @@ it('a failing step: Argo fails the run, its dependants do not run, chard names t
   };
   cluster.pods.outcome = pod => (taskOf(pod) === 'train' ? failure : 'succeed');
   const notebook = trainingNotebook();
-  const r = await chard(
-    'submit',
-    notebook,
-    '--no-workspace',
-    '--watch',
-    '--json',
-    '--param',
-    'EPOCHS=6'
-  );
+  const r = await submitWatching(notebook, 6);
   expect(r.code).toBe(1);
   const evs = events(r.out);
   const failed = evs.find(e => e.event === 'step-finished' && e.step === 'train');
@@ -371,15 +368,7 @@ it('what a step showed comes back in its log: the monitor gets its outputs, its 
   ]);
   cluster.pods.outcome = pod => (taskOf(pod) === 'report' ? { succeed: log } : 'succeed');
   const notebook = trainingNotebook();
-  const r = await chard(
-    'submit',
-    notebook,
-    '--no-workspace',
-    '--watch',
-    '--json',
-    '--param',
-    'EPOCHS=9'
-  );
+  const r = await submitWatching(notebook, 9);
   expect(r.code).toBe(0);
   const evs = events(r.out);
   const run = evs[evs.length - 1].run as string;

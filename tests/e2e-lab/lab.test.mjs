@@ -29,6 +29,22 @@ const clock = () => {
   return () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
 };
 
+/** Switch JupyterLab's theme and wait until the page has it (and `settleMs` more for drawing). */
+async function setTheme(page, theme, settleMs = 0) {
+  await page.evaluate(
+    name => window.jupyterapp.commands.execute('apputils:change-theme', { theme: name }),
+    theme === 'dark' ? 'JupyterLab Dark' : 'JupyterLab Light'
+  );
+  await page.waitForFunction(
+    light => document.body.dataset.jpThemeLight === light,
+    theme === 'dark' ? 'false' : 'true',
+    { timeout: 15000 }
+  );
+  if (settleMs > 0) {
+    await page.waitForTimeout(settleMs);
+  }
+}
+
 /** The steps the sidebar shows, read from its DOM. */
 function readSteps(page) {
   return page.evaluate(sel => {
@@ -366,16 +382,12 @@ async function dagAndChips(page) {
       `(layout ${timings[200].layout.toFixed(1)}; goal ≤ 300 ms)`
   );
   await page.screenshot({ path: path.join(OUT, '1b-dag-chips-light.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
-  await page.waitForTimeout(500);
+  await setTheme(page, 'dark', 500);
   await page.screenshot({ path: path.join(OUT, '1c-dag-chips-dark.png') });
   await page.evaluate(() => window.jupyterapp.commands.execute('chard:show-dag'));
   await page.waitForSelector('.jp-chard-DagPanel .jp-chard-DagNode', { timeout: 15000 });
   await page.screenshot({ path: path.join(OUT, '1d-dag-main-dark.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
-  await page.waitForTimeout(500);
+  await setTheme(page, 'light', 500);
   await page.screenshot({ path: path.join(OUT, '1e-dag-main-light.png') });
   await page.evaluate(() => {
     const main = [...window.jupyterapp.shell.widgets('main')].find(w => w.id === 'jp-chard-dag-main');
@@ -436,12 +448,9 @@ async function refusedRun(page) {
   );
   await page.locator(`${SIDEBAR} .jp-chard-Diagnostic`).first().scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(OUT, '9e-run-refused-light.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
-  await page.waitForTimeout(500);
+  await setTheme(page, 'dark', 500);
   await page.screenshot({ path: path.join(OUT, '9f-run-refused-dark.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+  await setTheme(page, 'light');
   await page.locator('.jp-Dialog .jp-mod-accept').click();
   check(
     'no run monitor was opened for the refused run',
@@ -636,12 +645,9 @@ async function runMonitor(page) {
   await stepOutputs(page);
   await page.locator('.jp-chard-Monitor-stepName', { hasText: 'load_data' }).click();
   await page.screenshot({ path: path.join(OUT, '8-monitor-light.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
-  await page.waitForTimeout(500);
+  await setTheme(page, 'dark', 500);
   await page.screenshot({ path: path.join(OUT, '8-monitor-dark.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+  await setTheme(page, 'light');
 
   // 3. Break train_model (cell 6) on its line 2, run: the failure names the step, the cell, the line.
   await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'runs.ipynb' }));
@@ -703,12 +709,9 @@ async function runMonitor(page) {
     marks
   );
   await page.screenshot({ path: path.join(OUT, '9b-failed-cell-light.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
-  await page.waitForTimeout(500);
+  await setTheme(page, 'dark', 500);
   await page.screenshot({ path: path.join(OUT, '9c-failed-cell-dark.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+  await setTheme(page, 'light');
 
   // 4. Fix it and resume: only the failed step runs again.
   const runId = await page.evaluate(() => {
@@ -812,17 +815,14 @@ async function runMonitor(page) {
   await page.evaluate(() => document.querySelector('.jp-chard-Monitor-metrics').scrollIntoView());
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(OUT, '12-metrics-light.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
-  await page.waitForTimeout(500);
+  await setTheme(page, 'dark', 500);
   await page.screenshot({ path: path.join(OUT, '11-cancelled-dark.png') });
   await page.evaluate(() => document.querySelector('.jp-chard-Monitor-metrics').scrollIntoView());
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(OUT, '12-metrics-dark.png') });
   const darkChart = await readMetrics();
   check('the charts are redrawn in the dark theme', darkChart.pixels !== null && darkChart.pixels !== metrics.pixels);
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+  await setTheme(page, 'light');
 }
 
 /**
@@ -876,12 +876,9 @@ async function stepOutputs(page) {
   check("split's log above its outputs still shows what it printed", logged);
   await outputs.scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(OUT, '8b-step-outputs-light.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 15000 });
-  await page.waitForTimeout(500);
+  await setTheme(page, 'dark', 500);
   await page.screenshot({ path: path.join(OUT, '8b-step-outputs-dark.png') });
-  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
-  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'true', null, { timeout: 15000 });
+  await setTheme(page, 'light');
 }
 
 /** Rename load_data to load in its chip's step editor: split's prev:load_data follows. */
