@@ -208,7 +208,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** True for a body of the shape `{error: {code, message}}` with a known code. */
 /** One diagnostic as the API sends it. */
 export function isDiagnostic(value: unknown): value is IDiagnostic {
   return (
@@ -220,6 +219,7 @@ export function isDiagnostic(value: unknown): value is IDiagnostic {
   );
 }
 
+/** True for a body of the shape `{error: {code, message, diagnostics?}}` with a known code. */
 export function isApiError(value: unknown): value is IApiError {
   if (!isObject(value) || !isObject(value.error)) {
     return false;
