@@ -277,8 +277,8 @@ class Runner {
             PathExt.basename(path)
           )
         : t._n(
-            'The saved %2 has an error, so it was not compiled. Mend it, then compile again:',
-            'The saved %2 has %1 errors, so it was not compiled. Mend them, then compile again:',
+            '%2 has an error, so it was not compiled. Mend it, then compile again:',
+            '%2 has %1 errors, so it was not compiled. Mend them, then compile again:',
             errors.length,
             PathExt.basename(path)
           );
@@ -310,6 +310,12 @@ class Runner {
       return;
     }
     try {
+      const errors = (await this._plan(panel))?.diagnostics.filter(d => d.severity === 'error');
+      if (errors && errors.length > 0) {
+        // Nothing would compile: say why here, before asking to save.
+        await this._showErrors(panel.context.path, errors, 'compile');
+        return;
+      }
       if (panel.context.model.dirty && !(await this._offerSave(panel))) {
         return;
       }

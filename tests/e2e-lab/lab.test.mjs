@@ -456,6 +456,23 @@ async function refusedRun(page) {
     'no run monitor was opened for the refused run',
     (await page.locator('.jp-chard-Monitor').count()) === monitorsBefore
   );
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('chard:compile-pipeline', { target: 'argo' });
+  });
+  await page.waitForSelector('.jp-Dialog .jp-chard-RunErrors', { timeout: 10000 });
+  const compileRefusal = {
+    title: await page.textContent('.jp-Dialog .jp-Dialog-header'),
+    intro: await page.textContent('.jp-Dialog .jp-chard-RunErrors p'),
+    errors: await page.locator('.jp-Dialog .jp-chard-RunErrors li').count()
+  };
+  check(
+    'Compile Pipeline lists the same 2 errors and compiles nothing',
+    compileRefusal.title.includes('The pipeline did not compile') &&
+      compileRefusal.intro === 'broken.ipynb has 2 errors, so it was not compiled. Mend them, then compile again:' &&
+      compileRefusal.errors === 2,
+    compileRefusal
+  );
+  await page.locator('.jp-Dialog .jp-mod-accept').click();
   await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
 }
 
