@@ -193,10 +193,7 @@ async function exampleTensorBoard(page) {
     void window.jupyterapp.commands.execute('chard:run-pipeline');
   });
   await page.waitForSelector('.jp-Dialog .jp-chard-RunDialog', { timeout: 10000 });
-  const saveAndRun = page.locator('.jp-Dialog .jp-mod-accept', { hasText: 'Save and Run' });
-  await ((await saveAndRun.count()) > 0 ? saveAndRun : page.locator('.jp-Dialog .jp-mod-accept').last()).click();
-  const ended = await waitForStatus(page, ['succeeded', 'failed']);
-  const done = await readMonitor(page);
+  const { ended, done } = await acceptAndWait(page);
   check(
     'the example runs as a pipeline on this machine, every step succeeded',
     ended && done.status === 'succeeded' && Object.values(done.steps).every(s => s === 'succeeded'),
@@ -522,6 +519,18 @@ async function liveOutputs(page) {
   await page.evaluate(() => window.jupyterapp.commands.execute('docmanager:open', { path: 'churn.ipynb' }));
 }
 
+/**
+ * Accept the run dialog ("Save and Run" when it offers it: JupyterLab marks a notebook modified
+ * as it opens, recording the kernel it connected to), wait for the run's end, and read the
+ * monitor: `ended` false when it did not end in time.
+ */
+async function acceptAndWait(page) {
+  const saveAndRun = page.locator('.jp-Dialog .jp-mod-accept', { hasText: 'Save and Run' });
+  await ((await saveAndRun.count()) > 0 ? saveAndRun : page.locator('.jp-Dialog .jp-mod-accept').last()).click();
+  const ended = await waitForStatus(page, ['succeeded', 'failed']);
+  return { ended, done: await readMonitor(page) };
+}
+
 /** Run status, steps and failures as the monitor shows them. */
 function readMonitor(page) {
   return page.evaluate(() => {
@@ -620,12 +629,7 @@ async function runMonitor(page) {
     { dialog, params }
   );
   await page.screenshot({ path: path.join(OUT, '7-run-dialog-light.png') });
-  // JupyterLab marks a notebook modified as it opens (it records the kernel it connected to):
-  // the dialog offers to save first.
-  const saveAndRun = page.locator('.jp-Dialog .jp-mod-accept', { hasText: 'Save and Run' });
-  await ((await saveAndRun.count()) > 0 ? saveAndRun : page.locator('.jp-Dialog .jp-mod-accept').last()).click();
-  const first = await waitForStatus(page, ['succeeded', 'failed']);
-  const done = await readMonitor(page);
+  const { ended: first, done } = await acceptAndWait(page);
   check(
     'the run monitor shows the run succeed, every step succeeded with its duration',
     first &&

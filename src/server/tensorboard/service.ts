@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path';
 import { isRecord } from '../../core/notebook.js';
+import type { IRunRecord } from '../../core/runs.js';
 import type { ITensorBoardRunChoice } from '../../core/tensorboard.js';
 import { chardDirFor, isRunId, listRunsIn, readRunRecord, runPaths } from '../common/records.js';
 import type { IKubeClient, IKubeObject } from '../kube/client.js';
@@ -140,7 +141,13 @@ export class TensorBoardService {
         );
       }
       const [run] = this._runPlaces(request.notebook, [request.run]);
-      claim = await this._claimOfRun(cluster.client, run.dir);
+      let record: IRunRecord;
+      try {
+        record = await readRunRecord(run.dir);
+      } catch {
+        throw new TensorBoardRequestError('no-such-run', `no run record in ${run.dir}`);
+      }
+      claim = await this._claimOfRun(cluster.client, record);
     }
     let logspath: string;
     try {
@@ -232,7 +239,7 @@ export class TensorBoardService {
     }
     try {
       const cluster = await this._cluster();
-      const claim = await this._claimOfRun(cluster.client, run.dir);
+      const claim = await this._claimOfRun(cluster.client, record);
       const pod = cluster.podName ? await readNotebookPod(cluster.client, cluster.podName) : null;
       const mount = pod?.volumes.find(
         v => v.pvc === claim && Private.isInside(run.notebookDir, path.resolve(v.mountPath))
@@ -258,13 +265,7 @@ export class TensorBoardService {
   }
 
   /** The volume a cluster run's steps wrote to: its Workflow's first writable claim. */
-  private async _claimOfRun(client: IKubeClient, runDir: string): Promise<string> {
-    let record;
-    try {
-      record = await readRunRecord(runDir);
-    } catch {
-      throw new TensorBoardRequestError('no-such-run', `no run record in ${runDir}`);
-    }
+  private async _claimOfRun(client: IKubeClient, record: IRunRecord): Promise<string> {
     const workflow = record.cluster?.workflow;
     if (!workflow) {
       throw new TensorBoardRequestError('invalid', `run ${record.id} did not run on a cluster`);
